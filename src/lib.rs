@@ -1,0 +1,18 @@
+//! audit-router: routes AWS Backup Audit Manager reports to notification sinks by rules.
+//!
+//! Data flows one way, one module per stage:
+//! event ([`event`]) → report location ([`location`]) → byte stream ([`fetch`]) → report reader
+//! ([`report`], streaming) → findings → rules ([`rules`]) → groups ([`group`]) → render → deliver
+//! → receipt. [`pipeline`] drives the stages; the CLI, the Lambda handler and the tests all call it.
+
+pub mod event;
+pub mod fetch;
+pub mod group;
+pub mod location;
+pub mod output;
+pub mod pipeline;
+pub mod report;
+pub mod rules;
+
+pub use audit_router_sink_api as sink_api;
+pub use audit_router_sink_api::{Digest, Finding, RawItem, ReportTemplate};

@@ -1,0 +1,3 @@
+fn main() {
+    println!("audit-router: under construction");
+}
