@@ -1,1 +1,62 @@
-//! TODO: stage `group`.
+//! The group stage: one [`Digest`] per sink for one report, built one routed finding at a time.
+
+use crate::rules::Routing;
+use crate::sink_api::{DigestBuilder, SourceInfo};
+use crate::{Digest, Finding};
+
+/// How many findings a digest keeps for rendering by default; counts stay exact beyond it.
+pub const DEFAULT_MAX_KEPT: usize = 5_000;
+
+/// Builds the digests of one report: a builder per sink, created when the first finding for that
+/// sink arrives (the template is known by then).
+#[derive(Debug)]
+pub struct Grouper {
+    sink_names: Vec<String>,
+    source: SourceInfo,
+    max_kept: usize,
+    builders: Vec<Option<DigestBuilder>>,
+}
+
+impl Grouper {
+    /// `sink_names` are the declared sinks, indexed as in [`crate::rules::Delivery::sink`].
+    pub fn new(sink_names: Vec<String>, source: SourceInfo, max_kept: usize) -> Self {
+        let builders = sink_names.iter().map(|_| None).collect();
+        Grouper {
+            sink_names,
+            source,
+            max_kept,
+            builders,
+        }
+    }
+
+    /// Adds a routed finding to the digest of every sink it is delivered to.
+    pub fn push(&mut self, finding: &Finding, routing: &Routing, rule_names: &[String]) {
+        for delivery in &routing.deliveries {
+            let Some(slot) = self.builders.get_mut(delivery.sink) else {
+                continue;
+            };
+            let builder = slot.get_or_insert_with(|| {
+                DigestBuilder::new(
+                    self.sink_names[delivery.sink].clone(),
+                    finding.report,
+                    self.source.clone(),
+                    self.max_kept,
+                )
+            });
+            let rule = rule_names
+                .get(delivery.rule)
+                .map(String::as_str)
+                .unwrap_or("?");
+            builder.push(finding, rule);
+        }
+    }
+
+    /// The finished digests, in sink declaration order; sinks that got nothing have none.
+    pub fn finish(self) -> Vec<Digest> {
+        self.builders
+            .into_iter()
+            .flatten()
+            .map(DigestBuilder::finish)
+            .collect()
+    }
+}

@@ -1,1 +1,328 @@
-//! TODO: stage `output`.
+//! What `dry-run` prints: text for people, JSON for CI (the JSON shape is pinned).
+
+use crate::ReportTemplate;
+use crate::pipeline::{Explained, FindingRow, ReportRun};
+use crate::report::Format;
+use crate::rules::Rules;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// A source that could not be processed.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceError {
+    pub source: String,
+    pub error: String,
+}
+
+/// Everything one dry run produced.
+#[derive(Debug, Default)]
+pub struct DryRun {
+    pub runs: Vec<ReportRun>,
+    /// Event records acknowledged and skipped (`s3:TestEvent`, …).
+    pub skipped: Vec<String>,
+    pub errors: Vec<SourceError>,
+}
+
+#[derive(Serialize)]
+struct JsonSource {
+    source: String,
+    report: Option<ReportTemplate>,
+    format: Format,
+    gzip: bool,
+    items: u64,
+    silenced: u64,
+    unmatched: u64,
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    #[serde(flatten)]
+    row: &'a FindingRow,
+    rule: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonDelivery<'a> {
+    sink: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    source: String,
+    count: usize,
+    findings: Vec<JsonFinding<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonTrace<'a> {
+    rule: &'a str,
+    matched: bool,
+    reasons: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JsonExplained<'a> {
+    source: String,
+    index: u64,
+    #[serde(flatten)]
+    row: &'a FindingRow,
+    silenced: bool,
+    rules: Vec<JsonTrace<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonDryRun<'a> {
+    sources: Vec<JsonSource>,
+    deliveries: Vec<JsonDelivery<'a>>,
+    silenced: u64,
+    unmatched: u64,
+    skipped: &'a [String],
+    errors: &'a [SourceError],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<Vec<JsonExplained<'a>>>,
+}
+
+/// The `--format json` document.
+pub fn to_json(dry: &DryRun, rules: &Rules, explain: bool) -> serde_json::Value {
+    let rule_names = rules.rule_names();
+    let mut sources = Vec::new();
+    let mut deliveries = Vec::new();
+    let mut explained = Vec::new();
+    for run in &dry.runs {
+        sources.push(JsonSource {
+            source: run.location.to_string(),
+            report: run.info.template,
+            format: run.info.format,
+            gzip: run.info.gzip,
+            items: run.info.items,
+            silenced: run.silenced,
+            unmatched: run.unmatched,
+        });
+        for (sink_idx, listed) in run.per_sink.iter().enumerate() {
+            if listed.is_empty() {
+                continue;
+            }
+            let sink = &rules.sinks()[sink_idx];
+            deliveries.push(JsonDelivery {
+                sink: &sink.name,
+                kind: &sink.kind,
+                source: run.location.to_string(),
+                count: listed.len(),
+                findings: listed
+                    .iter()
+                    .map(|l| JsonFinding {
+                        row: &run.rows[l.row],
+                        rule: rule_names.get(l.rule).map(String::as_str).unwrap_or("?"),
+                    })
+                    .collect(),
+            });
+        }
+        if explain {
+            for e in &run.explained {
+                explained.push(JsonExplained {
+                    source: run.location.to_string(),
+                    index: e.index,
+                    row: &e.row,
+                    silenced: e.silenced_by.is_some(),
+                    rules: e
+                        .traces
+                        .iter()
+                        .map(|t| JsonTrace {
+                            rule: &t.rule,
+                            matched: t.matched,
+                            reasons: &t.reasons,
+                        })
+                        .collect(),
+                });
+            }
+        }
+    }
+    let doc = JsonDryRun {
+        sources,
+        deliveries,
+        silenced: dry.runs.iter().map(|r| r.silenced).sum(),
+        unmatched: dry.runs.iter().map(|r| r.unmatched).sum(),
+        skipped: &dry.skipped,
+        errors: &dry.errors,
+        explain: explain.then_some(explained),
+    };
+    serde_json::to_value(&doc).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }))
+}
+
+fn opt(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("-")
+}
+
+fn finding_line(row: &FindingRow) -> String {
+    let mut line = format!("{} {}", opt(&row.account), opt(&row.region));
+    if row.resource_type.is_some() || row.resource.is_some() {
+        let _ = write!(line, " {} {}", opt(&row.resource_type), opt(&row.resource));
+    }
+    if let Some(job) = &row.job_id {
+        let _ = write!(line, " job {job}");
+    }
+    line
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// The text a person reads: per source, per sink, findings grouped framework → control →
+/// resources (job reports: by status), with the rule that routed each.
+pub fn to_text(dry: &DryRun, rules: &Rules, explain: bool) -> String {
+    let rule_names = rules.rule_names();
+    let mut out = String::new();
+    for run in &dry.runs {
+        let template = run
+            .info
+            .template
+            .map(|t| t.name())
+            .unwrap_or("unknown template");
+        let format = match run.info.format {
+            Format::Json => "json",
+            Format::Csv => "csv",
+        };
+        let _ = writeln!(
+            out,
+            "{}: {template}, {format}{}, {}",
+            run.location,
+            if run.info.gzip { " (gzip)" } else { "" },
+            plural(run.info.items as usize, "item", "items")
+        );
+        let mut any = false;
+        for (sink_idx, listed) in run.per_sink.iter().enumerate() {
+            if listed.is_empty() {
+                continue;
+            }
+            any = true;
+            let sink = &rules.sinks()[sink_idx];
+            let _ = writeln!(
+                out,
+                "\n  sink {} ({}): {}",
+                sink.name,
+                sink.kind,
+                plural(listed.len(), "finding", "findings")
+            );
+            // framework → control → status → findings, in a stable order.
+            type Key<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>);
+            let mut groups: BTreeMap<Key, Vec<(&FindingRow, &str)>> = BTreeMap::new();
+            for l in listed {
+                let row = &run.rows[l.row];
+                let rule = rule_names.get(l.rule).map(String::as_str).unwrap_or("?");
+                groups
+                    .entry((
+                        row.framework.as_deref(),
+                        row.control.as_deref(),
+                        row.status.as_deref(),
+                    ))
+                    .or_default()
+                    .push((row, rule));
+            }
+            let mut last_framework: Option<Option<&str>> = None;
+            for ((framework, control, status), items) in &groups {
+                let indent = if framework.is_some() || control.is_some() {
+                    if last_framework != Some(*framework) {
+                        let _ = writeln!(out, "    framework {}", framework.unwrap_or("-"));
+                        last_framework = Some(*framework);
+                    }
+                    let _ = writeln!(
+                        out,
+                        "      control {} — {} ({})",
+                        control.unwrap_or("-"),
+                        status.unwrap_or("-"),
+                        items.len()
+                    );
+                    "        "
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "    status {} ({})",
+                        status.unwrap_or("-"),
+                        items.len()
+                    );
+                    "      "
+                };
+                for (row, rule) in items {
+                    let _ = writeln!(out, "{indent}{}  [rule: {rule}]", finding_line(row));
+                }
+            }
+        }
+        if !any {
+            let _ = writeln!(out, "\n  no finding routed to any sink");
+        }
+        let _ = writeln!(
+            out,
+            "\n  silenced: {}, unmatched: {}\n",
+            run.silenced, run.unmatched
+        );
+        if explain {
+            write_explain(&mut out, &run.explained);
+        }
+    }
+    for s in &dry.skipped {
+        let _ = writeln!(out, "skipped: {s}");
+    }
+    for e in &dry.errors {
+        let _ = writeln!(out, "error: {}: {}", e.source, e.error);
+    }
+    let total_silenced: u64 = dry.runs.iter().map(|r| r.silenced).sum();
+    let total_unmatched: u64 = dry.runs.iter().map(|r| r.unmatched).sum();
+    let _ = writeln!(
+        out,
+        "total: {} routed to sinks, {total_silenced} silenced, {total_unmatched} unmatched{}",
+        plural(
+            dry.runs.iter().map(|r| r.rows.len()).sum(),
+            "finding",
+            "findings"
+        ),
+        if dry.errors.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {}",
+                plural(dry.errors.len(), "source failed", "sources failed")
+            )
+        }
+    );
+    out
+}
+
+fn write_explain(out: &mut String, explained: &[Explained]) {
+    for e in explained {
+        let r = &e.row;
+        let _ = writeln!(
+            out,
+            "  finding #{}: {} {}/{} {} {} {} {} (environment {})",
+            e.index,
+            r.report,
+            opt(&r.framework),
+            opt(&r.control),
+            opt(&r.status),
+            opt(&r.account),
+            opt(&r.region),
+            r.resource.as_deref().or(r.job_id.as_deref()).unwrap_or("-"),
+            r.environment
+        );
+        if let Some(s) = e.silenced_by {
+            let _ = writeln!(out, "    silenced by silence #{}", s + 1);
+        }
+        for t in &e.traces {
+            let _ = writeln!(
+                out,
+                "    rule {:?}: {}",
+                t.rule,
+                if t.matched { "matched" } else { "no match" }
+            );
+            for reason in &t.reasons {
+                let _ = writeln!(out, "      {reason}");
+            }
+        }
+    }
+    if !explained.is_empty() {
+        out.push('\n');
+    }
+}

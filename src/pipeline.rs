@@ -1,1 +1,220 @@
-//! TODO: stage `pipeline`.
+//! Drives the stages for one report: open → read (streaming) → route → group. Delivery and
+//! receipts come after, on the digests this returns. The CLI's `dry-run` and `send`, the Lambda
+//! handler and the tests all go through [`route_report`] / [`route_location`].
+
+use crate::group::Grouper;
+use crate::location::ReportLocation;
+use crate::report::{self, ReportError, ReportInfo};
+use crate::rules::{RuleTrace, Rules};
+use crate::sink_api::SourceInfo;
+use crate::{Digest, Finding, ReportTemplate, fetch};
+use serde::Serialize;
+use std::io::Read;
+use std::sync::Arc;
+
+/// What to keep beside the digests.
+#[derive(Clone, Debug)]
+pub struct RouteOptions {
+    /// Keep a row per routed finding (dry-run listings). Grows with the report; the digest path
+    /// (`false`) does not.
+    pub listing: bool,
+    /// Keep every rule's verdict for every finding (`dry-run --explain`).
+    pub explain: bool,
+    /// Findings kept per digest for rendering (counts stay exact).
+    pub max_kept: usize,
+}
+
+impl Default for RouteOptions {
+    fn default() -> Self {
+        RouteOptions {
+            listing: false,
+            explain: false,
+            max_kept: crate::group::DEFAULT_MAX_KEPT,
+        }
+    }
+}
+
+/// A finding's routable fields, as `dry-run --format json` prints them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FindingRow {
+    pub report: ReportTemplate,
+    pub framework: Option<String>,
+    pub control: Option<String>,
+    pub status: Option<String>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub environment: String,
+    pub resource_type: Option<String>,
+    pub resource: Option<String>,
+    pub job_id: Option<String>,
+}
+
+impl From<&Finding> for FindingRow {
+    fn from(f: &Finding) -> Self {
+        FindingRow {
+            report: f.report,
+            framework: f.framework.clone(),
+            control: f.control.clone(),
+            status: f.status.clone(),
+            account: f.account.clone(),
+            region: f.region.clone(),
+            environment: f.environment.clone(),
+            resource_type: f.resource_type.clone(),
+            resource: f.resource.clone(),
+            job_id: f.job_id.clone(),
+        }
+    }
+}
+
+/// One routed finding in a sink's listing: indexes into [`ReportRun::rows`] and
+/// [`Rules::rule_names`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listed {
+    pub row: usize,
+    pub rule: usize,
+}
+
+/// Every rule's verdict for one finding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explained {
+    pub index: u64,
+    pub row: FindingRow,
+    /// The live silence that swallowed it (index into the rules' silences).
+    pub silenced_by: Option<usize>,
+    pub traces: Vec<RuleTrace>,
+}
+
+/// The result of routing one report.
+#[derive(Debug)]
+pub struct ReportRun {
+    pub location: ReportLocation,
+    pub info: ReportInfo,
+    /// One digest per sink that got at least one finding, in sink declaration order.
+    pub digests: Vec<Digest>,
+    /// With `listing`: every finding routed somewhere.
+    pub rows: Vec<FindingRow>,
+    /// With `listing`: per declared sink (indexed like [`Rules::sinks`]), its findings in report
+    /// order.
+    pub per_sink: Vec<Vec<Listed>>,
+    /// With `explain`: every finding of the report.
+    pub explained: Vec<Explained>,
+    /// Findings a live silence swallowed.
+    pub silenced: u64,
+    /// Findings no rule routed.
+    pub unmatched: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error("{location}: the report reader stopped unexpectedly: {message}")]
+    Worker { location: String, message: String },
+}
+
+/// The [`SourceInfo`] digests carry for a location.
+pub fn source_info(location: &ReportLocation) -> SourceInfo {
+    let (bucket, key) = match location {
+        ReportLocation::S3 { bucket, key } => (Some(bucket.clone()), Some(key.clone())),
+        ReportLocation::Local(_) => (None, None),
+    };
+    SourceInfo {
+        uri: location.to_string(),
+        bucket,
+        key,
+        format: String::new(),
+    }
+}
+
+/// Reads one report from `input` and routes every finding. Synchronous and streaming: run it on
+/// a blocking thread when `input` is bridged from async I/O.
+pub fn route_report<R: Read>(
+    rules: &Rules,
+    input: R,
+    location: &ReportLocation,
+    opts: &RouteOptions,
+) -> Result<ReportRun, ReportError> {
+    let sink_names: Vec<String> = rules.sinks().iter().map(|s| s.name.clone()).collect();
+    let sink_count = sink_names.len();
+    let mut grouper = Grouper::new(sink_names, source_info(location), opts.max_kept);
+    let rule_names = rules.rule_names();
+    let mut rows = Vec::new();
+    let mut per_sink: Vec<Vec<Listed>> = vec![Vec::new(); sink_count];
+    let mut explained = Vec::new();
+    let mut silenced = 0u64;
+    let mut unmatched = 0u64;
+    let hint = location
+        .file_name()
+        .and_then(report::template_from_file_name);
+    let source_name = location.to_string();
+
+    let mut each = |mut finding: Finding| {
+        let routing = rules.route(&mut finding);
+        if opts.explain {
+            explained.push(Explained {
+                index: finding.index,
+                row: FindingRow::from(&finding),
+                silenced_by: routing.silenced,
+                traces: rules.explain(&finding),
+            });
+        }
+        if routing.silenced.is_some() {
+            silenced += 1;
+            return;
+        }
+        if routing.deliveries.is_empty() {
+            unmatched += 1;
+            return;
+        }
+        if opts.listing {
+            let row = rows.len();
+            rows.push(FindingRow::from(&finding));
+            for d in &routing.deliveries {
+                if let Some(list) = per_sink.get_mut(d.sink) {
+                    list.push(Listed { row, rule: d.rule });
+                }
+            }
+        }
+        grouper.push(&finding, &routing, rule_names);
+    };
+    let info = report::read_report(input, &source_name, hint, &mut each)?;
+    let mut digests = grouper.finish();
+    let format = match info.format {
+        report::Format::Json => "json",
+        report::Format::Csv => "csv",
+    };
+    for d in &mut digests {
+        d.source.format = format.to_string();
+    }
+    Ok(ReportRun {
+        location: location.clone(),
+        info,
+        digests,
+        rows,
+        per_sink,
+        explained,
+        silenced,
+        unmatched,
+    })
+}
+
+/// Opens `location` (a file, or S3 with `s3`) and routes it on a blocking thread.
+pub async fn route_location(
+    rules: Arc<Rules>,
+    location: ReportLocation,
+    s3: Option<&aws_sdk_s3::Client>,
+    opts: RouteOptions,
+) -> Result<ReportRun, PipelineError> {
+    let opened = fetch::open(&location, s3).await?;
+    let name = location.to_string();
+    tokio::task::spawn_blocking(move || {
+        route_report(&rules, opened.reader, &location, &opts).map_err(PipelineError::from)
+    })
+    .await
+    .map_err(|e| PipelineError::Worker {
+        location: name,
+        message: e.to_string(),
+    })?
+}
