@@ -8,7 +8,7 @@ use audit_router_gen::{
 use clap::{ArgGroup, Parser, ValueEnum};
 use std::fs::File;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -94,6 +94,16 @@ fn parse_template(s: &str) -> Result<ReportTemplate, String> {
     })
 }
 
+/// The output file (created only once the options are known to be valid), or stdout for `-`.
+fn open_output(path: &Path) -> Result<(String, Box<dyn Write>)> {
+    let name = path.display().to_string();
+    if path.as_os_str() == "-" {
+        return Ok((name, Box::new(io::stdout().lock())));
+    }
+    let file = File::create(path).with_context(|| format!("creating {name}"))?;
+    Ok((name, Box::new(file)))
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     if cli.accounts == 0 || cli.accounts > 100_000 {
@@ -102,14 +112,6 @@ fn main() -> Result<()> {
             cli.accounts
         );
     }
-    let out_name = cli.output.display().to_string();
-    let out: Box<dyn Write> = if cli.output.as_os_str() == "-" {
-        Box::new(io::stdout().lock())
-    } else {
-        Box::new(File::create(&cli.output).with_context(|| format!("creating {out_name}"))?)
-    };
-    let started = Instant::now();
-
     if let Some(count) = cli.rules {
         let opts = RulesOptions {
             count,
@@ -117,6 +119,8 @@ fn main() -> Result<()> {
             accounts: account_ids(cli.accounts),
             regions: cli.regions,
         };
+        opts.validate()?;
+        let (out_name, out) = open_output(&cli.output)?;
         let summary = write_rules(&opts, out).with_context(|| format!("writing {out_name}"))?;
         eprintln!(
             "wrote {out_name}: {} rules, {} sinks, {} bytes",
@@ -144,7 +148,9 @@ fn main() -> Result<()> {
     opts.accounts = account_ids(cli.accounts);
     opts.regions = cli.regions;
     opts.compact = cli.compact;
-
+    opts.validate()?;
+    let (out_name, out) = open_output(&cli.output)?;
+    let started = Instant::now();
     let summary = generate(&opts, out).with_context(|| format!("writing {out_name}"))?;
     let secs = started.elapsed().as_secs_f64();
     let what = if template.is_job() {

@@ -36,6 +36,27 @@ impl RulesOptions {
     }
 }
 
+impl RulesOptions {
+    /// Checks the options, naming the offending one.
+    pub fn validate(&self) -> Result<(), GenError> {
+        if self.count == 0 {
+            return Err(GenError::InvalidOption {
+                option: "rules",
+                message: "expected at least 1 rule".into(),
+            });
+        }
+        if self.accounts.is_empty() {
+            return Err(GenError::InvalidOption {
+                option: "accounts",
+                message: "expected at least one account".into(),
+            });
+        }
+        validate_regions(&self.regions)?;
+
+        Ok(())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RulesSummary {
     pub rules: usize,
@@ -58,19 +79,7 @@ const JOB_TEMPLATES: [ReportTemplate; 4] = [
 
 /// Writes a rules file with `opts.count` rules.
 pub fn write_rules<W: Write>(opts: &RulesOptions, out: W) -> Result<RulesSummary, GenError> {
-    if opts.count == 0 {
-        return Err(GenError::InvalidOption {
-            option: "rules",
-            message: "expected at least 1 rule".into(),
-        });
-    }
-    if opts.accounts.is_empty() {
-        return Err(GenError::InvalidOption {
-            option: "accounts",
-            message: "expected at least one account".into(),
-        });
-    }
-    validate_regions(&opts.regions)?;
+    opts.validate()?;
 
     let mut rng = Rng::new(opts.seed);
     let mut s = String::with_capacity(256 * opts.count + 1024);
