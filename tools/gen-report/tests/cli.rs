@@ -8,15 +8,17 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_audit-router-gen"))
 }
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ar-gen-cli-{}", std::process::id()));
+/// A fresh directory per test, removed by the test when it passes.
+fn temp_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ar-gen-cli-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    dir
 }
 
 #[test]
 fn writes_the_same_bytes_as_the_library() {
-    let path = temp("r.csv");
+    let dir = temp_dir("same-bytes");
+    let path = dir.join("r.csv");
     let out = bin()
         .args([
             "--template",
@@ -60,6 +62,7 @@ fn writes_the_same_bytes_as_the_library() {
     let mut want = Vec::new();
     audit_router_gen::generate(&opts, &mut want).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), want);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -70,9 +73,9 @@ fn bad_options_fail_without_creating_the_output() {
         (&["--size", "12XB"], "unknown unit"),
         (&["--accounts", "0"], "--accounts"),
     ];
+    let dir = temp_dir("bad-options");
     for (i, (args, want)) in cases.iter().enumerate() {
-        let path = temp(&format!("bad-{i}.json"));
-        let _ = std::fs::remove_file(&path);
+        let path = dir.join(format!("bad-{i}.json"));
         let mut cmd = bin();
         cmd.args([
             "--template",
@@ -89,11 +92,13 @@ fn bad_options_fail_without_creating_the_output() {
         assert!(stderr.contains(want), "case {i}: {stderr}");
         assert!(!path.exists(), "case {i}: output created");
     }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn rules_mode_writes_toml_and_rejects_report_options() {
-    let path = temp("rules.toml");
+    let dir = temp_dir("rules");
+    let path = dir.join("rules.toml");
     let out = bin()
         .args(["--rules", "25", "-o"])
         .arg(&path)
@@ -106,6 +111,7 @@ fn rules_mode_writes_toml_and_rejects_report_options() {
     );
     let doc: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
     assert_eq!(doc["rules"].as_array().unwrap().len(), 25);
+    std::fs::remove_dir_all(&dir).unwrap();
 
     let out = bin()
         .args(["--rules", "5", "--template", "BACKUP_JOB_REPORT", "-o", "-"])
