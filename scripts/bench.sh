@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# Whole-binary benchmark of audit-router against bare-parse baselines (see BENCHMARKS.md).
+#
+# Builds the release binaries, generates resource compliance reports (~30 % non-compliant) of
+# 25 MB and 250 MB as JSON, CSV, JSON.gz and CSV.gz, and runs under /usr/bin/time -v:
+#   - audit-router-gen        (generator speed; proves it streams: flat RSS)
+#   - audit-router-baseline   (bare serde_json -> IgnoredAny / bare csv ByteRecord pass)
+#   - audit-router dry-run    (read + parse + match + group + render, no delivery)
+# plus the rule-scale check (10 vs 1 000 rules over 1 M findings) and the start-up time of a
+# dry run on a tiny report. Prints one markdown table per section.
+#
+# MB/s and the ratio use CPU time (user + sys): the throughput target is per core, and the build
+# machines are shared, so wall time is noisy. Sizes are uncompressed report bytes (10^6 B = 1 MB).
+#
+# Usage: scripts/bench.sh [--quick] [--sizes "25MB 250MB"] [--router PATH | --no-router]
+#                         [--dir DIR] [--keep] [--out FILE] [--timeout SECS]
+#   --quick       small files (1 MB, 10 000 findings for rule scale): proves it builds and runs
+#   --router PATH use this audit-router binary instead of building target/release/audit-router
+#   --no-router   only the generator and the baselines
+#   --dir DIR     work directory for the generated files (default: a new temp dir)
+#   --keep        keep the generated files
+#   --out FILE    also write the tables to FILE
+#   --timeout S   per-command limit in seconds (default 900)
+set -euo pipefail
+
+QUICK=0
+SIZES=""
+ROUTER=""
+NO_ROUTER=0
+WORKDIR=""
+KEEP=0
+OUT=""
+LIMIT=900
+
+die() { echo "bench.sh: $*" >&2; exit 2; }
+log() { echo "bench.sh: $*" >&2; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --sizes) [ $# -ge 2 ] || die "--sizes needs a value"; SIZES="$2"; shift ;;
+    --router) [ $# -ge 2 ] || die "--router needs a path"; ROUTER="$2"; shift ;;
+    --no-router) NO_ROUTER=1 ;;
+    --dir) [ $# -ge 2 ] || die "--dir needs a path"; WORKDIR="$2"; shift ;;
+    --keep) KEEP=1 ;;
+    --out) [ $# -ge 2 ] || die "--out needs a path"; OUT="$2"; shift ;;
+    --timeout) [ $# -ge 2 ] || die "--timeout needs seconds"; LIMIT="$2"; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+  esac
+  shift
+done
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+if [ -z "$SIZES" ]; then
+  if [ "$QUICK" = 1 ]; then SIZES="1MB"; else SIZES="25MB 250MB"; fi
+fi
+if [ "$QUICK" = 1 ]; then SCALE_ITEMS=10000; else SCALE_ITEMS=1000000; fi
+
+# --- tools ---
+TIME_BIN=/usr/bin/time
+if ! "$TIME_BIN" -v true >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    log "installing GNU time (apt-get install -y time)"
+    apt-get install -y time >/dev/null || die "could not install GNU time"
+  fi
+  "$TIME_BIN" -v true >/dev/null 2>&1 || die "GNU time is required at /usr/bin/time (apt-get install -y time)"
+fi
+command -v timeout >/dev/null 2>&1 || die "coreutils timeout is required"
+
+PACKAGES=(-p audit-router-gen -p audit-router-baseline)
+if [ "$NO_ROUTER" = 0 ] && [ -z "$ROUTER" ]; then
+  PACKAGES+=(-p audit-router)
+  ROUTER="$ROOT/target/release/audit-router"
+fi
+log "building release binaries: cargo build --release ${PACKAGES[*]}"
+cargo build --release --quiet "${PACKAGES[@]}" >&2 || die "cargo build failed"
+GEN="$ROOT/target/release/audit-router-gen"
+BASE="$ROOT/target/release/audit-router-baseline"
+
+if [ -z "$WORKDIR" ]; then
+  WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/audit-router-bench.XXXXXX")"
+  [ "$KEEP" = 1 ] || trap 'rm -rf "$WORKDIR"' EXIT
+else
+  mkdir -p "$WORKDIR"
+fi
+log "work directory: $WORKDIR"
+
+# The router must not wander off to AWS for credentials or region during a dry run.
+export AWS_EC2_METADATA_DISABLED=true AWS_REGION="${AWS_REGION:-us-east-1}"
+
+# --- measuring ---
+# measure NAME CMD...: runs CMD under time -v and timeout; sets M_RC, M_WALL, M_CPU, M_RSS_MB.
+measure() {
+  local name="$1"; shift
+  local tfile="$WORKDIR/$name.time" efile="$WORKDIR/$name.err"
+  local start end
+  start=$(date +%s%N)
+  set +e
+  timeout "$LIMIT" "$TIME_BIN" -v -o "$tfile" "$@" >"$WORKDIR/$name.out" 2>"$efile"
+  M_RC=$?
+  set -e
+  end=$(date +%s%N)
+  M_WALL=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+  if [ -s "$tfile" ]; then
+    M_CPU=$(awk -F': ' '/User time \(seconds\)/ { u = $2 } /System time \(seconds\)/ { s = $2 }
+                        END { printf "%.2f", u + s }' "$tfile")
+    M_RSS_MB=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$tfile")
+  else
+    M_CPU="?"; M_RSS_MB="?"
+  fi
+  M_ERR="$(grep -v '^\s*$' "$efile" | tail -n 1 | cut -c1-120 || true)"
+}
+
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
+rate() { awk -v b="$1" -v s="$2" 'BEGIN { if (s + 0 > 0) printf "%.1f", b / 1e6 / s; else print "—" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "—" }'; }
+fsize() { stat -c %s "$1"; }
+
+TABLES=""
+emit() { TABLES+="$1"$'\n'; }
+
+# Router capabilities: until the CLI has `dry-run`, rows say "not yet".
+ROUTER_STATE="skipped (--no-router)"
+ROUTER_ARGS=()
+if [ "$NO_ROUTER" = 0 ]; then
+  if [ ! -x "$ROUTER" ]; then
+    ROUTER_STATE="not yet: no binary at $ROUTER"
+  elif ! "$ROUTER" --help 2>&1 | grep -q 'dry-run'; then
+    ROUTER_STATE="not yet: audit-router has no dry-run command"
+  else
+    ROUTER_STATE="ok"
+    if "$ROUTER" dry-run --help 2>&1 | grep -q -- '--format'; then
+      ROUTER_ARGS=(--format summary)
+    fi
+  fi
+fi
+log "router: $ROUTER_STATE"
+
+# route NAME RULES FILE: one dry run; sets R_CELLS (seconds/MB/s/RSS cells) and R_CPU.
+route() {
+  local name="$1" rules="$2" file="$3" bytes="$4"
+  R_CPU=""
+  if [ "$ROUTER_STATE" != ok ]; then
+    R_CELLS="| — | — | — | — | $ROUTER_STATE"
+    return
+  fi
+  measure "$name" "$ROUTER" dry-run --rules "$rules" "${ROUTER_ARGS[@]}" "$file"
+  if [ "$M_RC" != 0 ]; then
+    R_CELLS="| — | — | — | — | not yet (exit $M_RC: ${M_ERR//|/\\|})"
+    return
+  fi
+  R_CPU="$M_CPU"
+  R_CELLS="| $M_WALL | $M_CPU | $(rate "$bytes" "$M_CPU") | $M_RSS_MB"
+}
+
+# --- inputs ---
+T=RESOURCE_COMPLIANCE_REPORT
+PERIOD=20261125T000000Z_20261126T000000Z
+log "generating rules (10 and 1000)"
+"$GEN" --rules 10 -o "$WORKDIR/rules-10.toml" 2>/dev/null
+"$GEN" --rules 1000 -o "$WORKDIR/rules-1000.toml" 2>/dev/null
+
+emit "### Throughput and memory ($T, ~30 % non-compliant, rules: 10)"
+emit ""
+emit "| file | size MB | tool | wall s | cpu s | MB/s (cpu) | peak RSS MB | ratio vs baseline |"
+emit "|---|---:|---|---:|---:|---:|---:|---:|"
+
+for size in $SIZES; do
+  for variant in json csv json.gz csv.gz; do
+    fmt="${variant%%.*}"
+    gz=(); [ "$variant" = "${variant%.gz}" ] || gz=(--gzip)
+    file="$WORKDIR/${T}_bench${size}_${PERIOD}.${variant}"
+    label="$(basename "$file")"
+    log "generating $label"
+    measure "gen-$size-$variant" "$GEN" --template "$T" --format "$fmt" "${gz[@]}" \
+      --size "$size" --seed 42 --non-compliant 0.3 -o "$file"
+    [ "$M_RC" = 0 ] || die "generator failed on $label: $M_ERR"
+    # The generator reports the uncompressed size on stderr: "…, N bytes…".
+    bytes=$(sed -n 's/.* items, \([0-9]*\) bytes.*/\1/p' "$WORKDIR/gen-$size-$variant.err")
+    [ -n "$bytes" ] || die "could not read the generated size of $label"
+    size_cell="$(mb "$bytes")"
+    [ ${#gz[@]} = 0 ] || size_cell="$size_cell (gz $(mb "$(fsize "$file")"))"
+    emit "| $label | $size_cell | generator | $M_WALL | $M_CPU | $(rate "$bytes" "$M_CPU") | $M_RSS_MB | |"
+
+    log "baseline $fmt on $label"
+    measure "base-$size-$variant" "$BASE" "$fmt" "$file"
+    [ "$M_RC" = 0 ] || die "baseline failed on $label: $M_ERR"
+    base_cpu="$M_CPU"
+    emit "| $label | $size_cell | baseline $fmt | $M_WALL | $M_CPU | $(rate "$bytes" "$M_CPU") | $M_RSS_MB | 1.00 |"
+
+    log "router on $label"
+    route "route-$size-$variant" "$WORKDIR/rules-10.toml" "$file" "$bytes"
+    if [ -n "$R_CPU" ]; then
+      emit "| $label | $size_cell | audit-router dry-run $R_CELLS | $(ratio "$base_cpu" "$R_CPU") |"
+    else
+      emit "| $label | $size_cell | audit-router dry-run $R_CELLS |"
+    fi
+    # Keep the disk bounded: only the current size's files live at once.
+    rm -f "$file"
+  done
+done
+
+emit ""
+emit "### Rule scale ($SCALE_ITEMS findings, CSV, 10 vs 1 000 rules; target: 1 000 within 2× of 10)"
+emit ""
+emit "| rules | wall s | cpu s | MB/s (cpu) | peak RSS MB | time vs 10 rules |"
+emit "|---:|---:|---:|---:|---:|---:|"
+scale_file="$WORKDIR/${T}_benchscale_${PERIOD}.csv"
+log "generating $SCALE_ITEMS findings for the rule-scale check"
+"$GEN" --template "$T" --format csv --items "$SCALE_ITEMS" --seed 7 -o "$scale_file" 2>/dev/null
+scale_bytes=$(fsize "$scale_file")
+cpu10=""
+for n in 10 1000; do
+  route "scale-$n" "$WORKDIR/rules-$n.toml" "$scale_file" "$scale_bytes"
+  rel=""
+  if [ -n "$R_CPU" ]; then
+    [ "$n" = 10 ] && cpu10="$R_CPU"
+    [ -n "$cpu10" ] && rel="$(ratio "$R_CPU" "$cpu10")×"
+  fi
+  if [ -n "$R_CPU" ]; then emit "| $n $R_CELLS | $rel |"; else emit "| $n $R_CELLS |"; fi
+done
+rm -f "$scale_file"
+
+emit ""
+emit "### Start-up (dry run of a 12-item report; target ≤ 20 ms wall)"
+emit ""
+emit "| file | wall ms | peak RSS MB | |"
+emit "|---|---:|---:|---|"
+tiny="$WORKDIR/${T}_benchtiny_${PERIOD}.json"
+"$GEN" --template "$T" --format json --items 12 -o "$tiny" 2>/dev/null
+# The harness itself (timeout + time + fork/exec) costs a few ms: measure it on `true`.
+best=""
+for _ in 1 2 3 4 5; do
+  measure overhead true
+  ms=$(awk -v s="$M_WALL" 'BEGIN { printf "%.1f", s * 1000 }')
+  if [ -z "$best" ] || awk -v a="$ms" -v b="$best" 'BEGIN { exit !(a < b) }'; then best="$ms"; fi
+done
+emit "| (harness overhead: \`true\`) | $best (best of 5) | $M_RSS_MB | included in the row below |"
+if [ "$ROUTER_STATE" = ok ]; then
+  best=""
+  for _ in 1 2 3 4 5; do
+    route tiny "$WORKDIR/rules-10.toml" "$tiny" "$(fsize "$tiny")"
+    [ -n "$R_CPU" ] || break
+    ms=$(awk -v s="$M_WALL" 'BEGIN { printf "%.1f", s * 1000 }')
+    if [ -z "$best" ] || awk -v a="$ms" -v b="$best" 'BEGIN { exit !(a < b) }'; then best="$ms"; fi
+  done
+  if [ -n "$best" ]; then
+    emit "| $(basename "$tiny") | $best (best of 5) | $M_RSS_MB | |"
+  else
+    emit "| $(basename "$tiny") | — | — | not yet (exit $M_RC: ${M_ERR//|/\\|}) |"
+  fi
+else
+  emit "| $(basename "$tiny") | — | — | $ROUTER_STATE |"
+fi
+
+emit ""
+emit "Machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ)."
+
+printf '%s' "$TABLES"
+if [ -n "$OUT" ]; then printf '%s' "$TABLES" >"$OUT"; log "tables written to $OUT"; fi
