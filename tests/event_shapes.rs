@@ -417,3 +417,12 @@ fn nesting_is_bounded() {
     let msg = err_of(&ev);
     assert!(msg.contains("nested more than"), "{msg}");
 }
+
+#[test]
+fn eventbridge_event_delivered_through_sqs() {
+    let eb = fixture_value("eventbridge-object-created.json");
+    let mut ev = fixture_value("sqs-s3.json");
+    set_embedded(&mut ev, "/Records/0/body", &eb);
+    let got = locations_from_value(&ev).unwrap();
+    assert_eq!(got.locations, vec![s3(BUCKET, KEY)]);
+}
