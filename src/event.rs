@@ -1,5 +1,30 @@
 //! Turns a Lambda event (S3 notification, EventBridge, SQS/SNS wrapped, direct) into report
 //! locations.
+//!
+//! Shapes understood (detected by distinctive keys on the parsed JSON, then deserialized into the
+//! `aws_lambda_events` type for that shape):
+//!
+//! | shape | detected by | report location |
+//! |---|---|---|
+//! | S3 notification | `Records[].s3` | `s3.bucket.name`, `s3.object.key` (form-URL-decoded) |
+//! | SQS | `Records[].body` | `body` is another event (JSON string), handled recursively |
+//! | SNS | `Records[].Sns` | `Sns.Message` is another event (JSON string), handled recursively |
+//! | SNS envelope (an SQS body) | `Type` + `TopicArn` + `Message` | `Message`, recursively |
+//! | EventBridge | `detail-type` + `detail` | `detail.bucket.name`, `detail.object.key` |
+//! | S3 test event | `"Event": "s3:TestEvent"` | none: skipped |
+//! | direct | `bucket` + `key` | taken as is, no decoding |
+//!
+//! Every error names the path inside the event (`Records[2].s3.object.key: missing`); for a
+//! wrapped event the path goes through the wrapper (`Records[0].body -> Records[1].s3...`).
+
+use std::collections::HashSet;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::s3::S3EventRecord;
+use aws_lambda_events::event::sns::{SnsMessage, SnsRecord};
+use aws_lambda_events::event::sqs::SqsMessage;
+use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::location::ReportLocation;
 
@@ -18,10 +43,402 @@ pub enum EventError {
     Json(#[from] serde_json::Error),
     #[error("unrecognized event shape: {0}")]
     Shape(String),
+    /// A recognised shape with a bad or missing field; `path` locates it in the event.
+    #[error("{path}: {reason}")]
+    Invalid { path: String, reason: String },
+    /// A wrapper's payload (SQS `body`, SNS `Message`) that is not JSON.
+    #[error("{path}: expected an embedded JSON event, but it is not valid JSON: {source}")]
+    EmbeddedJson {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
 }
+
+/// How deep wrappers may nest (SQS → SNS → S3 is 2).
+const MAX_NESTING: usize = 4;
 
 /// Parses an event's JSON bytes.
 pub fn locations_from_event(bytes: &[u8]) -> Result<EventLocations, EventError> {
-    let _ = bytes;
-    unimplemented!("event parsing")
+    let value: Value = serde_json::from_slice(bytes)?;
+    locations_from_value(&value)
+}
+
+/// Same as [`locations_from_event`] for an event already parsed (the Lambda runtime hands one
+/// over as a `serde_json::Value`).
+pub fn locations_from_value(event: &Value) -> Result<EventLocations, EventError> {
+    let mut collector = Collector::default();
+    collector.event(event, &Path::root(), 0)?;
+    Ok(collector.out)
+}
+
+/// Decodes an `application/x-www-form-urlencoded` value, as S3 encodes object keys in its
+/// notifications: `+` is a space, `%XX` is a byte, and the bytes must be UTF-8.
+///
+/// Unlike `form_urlencoded::parse` (lenient: it keeps a stray `%` and replaces bad UTF-8) this is
+/// strict, so a key that is not what S3 would send is an error rather than a wrong key; and it
+/// does not split on `&`/`=`.
+pub fn form_decode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).and_then(|h| {
+                    let h = std::str::from_utf8(h).ok()?;
+                    u8::from_str_radix(h, 16).ok()
+                });
+                match hex {
+                    Some(b) => out.push(b),
+                    None => {
+                        return Err(format!("'%' at byte {i} is not followed by two hex digits"));
+                    }
+                }
+                i += 3;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|e| format!("decoded bytes are not UTF-8 ({e})"))
+}
+
+/// A path inside the event, for messages: `Records[0].body -> Records[1].s3.object.key`.
+#[derive(Clone, Debug)]
+struct Path(String);
+
+impl Path {
+    fn root() -> Self {
+        Path(String::new())
+    }
+    fn field(&self, name: &str) -> Path {
+        if self.0.is_empty() || self.0.ends_with(" -> ") {
+            Path(format!("{}{name}", self.0))
+        } else {
+            Path(format!("{}.{name}", self.0))
+        }
+    }
+    fn index(&self, i: usize) -> Path {
+        Path(format!("{}[{i}]", self.0))
+    }
+    /// Entering the JSON document embedded in this string field.
+    fn embedded(&self) -> Path {
+        Path(format!("{} -> ", self.0))
+    }
+    fn fields(&self, names: &[&str]) -> Path {
+        names.iter().fold(self.clone(), |p, n| p.field(n))
+    }
+}
+
+impl std::fmt::Display for Path {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.0.strip_suffix(" -> ").unwrap_or(&self.0);
+        if s.is_empty() {
+            f.write_str("event")
+        } else {
+            f.write_str(s)
+        }
+    }
+}
+
+fn invalid(path: &Path, reason: impl Into<String>) -> EventError {
+    EventError::Invalid {
+        path: path.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn keys(obj: &Map<String, Value>) -> String {
+    let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+    format!("[{}]", keys.join(", "))
+}
+
+/// The non-empty string at `names` below `value`; the error names the first missing level.
+fn str_at<'v>(value: &'v Value, base: &Path, names: &[&str]) -> Result<&'v str, EventError> {
+    let mut cur = value;
+    let mut path = base.clone();
+    for name in names {
+        path = path.field(name);
+        cur = match cur.get(name) {
+            Some(v) if !v.is_null() => v,
+            _ => return Err(invalid(&path, "missing")),
+        };
+    }
+    match cur {
+        Value::String(s) if !s.is_empty() => Ok(s),
+        Value::String(_) => Err(invalid(&path, "empty, expected a non-empty string")),
+        other => Err(invalid(
+            &path,
+            format!("expected a string, found {}", kind(other)),
+        )),
+    }
+}
+
+/// Deserializes a detected shape into its typed struct; the serde message names the field.
+fn typed<'v, T: Deserialize<'v>>(
+    value: &'v Value,
+    path: &Path,
+    what: &str,
+) -> Result<T, EventError> {
+    T::deserialize(value).map_err(|e| invalid(path, format!("not a valid {what}: {e}")))
+}
+
+fn embedded_json(s: &str, path: &Path) -> Result<Value, EventError> {
+    serde_json::from_str(s).map_err(|source| EventError::EmbeddedJson {
+        path: path.to_string(),
+        source,
+    })
+}
+
+#[derive(Default)]
+struct Collector {
+    out: EventLocations,
+    seen: HashSet<ReportLocation>,
+}
+
+impl Collector {
+    fn push(&mut self, loc: ReportLocation, path: &Path) {
+        if self.seen.contains(&loc) {
+            self.out
+                .skipped
+                .push(format!("{path}: {loc} is a duplicate of an earlier record"));
+        } else {
+            self.seen.insert(loc.clone());
+            self.out.locations.push(loc);
+        }
+    }
+
+    fn event(&mut self, value: &Value, path: &Path, depth: usize) -> Result<(), EventError> {
+        if depth > MAX_NESTING {
+            return Err(invalid(
+                path,
+                format!("events nested more than {MAX_NESTING} levels deep"),
+            ));
+        }
+        let Some(obj) = value.as_object() else {
+            return Err(EventError::Shape(format!(
+                "{path}: expected a JSON object, found {}",
+                kind(value)
+            )));
+        };
+        if obj.contains_key("Records") {
+            self.records(obj, path, depth)
+        } else if obj.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+            let bucket = obj.get("Bucket").and_then(Value::as_str).unwrap_or("?");
+            self.out.skipped.push(format!(
+                "{path}: s3:TestEvent for bucket {bucket} (sent when a notification is configured)"
+            ));
+            Ok(())
+        } else if obj.contains_key("detail-type") && obj.contains_key("detail") {
+            self.eventbridge(value, path)
+        } else if obj.contains_key("Type")
+            && obj.contains_key("TopicArn")
+            && obj.contains_key("Message")
+        {
+            self.sns_envelope(value, path, depth)
+        } else if obj.contains_key("bucket") && obj.contains_key("key") {
+            let bucket = str_at(value, path, &["bucket"])?;
+            let key = str_at(value, path, &["key"])?;
+            let loc = ReportLocation::S3 {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+            };
+            self.push(loc, path);
+            Ok(())
+        } else {
+            Err(EventError::Shape(format!(
+                "{path}: object with keys {}; expected an S3 notification (Records[].s3), SQS \
+                 (Records[].body), SNS (Records[].Sns), an SNS envelope (Type/TopicArn/Message), \
+                 EventBridge (detail-type/detail), an s3:TestEvent or {{\"bucket\", \"key\"}}",
+                keys(obj)
+            )))
+        }
+    }
+
+    fn records(
+        &mut self,
+        obj: &Map<String, Value>,
+        path: &Path,
+        depth: usize,
+    ) -> Result<(), EventError> {
+        let rpath = path.field("Records");
+        let records = match obj.get("Records") {
+            Some(Value::Array(records)) => records,
+            Some(other) => {
+                return Err(invalid(
+                    &rpath,
+                    format!("expected an array, found {}", kind(other)),
+                ));
+            }
+            None => return Err(invalid(&rpath, "missing")),
+        };
+        if records.is_empty() {
+            self.out
+                .skipped
+                .push(format!("{rpath}: empty, no records to process"));
+        }
+        for (i, record) in records.iter().enumerate() {
+            let p = rpath.index(i);
+            let Some(r) = record.as_object() else {
+                return Err(invalid(
+                    &p,
+                    format!("expected an object, found {}", kind(record)),
+                ));
+            };
+            if r.contains_key("s3") {
+                self.s3_record(record, &p)?;
+            } else if r.contains_key("Sns") {
+                let rec: SnsRecord = typed(record, &p, "SNS record")?;
+                let mpath = p.fields(&["Sns", "Message"]);
+                let inner = embedded_json(&rec.sns.message, &mpath)?;
+                self.event(&inner, &mpath.embedded(), depth + 1)?;
+            } else if r.contains_key("body") {
+                let msg: SqsMessage = typed(record, &p, "SQS message")?;
+                let bpath = p.field("body");
+                let body = msg.body.ok_or_else(|| invalid(&bpath, "missing"))?;
+                let inner = embedded_json(&body, &bpath)?;
+                self.event(&inner, &bpath.embedded(), depth + 1)?;
+            } else {
+                return Err(invalid(
+                    &p,
+                    format!(
+                        "record with keys {} has none of s3 (S3 notification), body (SQS) or Sns \
+                         (SNS)",
+                        keys(r)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn s3_record(&mut self, record: &Value, p: &Path) -> Result<(), EventError> {
+        // Precise paths for the fields we use first, then the typed struct for the rest.
+        let bucket = str_at(record, p, &["s3", "bucket", "name"])?;
+        let raw_key = str_at(record, p, &["s3", "object", "key"])?;
+        let event_name = str_at(record, p, &["eventName"])?;
+        // Validates the rest of the record (eventTime, userIdentity, ...) as S3 sends it.
+        let _record: S3EventRecord = typed(record, p, "S3 event record")?;
+        let key = form_decode(raw_key).map_err(|why| {
+            invalid(
+                &p.fields(&["s3", "object", "key"]),
+                format!("cannot URL-decode {raw_key:?}: {why}"),
+            )
+        })?;
+        let loc = ReportLocation::S3 {
+            bucket: bucket.to_owned(),
+            key,
+        };
+        if event_name.starts_with("ObjectCreated:") {
+            self.push(loc, p);
+        } else {
+            self.out.skipped.push(format!(
+                "{p}: {event_name} for {loc} is not an ObjectCreated:* event"
+            ));
+        }
+        Ok(())
+    }
+
+    fn eventbridge(&mut self, value: &Value, path: &Path) -> Result<(), EventError> {
+        let ev: EventBridgeEvent<Value> = typed(value, path, "EventBridge event")?;
+        if ev.source != "aws.s3" {
+            return Err(invalid(
+                &path.field("source"),
+                format!("expected \"aws.s3\", found {:?}", ev.source),
+            ));
+        }
+        let detail = path.field("detail");
+        let bucket = str_at(&ev.detail, &detail, &["bucket", "name"])?;
+        let raw_key = str_at(&ev.detail, &detail, &["object", "key"])?;
+        // EventBridge's key encoding is undocumented. Backup report keys always contain ':',
+        // so a key with "%3A" is form-encoded and one with a raw ':' (or neither) is raw.
+        let key = if !raw_key.contains(':') && raw_key.to_ascii_lowercase().contains("%3a") {
+            form_decode(raw_key).map_err(|why| {
+                invalid(
+                    &detail.fields(&["object", "key"]),
+                    format!("cannot URL-decode {raw_key:?}: {why}"),
+                )
+            })?
+        } else {
+            raw_key.to_owned()
+        };
+        let loc = ReportLocation::S3 {
+            bucket: bucket.to_owned(),
+            key,
+        };
+        if ev.detail_type == "Object Created" {
+            self.push(loc, path);
+        } else {
+            self.out.skipped.push(format!(
+                "{path}: EventBridge {:?} for {loc} is not an \"Object Created\" event",
+                ev.detail_type
+            ));
+        }
+        Ok(())
+    }
+
+    fn sns_envelope(&mut self, value: &Value, path: &Path, depth: usize) -> Result<(), EventError> {
+        let msg: SnsMessage = typed(value, path, "SNS message")?;
+        if msg.sns_message_type != "Notification" {
+            self.out.skipped.push(format!(
+                "{path}: SNS {} message from {}, not a Notification",
+                msg.sns_message_type, msg.topic_arn
+            ));
+            return Ok(());
+        }
+        let mpath = path.field("Message");
+        let inner = embedded_json(&msg.message, &mpath)?;
+        self.event(&inner, &mpath.embedded(), depth + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decode_plus_percent_and_literal_plus() {
+        assert_eq!(form_decode("a+b%3Ac%2Bd").unwrap(), "a b:c+d");
+        assert_eq!(form_decode("%3a%3A").unwrap(), "::");
+        assert_eq!(form_decode("caf%C3%A9").unwrap(), "café");
+        assert_eq!(form_decode("a&b=c").unwrap(), "a&b=c");
+        assert_eq!(form_decode("").unwrap(), "");
+    }
+
+    #[test]
+    fn form_decode_rejects_bad_input() {
+        assert!(form_decode("a%").unwrap_err().contains("byte 1"));
+        assert!(form_decode("a%4").is_err());
+        assert!(form_decode("a%zz").is_err());
+        assert!(form_decode("%FF").unwrap_err().contains("UTF-8"));
+    }
+
+    #[test]
+    fn path_display() {
+        let p = Path::root();
+        assert_eq!(p.to_string(), "event");
+        let q = p.field("Records").index(2).fields(&["s3", "object", "key"]);
+        assert_eq!(q.to_string(), "Records[2].s3.object.key");
+        let r = p.field("Records").index(0).field("body").embedded();
+        assert_eq!(r.to_string(), "Records[0].body");
+        assert_eq!(r.field("Records").to_string(), "Records[0].body -> Records");
+    }
 }

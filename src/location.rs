@@ -13,19 +13,62 @@ pub enum ReportLocation {
 pub enum LocationError {
     #[error("invalid S3 URI {uri:?}: {reason}")]
     InvalidS3Uri { uri: String, reason: &'static str },
+    #[error("empty report location: expected a local path or s3://bucket/key")]
+    Empty,
 }
 
 impl ReportLocation {
     /// `s3://bucket/key` (the key taken literally, not URL-decoded) or a local path.
+    ///
+    /// The scheme is matched case-insensitively (`S3://` is an S3 URI too, not a local path
+    /// that would later fail with a confusing "no such file"). Everything after the first `/`
+    /// following the bucket is the key, byte for byte: spaces, `:`, `+`, `%` and even `//` are
+    /// kept as written.
     pub fn parse(s: &str) -> Result<Self, LocationError> {
-        let _ = s;
-        unimplemented!("location parsing")
+        if s.is_empty() {
+            return Err(LocationError::Empty);
+        }
+        let Some(rest) = strip_prefix_ignore_case(s, "s3://") else {
+            return Ok(ReportLocation::Local(PathBuf::from(s)));
+        };
+        let invalid = |reason| LocationError::InvalidS3Uri {
+            uri: s.to_owned(),
+            reason,
+        };
+        let (bucket, key) = match rest.split_once('/') {
+            Some((bucket, key)) => (bucket, key),
+            None => (rest, ""),
+        };
+        if bucket.is_empty() {
+            return Err(invalid("empty bucket name (expected s3://bucket/key)"));
+        }
+        if key.is_empty() {
+            return Err(invalid("empty object key (expected s3://bucket/key)"));
+        }
+        Ok(ReportLocation::S3 {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+        })
     }
 
     /// The last path segment (the report file name), used as a template hint.
+    ///
+    /// `None` when the location ends in `/` (an S3 "folder" key) or has no file name.
     pub fn file_name(&self) -> Option<&str> {
-        unimplemented!("file_name")
+        match self {
+            ReportLocation::Local(path) => path.file_name().and_then(|n| n.to_str()),
+            ReportLocation::S3 { key, .. } => {
+                let name = key.rsplit('/').next().unwrap_or(key);
+                (!name.is_empty()).then_some(name)
+            }
+        }
     }
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 impl fmt::Display for ReportLocation {
@@ -34,5 +77,88 @@ impl fmt::Display for ReportLocation {
             ReportLocation::Local(p) => write!(f, "{}", p.display()),
             ReportLocation::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s3(bucket: &str, key: &str) -> ReportLocation {
+        ReportLocation::S3 {
+            bucket: bucket.into(),
+            key: key.into(),
+        }
+    }
+
+    #[test]
+    fn s3_key_is_taken_literally() {
+        let uri = "s3://bucket/key with spaces:and colons.csv";
+        let loc = ReportLocation::parse(uri).unwrap();
+        assert_eq!(loc, s3("bucket", "key with spaces:and colons.csv"));
+        assert_eq!(loc.to_string(), uri);
+    }
+
+    #[test]
+    fn s3_key_keeps_percent_plus_and_double_slashes() {
+        let uri = "s3://b/a%3Ab+c//d/REPORT_x_2026-11-25T00%3A00%3A00Z.json";
+        let loc = ReportLocation::parse(uri).unwrap();
+        assert_eq!(
+            loc,
+            s3("b", "a%3Ab+c//d/REPORT_x_2026-11-25T00%3A00%3A00Z.json")
+        );
+        assert_eq!(
+            loc.file_name(),
+            Some("REPORT_x_2026-11-25T00%3A00%3A00Z.json")
+        );
+        assert_eq!(loc.to_string(), uri);
+    }
+
+    #[test]
+    fn uppercase_scheme_is_s3() {
+        assert_eq!(ReportLocation::parse("S3://b/k").unwrap(), s3("b", "k"));
+    }
+
+    #[test]
+    fn s3_without_bucket_or_key_is_rejected() {
+        for (uri, want) in [
+            ("s3://", "empty bucket"),
+            ("s3:///key", "empty bucket"),
+            ("s3://bucket", "empty object key"),
+            ("s3://bucket/", "empty object key"),
+        ] {
+            let err = ReportLocation::parse(uri).unwrap_err().to_string();
+            assert!(err.contains(want), "{uri}: {err}");
+            assert!(err.contains(&format!("{uri:?}")), "{uri}: {err}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_a_local_path() {
+        for p in [
+            "report.csv",
+            "./a/b c:d.json",
+            "/tmp/x.json.gz",
+            "s3:/one-slash",
+            "https://x/y",
+        ] {
+            let loc = ReportLocation::parse(p).unwrap();
+            assert_eq!(loc, ReportLocation::Local(PathBuf::from(p)));
+            assert_eq!(loc.to_string(), p);
+        }
+        assert!(matches!(
+            ReportLocation::parse(""),
+            Err(LocationError::Empty)
+        ));
+    }
+
+    #[test]
+    fn file_name_is_last_segment() {
+        assert_eq!(s3("b", "a/b/c.csv").file_name(), Some("c.csv"));
+        assert_eq!(s3("b", "c.csv").file_name(), Some("c.csv"));
+        assert_eq!(s3("b", "prefix/").file_name(), None);
+        let local = ReportLocation::parse("dir/sub/REPORT.json").unwrap();
+        assert_eq!(local.file_name(), Some("REPORT.json"));
+        assert_eq!(ReportLocation::parse("/").unwrap().file_name(), None);
     }
 }

@@ -1,0 +1,22 @@
+//! Helpers shared by the integration tests: `mod common;` in a test file, then
+//! `common::moto::Moto::start()`.
+//!
+//! Each test binary compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
+
+pub mod moto;
+
+use std::path::PathBuf;
+
+/// A file under `tests/fixtures/` (the repo's own copies; tests never read /work/shared).
+pub fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// The bytes of a file under `tests/fixtures/`, with a clear panic naming it.
+pub fn fixture_bytes(rel: &str) -> Vec<u8> {
+    let path = fixture(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
+}

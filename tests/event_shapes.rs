@@ -1,0 +1,428 @@
+//! Every event shape the Lambda can receive, and malformed events, through
+//! `event::locations_from_event`.
+
+mod common;
+
+use audit_router::event::{EventError, EventLocations, locations_from_event, locations_from_value};
+use audit_router::location::ReportLocation;
+use serde_json::{Value, json};
+
+const BUCKET: &str = "backup-audit-reports";
+const KEY: &str = "reports/Backup/111111111111/us-east-1/2026/11/26/daily_plan/\
+CONTROL_COMPLIANCE_REPORT_daily_plan_2026-11-25T00:00:00Z_2026-11-26T00:00:00Z.json";
+
+fn s3(bucket: &str, key: &str) -> ReportLocation {
+    ReportLocation::S3 {
+        bucket: bucket.into(),
+        key: key.into(),
+    }
+}
+
+fn parse_fixture(name: &str) -> EventLocations {
+    let bytes = common::fixture_bytes(&format!("events/{name}"));
+    locations_from_event(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn fixture_value(name: &str) -> Value {
+    serde_json::from_slice(&common::fixture_bytes(&format!("events/{name}"))).unwrap()
+}
+
+fn err_of(event: &Value) -> String {
+    let bytes = serde_json::to_vec(event).unwrap();
+    match locations_from_event(&bytes) {
+        Ok(got) => panic!("expected an error, got {got:?} for {event}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Replaces the JSON string at `pointer` in an embedded-JSON field.
+fn set_embedded(outer: &mut Value, field: &str, inner: &Value) {
+    *outer.pointer_mut(field).unwrap() = Value::String(inner.to_string());
+}
+
+#[test]
+fn s3_notification_key_is_form_decoded() {
+    let got = parse_fixture("s3-object-created.json");
+    assert_eq!(got.locations, vec![s3(BUCKET, KEY)]);
+    assert!(got.skipped.is_empty(), "{:?}", got.skipped);
+}
+
+#[test]
+fn eventbridge_object_created_raw_key() {
+    let got = parse_fixture("eventbridge-object-created.json");
+    assert_eq!(got.locations, vec![s3(BUCKET, KEY)]);
+    assert!(got.skipped.is_empty());
+}
+
+#[test]
+fn eventbridge_encoded_key_is_decoded_only_when_it_has_percent_3a() {
+    let mut ev = fixture_value("eventbridge-object-created.json");
+    let key = ev.pointer_mut("/detail/object/key").unwrap();
+    *key = json!("reports/a+b/R_2026-11-25T00%3a00%3A00Z%2B1.json");
+    let got = locations_from_value(&ev).unwrap();
+    assert_eq!(
+        got.locations,
+        vec![s3(BUCKET, "reports/a b/R_2026-11-25T00:00:00Z+1.json")]
+    );
+
+    // A raw ':' means the key is raw: '+' and '%2B' stay as they are.
+    *ev.pointer_mut("/detail/object/key").unwrap() = json!("r/a+b%2B/R_00:00.json");
+    let got = locations_from_value(&ev).unwrap();
+    assert_eq!(got.locations, vec![s3(BUCKET, "r/a+b%2B/R_00:00.json")]);
+}
+
+#[test]
+fn eventbridge_other_detail_type_is_skipped() {
+    let mut ev = fixture_value("eventbridge-object-created.json");
+    ev["detail-type"] = json!("Object Deleted");
+    let got = locations_from_value(&ev).unwrap();
+    assert!(got.locations.is_empty());
+    assert_eq!(got.skipped.len(), 1);
+    assert!(
+        got.skipped[0].contains("Object Deleted"),
+        "{:?}",
+        got.skipped
+    );
+    assert!(got.skipped[0].contains(&format!("s3://{BUCKET}/{KEY}")));
+}
+
+#[test]
+fn sqs_wrapped_s3_notification() {
+    let got = parse_fixture("sqs-s3.json");
+    assert_eq!(got.locations, vec![s3(BUCKET, KEY)]);
+    assert!(got.skipped.is_empty());
+}
+
+#[test]
+fn sns_wrapped_s3_notification() {
+    let got = parse_fixture("sns-s3.json");
+    assert_eq!(got.locations, vec![s3(BUCKET, KEY)]);
+    assert!(got.skipped.is_empty());
+}
+
+#[test]
+fn sqs_wrapped_sns_wrapped_s3_notification() {
+    let got = parse_fixture("sqs-sns-s3.json");
+    assert_eq!(got.locations, vec![s3(BUCKET, KEY)]);
+    assert!(got.skipped.is_empty());
+}
+
+#[test]
+fn direct_event_key_is_raw() {
+    let got = parse_fixture("direct.json");
+    assert_eq!(got.locations, vec![s3(BUCKET, KEY)]);
+    let got = locations_from_value(&json!({"bucket": "b", "key": "a+b%3A c"})).unwrap();
+    assert_eq!(got.locations, vec![s3("b", "a+b%3A c")]);
+}
+
+#[test]
+fn test_event_is_skipped_bare_and_wrapped() {
+    for name in [
+        "s3-test-event.json",
+        "sqs-test-event.json",
+        "sns-test-event.json",
+    ] {
+        let got = parse_fixture(name);
+        assert!(got.locations.is_empty(), "{name}: {got:?}");
+        assert_eq!(got.skipped.len(), 1, "{name}: {got:?}");
+        assert!(got.skipped[0].contains("s3:TestEvent"), "{name}: {got:?}");
+        assert!(got.skipped[0].contains(BUCKET), "{name}: {got:?}");
+    }
+    let got = parse_fixture("sqs-test-event.json");
+    assert!(
+        got.skipped[0].starts_with("Records[0].body"),
+        "{:?}",
+        got.skipped
+    );
+}
+
+#[test]
+fn sns_subscription_confirmation_in_sqs_is_skipped() {
+    let mut ev = fixture_value("sqs-sns-s3.json");
+    let body: Value = serde_json::from_str(ev["Records"][0]["body"].as_str().unwrap()).unwrap();
+    let mut body = body;
+    body["Type"] = json!("SubscriptionConfirmation");
+    set_embedded(&mut ev, "/Records/0/body", &body);
+    let got = locations_from_value(&ev).unwrap();
+    assert!(got.locations.is_empty());
+    assert!(
+        got.skipped[0].contains("SubscriptionConfirmation"),
+        "{:?}",
+        got.skipped
+    );
+}
+
+#[test]
+fn multi_record_encodings_non_create_and_duplicates() {
+    let got = parse_fixture("s3-multi.json");
+    assert_eq!(
+        got.locations,
+        vec![
+            s3(BUCKET, "reports/a b/REPORT_2026-11-25T00:00:00Z.csv"),
+            s3(BUCKET, "reports/literal+plus/REPORT_x:y.json"),
+            s3(BUCKET, "reports/café/Résumé:1.json"),
+        ]
+    );
+    assert_eq!(got.skipped.len(), 2, "{:?}", got.skipped);
+    assert!(
+        got.skipped[0].starts_with("Records[2]: ObjectRemoved:Delete"),
+        "{:?}",
+        got.skipped
+    );
+    assert!(got.skipped[0].contains("s3://backup-audit-reports/reports/old/REPORT:1.csv"));
+    assert!(
+        got.skipped[1].starts_with("Records[3]: "),
+        "{:?}",
+        got.skipped
+    );
+    assert!(got.skipped[1].contains("duplicate"), "{:?}", got.skipped);
+}
+
+#[test]
+fn duplicates_across_wrappers_are_removed_keeping_first() {
+    let s3_event = fixture_value("s3-object-created.json");
+    let mut ev = fixture_value("sqs-s3.json");
+    let first = ev["Records"][0].clone();
+    let mut second = first.clone();
+    let mut other = s3_event.clone();
+    other["Records"][0]["s3"]["object"]["key"] = json!("x/OTHER%3A1.csv");
+    second["body"] = json!(other.to_string());
+    ev["Records"] = json!([first.clone(), second, first]);
+    let got = locations_from_value(&ev).unwrap();
+    assert_eq!(
+        got.locations,
+        vec![s3(BUCKET, KEY), s3(BUCKET, "x/OTHER:1.csv")]
+    );
+    assert_eq!(got.skipped.len(), 1);
+    assert!(
+        got.skipped[0].starts_with("Records[2].body -> Records[0]"),
+        "{:?}",
+        got.skipped
+    );
+}
+
+#[test]
+fn empty_records_is_acknowledged() {
+    let got = locations_from_value(&json!({"Records": []})).unwrap();
+    assert!(got.locations.is_empty());
+    assert_eq!(
+        got.skipped,
+        vec!["Records: empty, no records to process".to_string()]
+    );
+}
+
+#[test]
+fn not_json_is_an_error_with_line_and_column() {
+    let err = locations_from_event(b"{\"Records\": [\n  oops]}").unwrap_err();
+    assert!(matches!(err, EventError::Json(_)));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("not valid JSON") && msg.contains("line 2"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn unknown_shapes_are_errors() {
+    let msg = err_of(&json!({"hello": "world"}));
+    assert!(msg.contains("unrecognized event shape"), "{msg}");
+    assert!(msg.contains("[hello]"), "{msg}");
+    let msg = err_of(&json!([1, 2]));
+    assert!(
+        msg.contains("expected a JSON object, found an array"),
+        "{msg}"
+    );
+    let msg = err_of(&json!({"Event": "s3:Other", "Bucket": "b"}));
+    assert!(msg.contains("unrecognized event shape"), "{msg}");
+}
+
+#[test]
+fn malformed_s3_records_name_the_path() {
+    let base = fixture_value("s3-multi.json");
+    type Mutation = fn(&mut Value);
+    let cases: Vec<(&str, Mutation, &str)> = vec![
+        (
+            "missing key",
+            |v| {
+                v["Records"][2]["s3"]["object"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("key");
+            },
+            "Records[2].s3.object.key: missing",
+        ),
+        (
+            "null key",
+            |v| v["Records"][1]["s3"]["object"]["key"] = Value::Null,
+            "Records[1].s3.object.key: missing",
+        ),
+        (
+            "numeric key",
+            |v| v["Records"][0]["s3"]["object"]["key"] = json!(5),
+            "Records[0].s3.object.key: expected a string, found a number",
+        ),
+        (
+            "bad percent",
+            |v| v["Records"][4]["s3"]["object"]["key"] = json!("a%zzb"),
+            "Records[4].s3.object.key: cannot URL-decode \"a%zzb\"",
+        ),
+        (
+            "not UTF-8",
+            |v| v["Records"][4]["s3"]["object"]["key"] = json!("a%FFb"),
+            "not UTF-8",
+        ),
+        (
+            "missing bucket",
+            |v| {
+                v["Records"][3]["s3"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("bucket");
+            },
+            "Records[3].s3.bucket: missing",
+        ),
+        (
+            "empty bucket name",
+            |v| v["Records"][0]["s3"]["bucket"]["name"] = json!(""),
+            "Records[0].s3.bucket.name: empty",
+        ),
+        (
+            "missing eventName",
+            |v| {
+                v["Records"][1].as_object_mut().unwrap().remove("eventName");
+            },
+            "Records[1].eventName: missing",
+        ),
+        (
+            "bad eventTime",
+            |v| v["Records"][1]["eventTime"] = json!("yesterday"),
+            "Records[1]: not a valid S3 event record",
+        ),
+        (
+            "record of unknown kind",
+            |v| v["Records"][2] = json!({"eventSource": "aws:kinesis", "kinesis": {}}),
+            "Records[2]: record with keys [eventSource, kinesis] has none of s3",
+        ),
+        (
+            "record not an object",
+            |v| v["Records"][1] = json!("s3://b/k"),
+            "Records[1]: expected an object, found a string",
+        ),
+        (
+            "Records not an array",
+            |v| v["Records"] = json!({"s3": {}}),
+            "Records: expected an array, found an object",
+        ),
+    ];
+    for (what, mutate, want) in cases {
+        let mut ev = base.clone();
+        mutate(&mut ev);
+        let msg = err_of(&ev);
+        assert!(
+            msg.contains(want),
+            "{what}: {msg:?} does not contain {want:?}"
+        );
+    }
+}
+
+#[test]
+fn malformed_wrapped_events_name_the_path_through_the_wrapper() {
+    // SQS body that is not JSON.
+    let mut ev = fixture_value("sqs-s3.json");
+    ev["Records"][0]["body"] = json!("not json");
+    let msg = err_of(&ev);
+    assert!(
+        msg.starts_with("Records[0].body: expected an embedded JSON event"),
+        "{msg}"
+    );
+
+    // SQS body null.
+    ev["Records"][0]["body"] = Value::Null;
+    let msg = err_of(&ev);
+    assert!(msg.starts_with("Records[0].body: missing"), "{msg}");
+
+    // Key missing inside an SQS-wrapped SNS-wrapped notification.
+    let mut ev = fixture_value("sqs-sns-s3.json");
+    let mut env: Value = serde_json::from_str(ev["Records"][0]["body"].as_str().unwrap()).unwrap();
+    let mut s3_event: Value = serde_json::from_str(env["Message"].as_str().unwrap()).unwrap();
+    s3_event["Records"][0]["s3"]["object"]
+        .as_object_mut()
+        .unwrap()
+        .remove("key");
+    env["Message"] = json!(s3_event.to_string());
+    set_embedded(&mut ev, "/Records/0/body", &env);
+    let msg = err_of(&ev);
+    assert_eq!(
+        msg,
+        "Records[0].body -> Message -> Records[0].s3.object.key: missing"
+    );
+
+    // SNS record without its Message.
+    let mut ev = fixture_value("sns-s3.json");
+    ev["Records"][0]["Sns"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Message");
+    let msg = err_of(&ev);
+    assert!(
+        msg.starts_with("Records[0]: not a valid SNS record"),
+        "{msg}"
+    );
+    assert!(msg.contains("Message"), "{msg}");
+
+    // SNS message that is plain text.
+    let mut ev = fixture_value("sns-s3.json");
+    ev["Records"][0]["Sns"]["Message"] = json!("hello");
+    let msg = err_of(&ev);
+    assert!(
+        msg.starts_with("Records[0].Sns.Message: expected an embedded JSON event"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn malformed_eventbridge_and_direct() {
+    let mut ev = fixture_value("eventbridge-object-created.json");
+    ev["detail"].as_object_mut().unwrap().remove("bucket");
+    assert_eq!(err_of(&ev), "detail.bucket: missing");
+
+    let mut ev = fixture_value("eventbridge-object-created.json");
+    ev["detail"]["object"]["key"] = json!("a%3Ab%G1");
+    assert!(err_of(&ev).starts_with("detail.object.key: cannot URL-decode"));
+
+    let mut ev = fixture_value("eventbridge-object-created.json");
+    ev["source"] = json!("aws.ec2");
+    assert_eq!(
+        err_of(&ev),
+        "source: expected \"aws.s3\", found \"aws.ec2\""
+    );
+
+    assert_eq!(
+        err_of(&json!({"bucket": "", "key": "k"})),
+        "bucket: empty, expected a non-empty string"
+    );
+    assert_eq!(err_of(&json!({"bucket": "b", "key": null})), "key: missing");
+    assert_eq!(
+        err_of(&json!({"bucket": 1, "key": "k"})),
+        "bucket: expected a string, found a number"
+    );
+}
+
+#[test]
+fn nesting_is_bounded() {
+    let mut ev = json!({"bucket": "b", "key": "k"});
+    for _ in 0..6 {
+        ev = json!({"Records": [{"body": ev.to_string()}]});
+    }
+    let msg = err_of(&ev);
+    assert!(msg.contains("nested more than"), "{msg}");
+}
+
+#[test]
+fn eventbridge_event_delivered_through_sqs() {
+    let eb = fixture_value("eventbridge-object-created.json");
+    let mut ev = fixture_value("sqs-s3.json");
+    set_embedded(&mut ev, "/Records/0/body", &eb);
+    let got = locations_from_value(&ev).unwrap();
+    assert_eq!(got.locations, vec![s3(BUCKET, KEY)]);
+}
