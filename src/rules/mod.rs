@@ -1,5 +1,29 @@
 //! The rules stage: `rules.toml` (schema, `${env:…}` interpolation, validation with file:line:col
 //! diagnostics) compiled into a [`Rules`] that routes each finding to sinks.
+//!
+//! - `config`: reads the spanned TOML tree by hand (every problem, with its position).
+//! - [`interpolate`]: `${env:NAME}` / `${ssm:…}` / `${secretsmanager:…}` references, `$${`.
+//! - [`pattern`]: globs, `re:` regexes and `!` negations, compiled once.
+//! - `check`: cross-checks (sinks, names, reports, environments, silences, shadowing).
+//! - `router`: the literal-value index and the first-match / `continue` walk.
+//!
+//! A typical caller:
+//! ```no_run
+//! # use audit_router::rules::{LoadOptions, Rules};
+//! # fn f(mut finding: audit_router::Finding) -> Result<(), audit_router::rules::RulesError> {
+//! let today = chrono::Utc::now().date_naive();
+//! let (rules, warnings) = Rules::load("rules.toml".as_ref(), &LoadOptions::new(today))?;
+//! for w in &warnings {
+//!     eprintln!("{w}");
+//! }
+//! let routing = rules.route(&mut finding);
+//! for d in &routing.deliveries {
+//!     let sink = &rules.sinks()[d.sink];
+//!     let rule = &rules.rule_names()[d.rule];
+//!     println!("{} via {rule:?}", sink.name);
+//! }
+//! # Ok(()) }
+//! ```
 
 mod check;
 mod config;
@@ -25,6 +49,17 @@ pub struct LoadOptions {
     pub env_override: Option<String>,
     /// The date silences are judged against (expired when `until` < today).
     pub today: chrono::NaiveDate,
+}
+
+impl LoadOptions {
+    /// Resolve `${env:…}`, no `--env` override, silences judged against `today`.
+    pub fn new(today: chrono::NaiveDate) -> Self {
+        LoadOptions {
+            resolve_env: true,
+            env_override: None,
+            today,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +111,9 @@ pub struct SinkDecl {
     pub name: String,
     /// The `type` key: `sns`, `slack`, `log`, `webhook`, …
     pub kind: String,
-    /// Every other key, with `${env:…}` resolved (other `${…}` references left for the sink).
+    /// Every other key, with `${env:…}` resolved (other `${…}` references and `$${` escapes left
+    /// for the sink layer: expand them with [`interpolate::expand`]). With `resolve_env = false`
+    /// the `${env:…}` references are left as written too.
     pub settings: toml::Table,
 }
 
@@ -92,7 +129,8 @@ pub struct Delivery {
 /// Where one finding goes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Routing {
-    /// Index of the live silence that swallowed the finding (then `deliveries` is empty).
+    /// Index (into [`Rules::silences`]) of the live silence that swallowed the finding (then
+    /// `deliveries` is empty).
     pub silenced: Option<usize>,
     /// Each sink at most once, in the order rules reached it.
     pub deliveries: Vec<Delivery>,
@@ -323,5 +361,26 @@ impl Rules {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Rules>();
+        shareable::<RulesError>();
+    }
+
+    #[test]
+    fn load_options_new_resolves_env() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap_or_default();
+        let o = LoadOptions::new(today);
+        assert!(o.resolve_env);
+        assert_eq!(o.env_override, None);
+        assert_eq!(o.today, today);
     }
 }
