@@ -1,7 +1,40 @@
 //! The rules stage: `rules.toml` (schema, `${env:…}` interpolation, validation with file:line:col
 //! diagnostics) compiled into a [`Rules`] that routes each finding to sinks.
+//!
+//! - `config`: reads the spanned TOML tree by hand (every problem, with its position).
+//! - [`interpolate`]: `${env:NAME}` / `${ssm:…}` / `${secretsmanager:…}` references, `$${`.
+//! - [`pattern`]: globs, `re:` regexes and `!` negations, compiled once.
+//! - `check`: cross-checks (sinks, names, reports, environments, silences, shadowing).
+//! - `router`: the literal-value index and the first-match / `continue` walk.
+//!
+//! A typical caller:
+//! ```no_run
+//! # use audit_router::rules::{LoadOptions, Rules};
+//! # fn f(mut finding: audit_router::Finding) -> Result<(), audit_router::rules::RulesError> {
+//! let today = chrono::Utc::now().date_naive();
+//! let (rules, warnings) = Rules::load("rules.toml".as_ref(), &LoadOptions::new(today))?;
+//! for w in &warnings {
+//!     eprintln!("{w}");
+//! }
+//! let routing = rules.route(&mut finding);
+//! for d in &routing.deliveries {
+//!     let sink = &rules.sinks()[d.sink];
+//!     let rule = &rules.rule_names()[d.rule];
+//!     println!("{} via {rule:?}", sink.name);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod check;
+mod config;
+pub mod interpolate;
+pub mod pattern;
+mod router;
+
+pub use check::KNOWN_SINK_TYPES;
 
 use crate::Finding;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +49,17 @@ pub struct LoadOptions {
     pub env_override: Option<String>,
     /// The date silences are judged against (expired when `until` < today).
     pub today: chrono::NaiveDate,
+}
+
+impl LoadOptions {
+    /// Resolve `${env:…}`, no `--env` override, silences judged against `today`.
+    pub fn new(today: chrono::NaiveDate) -> Self {
+        LoadOptions {
+            resolve_env: true,
+            env_override: None,
+            today,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +92,12 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+impl Diagnostic {
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
 /// A rules file that failed to load: every error found (and the warnings beside them).
 #[derive(Debug, thiserror::Error)]
 #[error("{}", .diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
@@ -61,7 +111,9 @@ pub struct SinkDecl {
     pub name: String,
     /// The `type` key: `sns`, `slack`, `log`, `webhook`, …
     pub kind: String,
-    /// Every other key, with `${env:…}` resolved (other `${…}` references left for the sink).
+    /// Every other key, with `${env:…}` resolved (other `${…}` references and `$${` escapes left
+    /// for the sink layer: expand them with [`interpolate::expand`]). With `resolve_env = false`
+    /// the `${env:…}` references are left as written too.
     pub settings: toml::Table,
 }
 
@@ -77,7 +129,8 @@ pub struct Delivery {
 /// Where one finding goes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Routing {
-    /// Index of the live silence that swallowed the finding (then `deliveries` is empty).
+    /// Index (into [`Rules::silences`]) of the live silence that swallowed the finding (then
+    /// `deliveries` is empty).
     pub silenced: Option<usize>,
     /// Each sink at most once, in the order rules reached it.
     pub deliveries: Vec<Delivery>,
@@ -93,17 +146,63 @@ pub struct RuleTrace {
     pub reasons: Vec<String>,
 }
 
+/// `[settings]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub default_environment: Option<String>,
+}
+
+/// `[environments.NAME]`: the accounts that make up one environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Environment {
+    pub name: String,
+    pub accounts: Vec<String>,
+}
+
+/// One `[[silences]]` entry, in file order ([`Routing::silenced`] indexes these).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Silence {
+    pub until: chrono::NaiveDate,
+    pub reason: String,
+    /// `until` >= [`LoadOptions::today`]; an expired silence silences nothing.
+    pub live: bool,
+}
+
 /// A loaded, validated and compiled rules file.
 #[derive(Debug)]
 pub struct Rules {
-    _private: (),
+    file: String,
+    base_dir: PathBuf,
+    settings: Settings,
+    environments: Vec<Environment>,
+    account_env: HashMap<Box<str>, usize>,
+    fallback_env: String,
+    sinks: Vec<SinkDecl>,
+    rule_names: Vec<String>,
+    rules: Vec<router::CompiledRule>,
+    index: router::Index,
+    silences: Vec<Silence>,
+    compiled_silences: Vec<router::CompiledSilence>,
 }
 
 impl Rules {
     /// Loads, validates and compiles `path`. On success returns the warnings too.
     pub fn load(path: &Path, opts: &LoadOptions) -> Result<(Rules, Vec<Diagnostic>), RulesError> {
-        let _ = (path, opts);
-        unimplemented!("Rules::load")
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| RulesError {
+            diagnostics: vec![Diagnostic {
+                severity: Severity::Error,
+                file: file.clone(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read the rules file: {e}"),
+            }],
+        })?;
+        let base_dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        Self::parse(&text, &file, base_dir, opts)
     }
 
     /// As [`Rules::load`], from text; `file` names it in diagnostics and relative paths resolve
@@ -114,32 +213,174 @@ impl Rules {
         base_dir: PathBuf,
         opts: &LoadOptions,
     ) -> Result<(Rules, Vec<Diagnostic>), RulesError> {
-        let _ = (text, file, base_dir, opts);
-        unimplemented!("Rules::parse")
+        let src = config::SourceMap::new(file, text);
+        let mut diags = Vec::new();
+        let compiled = config::read(&src, opts, &mut diags)
+            .map(|raw| check::compile(raw, &src, opts, &mut diags));
+        // Stable: diagnostics at one position keep the order they were found in.
+        diags.sort_by_key(|d| (d.line, d.column));
+        let compiled = match compiled {
+            Some(c) if !diags.iter().any(Diagnostic::is_error) => c,
+            _ => return Err(RulesError { diagnostics: diags }),
+        };
+        let index = router::Index::build(&compiled.rules);
+        let rules = Rules {
+            file: file.to_string(),
+            base_dir,
+            settings: compiled.settings,
+            environments: compiled.environments,
+            account_env: compiled.account_env,
+            fallback_env: compiled.fallback_env,
+            sinks: compiled.sinks,
+            rule_names: compiled.rules.iter().map(|r| r.name.clone()).collect(),
+            rules: compiled.rules,
+            index,
+            silences: compiled.silences,
+            compiled_silences: compiled.compiled_silences,
+        };
+        Ok((rules, diags))
+    }
+
+    /// Every diagnostic (errors and warnings) for `path`, sorted by position: `audit-router check`.
+    pub fn check(path: &Path, opts: &LoadOptions) -> Vec<Diagnostic> {
+        match Self::load(path, opts) {
+            Ok((_, warnings)) => warnings,
+            Err(e) => e.diagnostics,
+        }
+    }
+
+    /// As [`Rules::check`], from text.
+    pub fn check_str(text: &str, file: &str, opts: &LoadOptions) -> Vec<Diagnostic> {
+        match Self::parse(text, file, PathBuf::from("."), opts) {
+            Ok((_, warnings)) => warnings,
+            Err(e) => e.diagnostics,
+        }
+    }
+
+    /// The name the rules file was loaded under (as in diagnostics).
+    pub fn file(&self) -> &str {
+        &self.file
     }
 
     pub fn sinks(&self) -> &[SinkDecl] {
-        unimplemented!()
+        &self.sinks
+    }
+
+    /// The sink declared as `name`, with its index into [`Rules::sinks`].
+    pub fn sink(&self, name: &str) -> Option<(usize, &SinkDecl)> {
+        self.sinks.iter().enumerate().find(|(_, s)| s.name == name)
     }
 
     pub fn rule_names(&self) -> &[String] {
-        unimplemented!()
+        &self.rule_names
+    }
+
+    /// The sinks (indexes into [`Rules::sinks`]) rule `rule` routes to, in the order written.
+    pub fn rule_sinks(&self, rule: usize) -> &[usize] {
+        self.rules.get(rule).map_or(&[], |r| &r.sinks)
+    }
+
+    /// Whether rule `rule` has `continue = true`.
+    pub fn rule_continues(&self, rule: usize) -> bool {
+        self.rules.get(rule).is_some_and(|r| r.continue_)
     }
 
     /// The directory of the rules file (sink `template` paths are relative to it).
     pub fn base_dir(&self) -> &Path {
-        unimplemented!()
+        &self.base_dir
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn environments(&self) -> &[Environment] {
+        &self.environments
+    }
+
+    pub fn silences(&self) -> &[Silence] {
+        &self.silences
+    }
+
+    /// The environment of a finding from `account`: the environment listing it, else
+    /// `env_override`, else `settings.default_environment`, else `"default"`.
+    pub fn environment_of(&self, account: Option<&str>) -> &str {
+        account
+            .and_then(|a| self.account_env.get(a))
+            .map_or(&self.fallback_env, |&i| &self.environments[i].name)
     }
 
     /// Sets `finding.environment` and decides where it goes.
     pub fn route(&self, finding: &mut Finding) -> Routing {
-        let _ = finding;
-        unimplemented!()
+        let mut routing = Routing::default();
+        self.route_into(finding, &mut routing);
+        routing
+    }
+
+    /// As [`Rules::route`], reusing `out` (cleared first) so a hot loop allocates nothing.
+    pub fn route_into(&self, finding: &mut Finding, out: &mut Routing) {
+        out.silenced = None;
+        out.deliveries.clear();
+        let env = self.environment_of(finding.account.as_deref());
+        if finding.environment != env {
+            finding.environment.clear();
+            finding.environment.push_str(env);
+        }
+        if let Some(i) = self
+            .compiled_silences
+            .iter()
+            .position(|s| s.live && s.matcher.is_match(finding))
+        {
+            out.silenced = Some(i);
+            return;
+        }
+        router::route_rules(&self.index, &self.rules, finding, out);
     }
 
     /// Every rule tried for `finding` (environment already set), in file order.
     pub fn explain(&self, finding: &Finding) -> Vec<RuleTrace> {
-        let _ = finding;
-        unimplemented!()
+        router::explain_rules(&self.rules, finding)
+    }
+
+    /// Every silence for `finding` (environment already set), in file order: `rule` reads
+    /// `silences[0] until 2026-12-31 (reason)`; an expired silence never matches and says so.
+    pub fn explain_silences(&self, finding: &Finding) -> Vec<RuleTrace> {
+        self.silences
+            .iter()
+            .zip(&self.compiled_silences)
+            .enumerate()
+            .map(|(i, (s, c))| {
+                let mut reasons = c.matcher.reasons(finding);
+                if !s.live {
+                    reasons.push(format!("expired on {}: no longer applies", s.until));
+                }
+                RuleTrace {
+                    rule: format!("silences[{i}] until {} ({})", s.until, s.reason),
+                    matched: s.live && c.matcher.is_match(finding),
+                    reasons,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Rules>();
+        shareable::<RulesError>();
+    }
+
+    #[test]
+    fn load_options_new_resolves_env() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap_or_default();
+        let o = LoadOptions::new(today);
+        assert!(o.resolve_env);
+        assert_eq!(o.env_override, None);
+        assert_eq!(o.today, today);
     }
 }

@@ -1,0 +1,478 @@
+//! Match patterns: globs (`*`, `?`, whole value, case-sensitive), `re:` regexes (whole value) and
+//! their `!` negations, compiled once per rule field so matching a finding never compiles a regex
+//! nor allocates.
+
+use regex::{Regex, RegexSet};
+use std::collections::HashSet;
+
+/// The shape of one pattern, after its `!` and `re:` prefixes are taken off.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PatternKind {
+    /// No glob metacharacter: the value must equal it.
+    Literal(String),
+    /// A glob with `*` / `?`.
+    Glob(String),
+    /// The regex source after `re:` (anchored to the whole value when compiled).
+    Regex(String),
+}
+
+/// One pattern as written in rules.toml.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PatternSpec {
+    /// The text as written (after `${env:…}` interpolation), e.g. `!re:^us-.*$`.
+    pub text: String,
+    pub negative: bool,
+    pub kind: PatternKind,
+}
+
+impl PatternSpec {
+    /// Parses `text`. Errors (a message) for an empty pattern.
+    pub fn parse(text: &str) -> Result<PatternSpec, String> {
+        let (negative, body) = match text.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let kind = if let Some(re) = body.strip_prefix("re:") {
+            if re.is_empty() {
+                return Err(format!("empty regex in pattern \"{text}\""));
+            }
+            PatternKind::Regex(re.to_string())
+        } else if body.is_empty() {
+            return Err(if negative {
+                "empty negative pattern \"!\": write `!` followed by a glob or `re:` regex"
+                    .to_string()
+            } else {
+                "empty pattern: a null field matches no pattern, and report fields are never empty"
+                    .to_string()
+            });
+        } else if body.contains(['*', '?']) {
+            PatternKind::Glob(body.to_string())
+        } else {
+            PatternKind::Literal(body.to_string())
+        };
+        Ok(PatternSpec {
+            text: text.to_string(),
+            negative,
+            kind,
+        })
+    }
+
+    /// A pattern that matches exactly `value` (used when a value cannot be a pattern, e.g. an
+    /// unresolved `${env:…}` reference in `check --no-env`).
+    pub fn literal(value: &str) -> PatternSpec {
+        PatternSpec {
+            text: value.to_string(),
+            negative: false,
+            kind: PatternKind::Literal(value.to_string()),
+        }
+    }
+
+    /// The regex source equivalent to this pattern (anchored), for globs and regexes.
+    fn regex_source(&self) -> Option<String> {
+        match &self.kind {
+            PatternKind::Literal(_) => None,
+            PatternKind::Glob(g) => Some(glob_to_regex(g)),
+            PatternKind::Regex(r) => Some(format!("^(?:{r})$")),
+        }
+    }
+}
+
+/// `prod-*` → `^(?s:prod\-.*)$`.
+pub fn glob_to_regex(glob: &str) -> String {
+    let mut re = String::with_capacity(glob.len() + 10);
+    re.push_str("^(?s:");
+    let mut buf = [0u8; 4];
+    for c in glob.chars() {
+        match c {
+            '*' => re.push_str(".*"),
+            '?' => re.push('.'),
+            c => re.push_str(&regex::escape(c.encode_utf8(&mut buf))),
+        }
+    }
+    re.push_str(")$");
+    re
+}
+
+/// One compiled pattern (used for explanations and set-inclusion checks).
+#[derive(Clone, Debug)]
+pub enum Single {
+    Any,
+    Literal(Box<str>),
+    Prefix(Box<str>),
+    Suffix(Box<str>),
+    Regex(Regex),
+}
+
+impl Single {
+    /// Compiles `spec`; the error is the regex error, reduced to its message.
+    pub fn compile(spec: &PatternSpec) -> Result<Single, String> {
+        match &spec.kind {
+            PatternKind::Literal(l) => Ok(Single::Literal(l.as_str().into())),
+            PatternKind::Glob(g) => {
+                if g == "*" {
+                    return Ok(Single::Any);
+                }
+                let inner = &g[..g.len().saturating_sub(1)];
+                if g.ends_with('*') && !inner.contains(['*', '?']) {
+                    return Ok(Single::Prefix(inner.into()));
+                }
+                if let Some(rest) = g.strip_prefix('*')
+                    && !rest.contains(['*', '?'])
+                {
+                    return Ok(Single::Suffix(rest.into()));
+                }
+                compile_regex(&glob_to_regex(g)).map(Single::Regex)
+            }
+            PatternKind::Regex(_) => {
+                // regex_source is Some for every non-literal kind.
+                let src = spec.regex_source().unwrap_or_default();
+                compile_regex(&src).map(Single::Regex)
+            }
+        }
+    }
+
+    pub fn is_match(&self, value: &str) -> bool {
+        match self {
+            Single::Any => true,
+            Single::Literal(l) => **l == *value,
+            Single::Prefix(p) => value.starts_with(&**p),
+            Single::Suffix(s) => value.ends_with(&**s),
+            Single::Regex(r) => r.is_match(value),
+        }
+    }
+}
+
+fn compile_regex(src: &str) -> Result<Regex, String> {
+    Regex::new(src).map_err(|e| regex_message(&e))
+}
+
+/// The regex crate's error, without its multi-line caret diagram.
+fn regex_message(e: &regex::Error) -> String {
+    let full = e.to_string();
+    match full.lines().rev().find_map(|l| l.strip_prefix("error: ")) {
+        Some(msg) => msg.to_string(),
+        None => full.lines().map(str::trim).collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// The patterns of one polarity, grouped for fast matching.
+#[derive(Clone, Debug, Default)]
+struct PatternList {
+    any: bool,
+    literals: Vec<Box<str>>,
+    literal_set: Option<HashSet<Box<str>>>,
+    prefixes: Vec<Box<str>>,
+    suffixes: Vec<Box<str>>,
+    regexes: Vec<Regex>,
+    regex_set: Option<RegexSet>,
+    len: usize,
+}
+
+/// Above this many literals a hash set beats comparing one by one.
+const LITERAL_SET_MIN: usize = 8;
+
+impl PatternList {
+    fn push(&mut self, single: &Single) {
+        self.len += 1;
+        match single {
+            Single::Any => self.any = true,
+            Single::Literal(l) => self.literals.push(l.clone()),
+            Single::Prefix(p) => self.prefixes.push(p.clone()),
+            Single::Suffix(s) => self.suffixes.push(s.clone()),
+            Single::Regex(r) => self.regexes.push(r.clone()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), String> {
+        if self.literals.len() >= LITERAL_SET_MIN {
+            self.literal_set = Some(self.literals.iter().cloned().collect());
+        }
+        if self.regexes.len() > 1 {
+            let set = RegexSet::new(self.regexes.iter().map(|r| r.as_str()))
+                .map_err(|e| regex_message(&e))?;
+            self.regex_set = Some(set);
+        }
+        Ok(())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    fn is_match(&self, value: &str) -> bool {
+        if self.any {
+            return true;
+        }
+        let literal = match &self.literal_set {
+            Some(set) => set.contains(value),
+            None => self.literals.iter().any(|l| **l == *value),
+        };
+        if literal
+            || self.prefixes.iter().any(|p| value.starts_with(&**p))
+            || self.suffixes.iter().any(|s| value.ends_with(&**s))
+        {
+            return true;
+        }
+        match (&self.regex_set, self.regexes.first()) {
+            (Some(set), _) => set.is_match(value),
+            (None, Some(re)) => re.is_match(value),
+            (None, None) => false,
+        }
+    }
+
+    /// Literal-only lists: their literals (for the routing index).
+    fn only_literals(&self) -> Option<&[Box<str>]> {
+        (self.len > 0 && self.literals.len() == self.len).then_some(&self.literals[..])
+    }
+}
+
+/// Every pattern a rule (or silence) gives for one field.
+#[derive(Clone, Debug)]
+pub struct FieldMatcher {
+    /// Index into [`crate::sink_api::MATCH_FIELDS`].
+    pub field: usize,
+    specs: Vec<(PatternSpec, Single)>,
+    pos: PatternList,
+    neg: PatternList,
+}
+
+impl FieldMatcher {
+    /// Builds a matcher from compiled patterns (each compiled with [`Single::compile`]).
+    pub fn new(field: usize, specs: Vec<(PatternSpec, Single)>) -> Result<FieldMatcher, String> {
+        let mut pos = PatternList::default();
+        let mut neg = PatternList::default();
+        for (spec, single) in &specs {
+            if spec.negative {
+                neg.push(single);
+            } else {
+                pos.push(single);
+            }
+        }
+        pos.finish()?;
+        neg.finish()?;
+        Ok(FieldMatcher {
+            field,
+            specs,
+            pos,
+            neg,
+        })
+    }
+
+    pub fn specs(&self) -> impl Iterator<Item = &PatternSpec> {
+        self.specs.iter().map(|(s, _)| s)
+    }
+
+    /// At least one positive pattern (or none given) and no negative one; a null value fails
+    /// any positive pattern and passes every negative one.
+    #[inline]
+    pub fn is_match(&self, value: Option<&str>) -> bool {
+        match value {
+            None => self.pos.is_empty(),
+            Some(v) => (self.pos.is_empty() || self.pos.is_match(v)) && !self.neg.is_match(v),
+        }
+    }
+
+    /// The literals when every positive pattern is a literal (there is at least one).
+    pub fn positive_literals(&self) -> Option<&[Box<str>]> {
+        self.pos.only_literals()
+    }
+
+    /// One human line: why `value` does or does not pass this field.
+    pub fn explain(&self, name: &str, value: Option<&str>) -> String {
+        let shown = match value {
+            Some(v) => format!("{v:?}"),
+            None => "null".to_string(),
+        };
+        let quoted = |negative: bool| -> Vec<String> {
+            self.specs
+                .iter()
+                .filter(|(s, _)| s.negative == negative)
+                .map(|(s, _)| format!("{:?}", s.text))
+                .collect()
+        };
+        let list = |items: &[String]| -> String {
+            if items.len() == 1 {
+                items[0].clone()
+            } else {
+                format!("any of {}", items.join(", "))
+            }
+        };
+        let positives = quoted(false);
+        let negatives = quoted(true);
+        let positive_hit = value.and_then(|v| {
+            self.specs
+                .iter()
+                .find(|(s, c)| !s.negative && c.is_match(v))
+                .map(|(s, _)| s.text.as_str())
+        });
+        let negative_hit = value.and_then(|v| {
+            self.specs
+                .iter()
+                .find(|(s, c)| s.negative && c.is_match(v))
+                .map(|(s, _)| s.text.as_str())
+        });
+        if !positives.is_empty() && positive_hit.is_none() {
+            return format!("{name} {shown} does not match {}", list(&positives));
+        }
+        if let Some(neg) = negative_hit {
+            return format!("{name} {shown} is excluded by {neg:?}");
+        }
+        let mut line = match positive_hit {
+            Some(pos) => format!("{name} {shown} matches {pos:?}"),
+            None => format!("{name} {shown}"),
+        };
+        if !negatives.is_empty() {
+            if positive_hit.is_some() {
+                line.push_str(" and");
+            }
+            line.push_str(&format!(" is not excluded by {}", list(&negatives)));
+        }
+        line
+    }
+
+    /// Sound, conservative: true only when every value `later` accepts is accepted by `self`.
+    pub fn covers(&self, later: &FieldMatcher) -> bool {
+        // A later field limited to literals: try each literal against self.
+        if let Some(lits) = later.pos.only_literals() {
+            return lits.iter().all(|l| self.is_match(Some(l)));
+        }
+        let negatives_included = self
+            .specs()
+            .filter(|s| s.negative)
+            .all(|s| later.specs().any(|l| l.negative && l.kind == s.kind));
+        if !negatives_included {
+            return false;
+        }
+        if self.pos.is_empty() {
+            return true;
+        }
+        if later.pos.is_empty() {
+            // later accepts null (and anything not excluded); self needs a positive: no.
+            return false;
+        }
+        if self.pos.any {
+            return true;
+        }
+        later
+            .specs()
+            .filter(|l| !l.negative)
+            .all(|l| self.specs().any(|s| !s.negative && s.kind == l.kind))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matcher(patterns: &[&str]) -> FieldMatcher {
+        let specs = patterns
+            .iter()
+            .map(|p| {
+                let spec = PatternSpec::parse(p).unwrap();
+                let single = Single::compile(&spec).unwrap();
+                (spec, single)
+            })
+            .collect();
+        FieldMatcher::new(0, specs).unwrap()
+    }
+
+    #[test]
+    fn glob_shapes() {
+        let m = matcher(&["prod-*"]);
+        assert!(m.is_match(Some("prod-x")));
+        assert!(m.is_match(Some("prod-")));
+        assert!(!m.is_match(Some("xprod-x")));
+        assert!(!m.is_match(Some("Prod-x")));
+        let m = matcher(&["*-policy"]);
+        assert!(m.is_match(Some("prod-backup-policy")));
+        assert!(!m.is_match(Some("prod-backup-policy2")));
+        let m = matcher(&["a?c*d"]);
+        assert!(m.is_match(Some("abcxxd")));
+        assert!(m.is_match(Some("abcd")));
+        assert!(!m.is_match(Some("acd")));
+        // Regex metacharacters in globs are literal; `.` in particular.
+        let m = matcher(&["a.b*"]);
+        assert!(m.is_match(Some("a.bc")));
+        assert!(!m.is_match(Some("axbc")));
+        // Globs span newlines too.
+        assert!(matcher(&["a*b"]).is_match(Some("a\nb")));
+    }
+
+    #[test]
+    fn literal_sets_and_regex_sets() {
+        let many: Vec<String> = (0..20).map(|i| format!("acct{i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        let m = matcher(&refs);
+        assert!(m.is_match(Some("acct19")));
+        assert!(!m.is_match(Some("acct20")));
+        assert_eq!(m.positive_literals().map(<[_]>::len), Some(20));
+        let m = matcher(&["re:^a+$", "re:b+", "x*y*z"]);
+        assert!(m.is_match(Some("aaa")));
+        assert!(m.is_match(Some("bbb")));
+        assert!(!m.is_match(Some("abb")));
+        assert!(m.is_match(Some("x1y2z")));
+        assert!(m.positive_literals().is_none());
+    }
+
+    #[test]
+    fn regex_errors_are_one_line() {
+        let spec = PatternSpec::parse("re:(unclosed").unwrap();
+        let err = Single::compile(&spec).unwrap_err();
+        assert_eq!(err, "unclosed group");
+    }
+
+    #[test]
+    fn empty_patterns_are_errors() {
+        assert!(PatternSpec::parse("").is_err());
+        assert!(PatternSpec::parse("!").is_err());
+        assert!(PatternSpec::parse("re:").is_err());
+        assert!(PatternSpec::parse("!re:").is_err());
+    }
+
+    #[test]
+    fn covers_is_sound_on_examples() {
+        assert!(matcher(&["*"]).covers(&matcher(&["a", "b*"])));
+        assert!(!matcher(&["*"]).covers(&matcher(&["!a"])));
+        assert!(matcher(&["prod-*"]).covers(&matcher(&["prod-a", "prod-b"])));
+        assert!(!matcher(&["prod-*"]).covers(&matcher(&["prod-a", "dev-b"])));
+        assert!(matcher(&["a*", "b*"]).covers(&matcher(&["b*", "!bc"])));
+        assert!(!matcher(&["a*", "!ab"]).covers(&matcher(&["a*"])));
+        assert!(matcher(&["!x"]).covers(&matcher(&["!x", "!y"])));
+        assert!(!matcher(&["!x", "!y"]).covers(&matcher(&["!x"])));
+        assert!(!matcher(&["a*"]).covers(&matcher(&["!x"])));
+        assert!(!matcher(&["a"]).covers(&matcher(&["a*"])));
+    }
+
+    #[test]
+    fn explain_lines() {
+        let m = matcher(&["NON_COMPLIANT"]);
+        assert_eq!(
+            m.explain("status", Some("NON_COMPLIANT")),
+            r#"status "NON_COMPLIANT" matches "NON_COMPLIANT""#
+        );
+        let m = matcher(&["!999999999999"]);
+        assert_eq!(
+            m.explain("account", Some("999999999999")),
+            r#"account "999999999999" is excluded by "!999999999999""#
+        );
+        assert_eq!(
+            m.explain("account", None),
+            r#"account null is not excluded by "!999999999999""#
+        );
+        let m = matcher(&["re:^us-.*$"]);
+        assert_eq!(
+            m.explain("region", None),
+            r#"region null does not match "re:^us-.*$""#
+        );
+        let m = matcher(&["a", "b*", "!bad"]);
+        assert_eq!(
+            m.explain("f", Some("c")),
+            r#"f "c" does not match any of "a", "b*""#
+        );
+        assert_eq!(
+            m.explain("f", Some("bb")),
+            r#"f "bb" matches "b*" and is not excluded by "!bad""#
+        );
+    }
+}
