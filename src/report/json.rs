@@ -31,6 +31,7 @@ pub(super) fn read(
         failure: None,
         current: None,
         capacity: 16,
+        key_order: Vec::new(),
     };
     let result = (&mut de)
         .deserialize_map(Top(&mut state))
@@ -93,6 +94,9 @@ struct State<'c, 'a> {
     current: Option<u64>,
     /// Field count of the previous item, to size the next one.
     capacity: usize,
+    /// The known key at each position of the previous item: items of one report repeat their
+    /// key order, so one comparison usually interns a key.
+    key_order: Vec<Option<(&'static str, usize)>>,
 }
 
 impl State<'_, '_> {
@@ -235,10 +239,29 @@ impl<'de> Visitor<'de> for Item<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut raw = RawItem::with_capacity(self.0.capacity);
-        while let Some(key) = map.next_key_seed(KeySeed)? {
+        // Known keys seen so far in this item, by known-key index: a duplicate key (rare, but
+        // the later value must win) is spotted without comparing strings.
+        let mut seen: u128 = 0;
+        let mut position = 0;
+        while let Some(key) = map.next_key_seed(KeySeed {
+            order: &mut self.0.key_order,
+            position,
+        })? {
+            position += 1;
             let value: Value = map.next_value()?;
             match key {
-                ItemKey::Known(k) => raw.insert_static(k, value),
+                ItemKey::Known(k, i) if i < 128 => {
+                    let bit = 1u128 << i;
+                    if seen & bit == 0 {
+                        seen |= bit;
+                        raw.push_distinct_static(k, value);
+                    } else {
+                        raw.insert_static(k, value);
+                    }
+                }
+                ItemKey::Known(k, _) => raw.insert_static(k, value),
+                // Never equal to a known key (those are interned), so only other unknown keys
+                // can clash.
                 ItemKey::Other(k) => raw.insert(k, value),
             }
         }
@@ -248,28 +271,42 @@ impl<'de> Visitor<'de> for Item<'_, '_, '_> {
 }
 
 enum ItemKey {
-    Known(&'static str),
+    /// A known key and its index among the known keys.
+    Known(&'static str, usize),
     Other(Box<str>),
 }
 
 /// An item key, interned when known (no allocation per item for the fields AWS writes).
-struct KeySeed;
+struct KeySeed<'o> {
+    order: &'o mut Vec<Option<(&'static str, usize)>>,
+    position: usize,
+}
 
-impl<'de> DeserializeSeed<'de> for KeySeed {
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
     type Value = ItemKey;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ItemKey, D::Error> {
         d.deserialize_str(self)
     }
 }
 
-impl<'de> Visitor<'de> for KeySeed {
+impl<'de> Visitor<'de> for KeySeed<'_> {
     type Value = ItemKey;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a field name")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<ItemKey, E> {
-        Ok(match schema::static_key(v) {
-            Some(k) => ItemKey::Known(k),
+        if let Some(Some((k, i))) = self.order.get(self.position)
+            && *k == v
+        {
+            return Ok(ItemKey::Known(k, *i));
+        }
+        let known = schema::known_key(v);
+        if self.order.len() <= self.position {
+            self.order.resize(self.position + 1, None);
+        }
+        self.order[self.position] = known;
+        Ok(match known {
+            Some((k, i)) => ItemKey::Known(k, i),
             None => ItemKey::Other(v.into()),
         })
     }
@@ -310,6 +347,39 @@ mod tests {
         .unwrap();
         assert_eq!(f[0].account.as_deref(), Some("2"));
         assert_eq!(f[0].fields.len(), 4);
+    }
+
+    #[test]
+    fn key_order_may_change_between_items() {
+        let f = read(
+            r#"{"reportItems":[
+                {"accountId":"1","region":"r","copyJobId":"c","jobStatus":"A"},
+                {"jobStatus":"B","odd":"x","accountId":"2","copyJobId":"d","region":"s","jobStatus":"C"},
+                {"accountId":"3","odd":"y","region":"t","copyJobId":"e","jobStatus":"D"}
+            ]}"#,
+        )
+        .unwrap();
+        let got: Vec<_> = f
+            .iter()
+            .map(|f| {
+                (
+                    f.account.as_deref().unwrap(),
+                    f.region.as_deref().unwrap(),
+                    f.job_id.as_deref().unwrap(),
+                    f.status.as_deref().unwrap(),
+                    f.fields.get_str("odd"),
+                    f.fields.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("1", "r", "c", "A", None, 4),
+                ("2", "s", "d", "C", Some("x"), 5),
+                ("3", "t", "e", "D", Some("y"), 5),
+            ]
+        );
     }
 
     #[test]

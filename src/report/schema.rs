@@ -367,10 +367,14 @@ pub fn field_by_key(key: &str) -> Option<&'static FieldDef> {
 
 /// The interned `'static` form of a known key, so items need no allocation for it.
 pub fn static_key(key: &str) -> Option<&'static str> {
-    known_keys()
-        .binary_search(&key)
-        .ok()
-        .map(|i| known_keys()[i])
+    known_key(key).map(|(k, _)| k)
+}
+
+/// [`static_key`] with the key's index in the table of known keys (dense, from 0): readers use
+/// it as a bit position to spot duplicate keys without comparing strings.
+pub fn known_key(key: &str) -> Option<(&'static str, usize)> {
+    let keys = known_keys();
+    keys.binary_search(&key).ok().map(|i| (keys[i], i))
 }
 
 fn known_keys() -> &'static [&'static str] {
@@ -584,6 +588,12 @@ mod tests {
         assert_eq!(camel_case("Organization Path"), "organizationPath");
         assert_eq!(camel_case("OU ID"), "ouId");
         assert_eq!(camel_case("fooBar"), "fooBar");
+    }
+
+    #[test]
+    fn known_keys_fit_the_json_readers_duplicate_bitmask() {
+        // Keys past 128 still work (slow path), but every key AWS writes should be fast.
+        assert!(known_keys().len() <= 128, "{}", known_keys().len());
     }
 
     #[test]
