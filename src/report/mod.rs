@@ -1,7 +1,20 @@
 //! Report readers: one streaming pass over a report's bytes (JSON or CSV, optionally gzip),
 //! one [`Finding`] per item.
+//!
+//! - [`input`]: gzip sniffing (magic bytes, not the name), BOM stripping, format sniffing.
+//! - [`json`]: a serde visitor over `{"reportItems": [...]}`, one item in memory at a time.
+//! - [`csv`](mod@csv): columns mapped by normalised header name, one reused record.
+//! - [`schema`]: the field tables per template and item → [`Finding`] normalisation.
+//!
+//! `docs/report-formats.md` documents the fields and their sources.
+
+mod csv;
+mod input;
+mod json;
+pub mod schema;
 
 use crate::{Finding, ReportTemplate};
+use std::fmt;
 use std::io::Read;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -9,6 +22,15 @@ use std::io::Read;
 pub enum Format {
     Json,
     Csv,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Json => "JSON",
+            Format::Csv => "CSV",
+        })
+    }
 }
 
 /// What a reader learnt about a report once it has read it all.
@@ -21,6 +43,23 @@ pub struct ReportInfo {
     pub items: u64,
 }
 
+fn at_line(line: &Option<u64>) -> String {
+    line.map(|l| format!(" (line {l})")).unwrap_or_default()
+}
+
+fn at_column(column: &Option<u64>) -> String {
+    column.map(|c| format!(", column {c}")).unwrap_or_default()
+}
+
+fn of_field(field: &Option<String>) -> String {
+    field
+        .as_ref()
+        .map(|f| format!(", field `{f}`"))
+        .unwrap_or_default()
+}
+
+/// Why a report could not be read. Every variant names the report (`source_name`) and says
+/// where (line/column or item index, field) and what was expected.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error("{source_name}: {message}")]
@@ -28,28 +67,263 @@ pub enum ReportError {
         source_name: String,
         message: String,
     },
+    /// The report's byte source failed.
     #[error("{source_name}: read error: {error}")]
     Io {
         source_name: String,
+        #[source]
         error: std::io::Error,
+    },
+    /// No bytes at all, or only whitespace (after gunzip, for a gzip report).
+    #[error("{source_name}: empty report: no content{}", if *gzip { " after gunzip" } else { "" })]
+    Empty { source_name: String, gzip: bool },
+    /// The gzip layer failed: corrupt or truncated compressed data.
+    #[error("{source_name}: corrupt or truncated gzip data: {error}")]
+    Gzip {
+        source_name: String,
+        #[source]
+        error: std::io::Error,
+    },
+    /// Malformed JSON or CSV (syntax, truncation, invalid UTF-8, wrong JSON type).
+    #[error(
+        "{source_name}: invalid {format} at line {line}{}: {message}",
+        at_column(column)
+    )]
+    Parse {
+        source_name: String,
+        format: Format,
+        line: u64,
+        column: Option<u64>,
+        message: String,
+    },
+    /// Well-formed, but not an Audit Manager report of a known template.
+    #[error("{source_name}: unknown report shape: {message}")]
+    UnknownShape {
+        source_name: String,
+        message: String,
+    },
+    /// The CSV header lacks a column a finding needs.
+    #[error(
+        "{source_name}: CSV header has no \"{header}\" column (field `{key}`), required for {template}"
+    )]
+    MissingColumn {
+        source_name: String,
+        template: ReportTemplate,
+        key: &'static str,
+        header: &'static str,
+    },
+    /// A JSON item lacks a key a finding needs.
+    #[error("{source_name}: item {index}: missing required key `{key}` for {template}")]
+    MissingKey {
+        source_name: String,
+        template: ReportTemplate,
+        index: u64,
+        key: &'static str,
+    },
+    /// One item (JSON array element, CSV record) is bad: wrong type, wrong field count,
+    /// invalid UTF-8.
+    #[error(
+        "{source_name}: item {index}{}{}: {message}",
+        at_line(line),
+        of_field(field)
+    )]
+    Item {
+        source_name: String,
+        /// 0-based item index (CSV: record number after the header).
+        index: u64,
+        /// 1-based line where the item starts, when known (CSV).
+        line: Option<u64>,
+        field: Option<String>,
+        message: String,
     },
 }
 
 /// The template named by a report object's file name
-/// (`<TEMPLATE>_<plan>_<start>_<end>.csv`), if any.
+/// (`<TEMPLATE>_<plan>_<start>_<end>.csv`), if any. Only the last path segment counts; case is
+/// ignored; `MALWARE_JOB_REPORT` names the scan job report.
 pub fn template_from_file_name(name: &str) -> Option<ReportTemplate> {
-    let _ = name;
-    unimplemented!("template_from_file_name")
+    let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let upper = file.to_ascii_uppercase();
+    const NAMES: [(&str, ReportTemplate); 7] = [
+        (
+            "CONTROL_COMPLIANCE_REPORT",
+            ReportTemplate::ControlCompliance,
+        ),
+        (
+            "RESOURCE_COMPLIANCE_REPORT",
+            ReportTemplate::ResourceCompliance,
+        ),
+        ("BACKUP_JOB_REPORT", ReportTemplate::BackupJob),
+        ("COPY_JOB_REPORT", ReportTemplate::CopyJob),
+        ("RESTORE_JOB_REPORT", ReportTemplate::RestoreJob),
+        ("SCAN_JOB_REPORT", ReportTemplate::ScanJob),
+        ("MALWARE_JOB_REPORT", ReportTemplate::ScanJob),
+    ];
+    NAMES.into_iter().find_map(|(prefix, t)| {
+        let rest = upper.strip_prefix(prefix)?;
+        (rest.is_empty() || rest.starts_with(['_', '.'])).then_some(t)
+    })
 }
 
 /// Reads a report, calling `each` for every item in order. `source_name` names the report in
 /// errors; `hint` is the template from the object's file name, if any.
+///
+/// The format (JSON or CSV) and gzip compression are sniffed from the content; the template is
+/// detected from the content too (first JSON item's keys, CSV header), the hint serving when
+/// the content cannot tell (no items, or no identifying key — then the hint's required fields
+/// are checked). Content wins when the two disagree (logged as a warning).
 pub fn read_report<R: Read>(
     input: R,
     source_name: &str,
     hint: Option<ReportTemplate>,
     each: &mut dyn FnMut(Finding),
 ) -> Result<ReportInfo, ReportError> {
-    let _ = (input, source_name, hint, each);
-    unimplemented!("read_report")
+    let mut prepared = match input::prepare(input) {
+        Ok(p) => p,
+        Err(input::PrepareError::Empty { gzip }) => {
+            return Err(ReportError::Empty {
+                source_name: source_name.to_string(),
+                gzip,
+            });
+        }
+        Err(input::PrepareError::Io { origin, error }) => {
+            return Err(io_error(source_name, origin, error));
+        }
+    };
+    let mut ctx = Ctx {
+        source_name,
+        hint,
+        each,
+        items: 0,
+    };
+    let (format, gzip) = (prepared.format, prepared.gzip);
+    let result = match format {
+        Format::Json => json::read(&mut prepared, &mut ctx),
+        Format::Csv => csv::read(&mut prepared, &mut ctx),
+    };
+    let template = match result {
+        Ok(t) => t,
+        Err(e) if gzip && !matches!(e, ReportError::Io { .. } | ReportError::Gzip { .. }) => {
+            return Err(gzip_cause(&mut prepared, source_name).unwrap_or(e));
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(ReportInfo {
+        template,
+        format,
+        gzip,
+        items: ctx.items,
+    })
+}
+
+/// State shared by the format readers.
+struct Ctx<'a> {
+    source_name: &'a str,
+    hint: Option<ReportTemplate>,
+    each: &'a mut dyn FnMut(Finding),
+    items: u64,
+}
+
+impl Ctx<'_> {
+    /// The schema to read with: the detected one (warning if the hint differs), else the hint's.
+    fn choose(&self, detected: Option<&'static schema::Schema>) -> Option<&'static schema::Schema> {
+        match (detected, self.hint) {
+            (Some(d), Some(h)) if d.template != h => {
+                tracing::warn!(
+                    source = self.source_name,
+                    file_name_says = %h,
+                    content_says = %d.template,
+                    "report content and file name disagree; using the content's template"
+                );
+                Some(d)
+            }
+            (Some(d), _) => Some(d),
+            (None, Some(h)) => Some(schema::schema(h)),
+            (None, None) => None,
+        }
+    }
+
+    fn err_unknown_shape(&self, message: String) -> ReportError {
+        ReportError::UnknownShape {
+            source_name: self.source_name.to_string(),
+            message,
+        }
+    }
+}
+
+/// How much of a gzip report is decompressed after a content error to look for the real cause.
+const GZIP_CHECK_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Corrupt deflate data can decode into garbage that the parser rejects before the gzip
+/// checksum is reached. After a content error in a gzip report, decompress (up to
+/// [`GZIP_CHECK_LIMIT`]) what is left: if the gzip layer fails, that is the real error.
+fn gzip_cause(prepared: &mut input::Prepared<'_>, source_name: &str) -> Option<ReportError> {
+    let mut rest = (&mut prepared.reader).take(GZIP_CHECK_LIMIT);
+    match std::io::copy(&mut rest, &mut std::io::sink()) {
+        Err(error) => Some(io_error(source_name, prepared.origin.of_error(true), error)),
+        Ok(_) => None,
+    }
+}
+
+fn io_error(source_name: &str, origin: input::ErrorOrigin, error: std::io::Error) -> ReportError {
+    let source_name = source_name.to_string();
+    match origin {
+        input::ErrorOrigin::Gzip => ReportError::Gzip { source_name, error },
+        input::ErrorOrigin::Input => ReportError::Io { source_name, error },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_from_file_names() {
+        let t = template_from_file_name;
+        assert_eq!(
+            t(
+                "reports/Backup/111111111111/us-east-1/2026/11/25/plan/BACKUP_JOB_REPORT_plan_2026-11-25T00:00:00Z_2026-11-26T00:00:00Z.csv"
+            ),
+            Some(ReportTemplate::BackupJob)
+        );
+        assert_eq!(
+            t("RESOURCE_COMPLIANCE_REPORT.json"),
+            Some(ReportTemplate::ResourceCompliance)
+        );
+        assert_eq!(
+            t("malware_job_report_x.csv.gz"),
+            Some(ReportTemplate::ScanJob)
+        );
+        assert_eq!(t("SCAN_JOB_REPORT"), Some(ReportTemplate::ScanJob));
+        assert_eq!(t("CONTROL_COMPLIANCE_REPORTS.csv"), None);
+        assert_eq!(t("BACKUP_JOB_REPORT_x/other.csv"), None);
+        assert_eq!(t("report.csv"), None);
+        assert_eq!(t(""), None);
+    }
+
+    #[test]
+    fn errors_name_source_and_position() {
+        let e = ReportError::Item {
+            source_name: "r.csv".into(),
+            index: 3,
+            line: Some(5),
+            field: Some("Resource ARN".into()),
+            message: "invalid UTF-8".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "r.csv: item 3 (line 5), field `Resource ARN`: invalid UTF-8"
+        );
+        let e = ReportError::Parse {
+            source_name: "r.json".into(),
+            format: Format::Json,
+            line: 2,
+            column: Some(7),
+            message: "expected value".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "r.json: invalid JSON at line 2, column 7: expected value"
+        );
+    }
 }

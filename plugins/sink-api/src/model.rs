@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// The AWS Backup Audit Manager report templates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -78,12 +79,29 @@ impl fmt::Display for ReportTemplate {
     }
 }
 
+/// A [`RawItem`] key: a `'static` name for the fields the reader knows (no allocation per item),
+/// or a shared name for fields it does not (one allocation per report column, not per item).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Key {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl Key {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Static(s) => s,
+            Key::Shared(s) => s,
+        }
+    }
+}
+
 /// Every field of one report item, as the report carried it, under the JSON (camelCase) key —
 /// CSV columns are mapped to the same keys, so templates see one shape whatever the format.
 /// Fields the reader does not know are kept too.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RawItem {
-    entries: Vec<(Box<str>, serde_json::Value)>,
+    entries: Vec<(Key, serde_json::Value)>,
 }
 
 impl RawItem {
@@ -99,19 +117,65 @@ impl RawItem {
 
     /// Adds a field; a later value for the same key replaces the earlier one.
     pub fn insert(&mut self, key: impl Into<Box<str>>, value: serde_json::Value) {
-        let key = key.into();
-        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| *k == key) {
+        let key: Box<str> = key.into();
+        self.insert_key(Key::Shared(Arc::from(key)), value);
+    }
+
+    /// [`insert`](Self::insert) for a `'static` key: no allocation for the key.
+    pub fn insert_static(&mut self, key: &'static str, value: serde_json::Value) {
+        self.insert_key(Key::Static(key), value);
+    }
+
+    /// [`insert`](Self::insert) for a key shared between items (e.g. an unknown CSV column):
+    /// cloning the `Arc` is all it costs per item.
+    pub fn insert_shared(&mut self, key: Arc<str>, value: serde_json::Value) {
+        self.insert_key(Key::Shared(key), value);
+    }
+
+    fn insert_key(&mut self, key: Key, value: serde_json::Value) {
+        if let Some(slot) = self
+            .entries
+            .iter_mut()
+            .find(|(k, _)| k.as_str() == key.as_str())
+        {
             slot.1 = value;
         } else {
             self.entries.push((key, value));
         }
     }
 
+    /// Appends a field whose key the caller knows is not present yet (the CSV reader maps each
+    /// column to a distinct key once, from the header), skipping the duplicate check. Should the
+    /// key be present after all, [`get`](Self::get) sees the earlier value.
+    #[doc(hidden)]
+    pub fn push_distinct_static(&mut self, key: &'static str, value: serde_json::Value) {
+        self.entries.push((Key::Static(key), value));
+    }
+
+    /// [`push_distinct_static`](Self::push_distinct_static) for a shared key.
+    #[doc(hidden)]
+    pub fn push_distinct_shared(&mut self, key: Arc<str>, value: serde_json::Value) {
+        self.entries.push((Key::Shared(key), value));
+    }
+
     pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
         self.entries
             .iter()
-            .find(|(k, _)| &**k == key)
+            .find(|(k, _)| k.as_str() == key)
             .map(|(_, v)| v)
+    }
+
+    /// The field if it is a non-empty string (no copy).
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        match self.get(key)? {
+            serde_json::Value::String(s) if !s.is_empty() => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether the item carries the key at all (even as `null` or `""`).
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.entries.iter().any(|(k, _)| k.as_str() == key)
     }
 
     /// The field as text: strings as they are, numbers and booleans printed, `null`/absent and
@@ -126,7 +190,12 @@ impl RawItem {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &serde_json::Value)> {
-        self.entries.iter().map(|(k, v)| (&**k, v))
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The keys in insertion order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(k, _)| k.as_str())
     }
 
     pub fn len(&self) -> usize {
@@ -143,7 +212,7 @@ impl Serialize for RawItem {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(Some(self.entries.len()))?;
         for (k, v) in &self.entries {
-            map.serialize_entry(&**k, v)?;
+            map.serialize_entry(k.as_str(), v)?;
         }
         map.end()
     }
@@ -220,5 +289,37 @@ impl Finding {
             "job_id" => self.job_id.as_deref(),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn raw_item_keys_of_any_kind_replace_each_other_and_keep_order() {
+        let mut raw = RawItem::with_capacity(4);
+        raw.insert_static("accountId", json!("1"));
+        raw.insert("region", json!("r"));
+        let shared: Arc<str> = Arc::from("organizationPath");
+        raw.insert_shared(shared.clone(), json!("ou"));
+        raw.insert("accountId", json!("2"));
+        raw.insert_static("region", json!(""));
+        assert_eq!(raw.len(), 3);
+        assert_eq!(
+            raw.keys().collect::<Vec<_>>(),
+            ["accountId", "region", "organizationPath"]
+        );
+        assert_eq!(raw.get_str("accountId"), Some("2"));
+        assert_eq!(raw.get_str("region"), None);
+        assert!(raw.contains_key("region"));
+        assert_eq!(raw.get_text("region"), None);
+        raw.push_distinct_static("backupSizeInBytes", json!(5));
+        assert_eq!(raw.get_text("backupSizeInBytes").as_deref(), Some("5"));
+        assert_eq!(
+            serde_json::to_value(&raw).unwrap(),
+            json!({"accountId": "2", "region": "", "organizationPath": "ou", "backupSizeInBytes": 5})
+        );
     }
 }

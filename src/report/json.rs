@@ -1,0 +1,395 @@
+//! The JSON reader: a serde visitor over `{"reportItems": [...]}` that builds one item at a
+//! time and hands it on; other top-level keys are skipped with `IgnoredAny`. Memory is one item,
+//! whatever the report's size.
+
+use super::input::Prepared;
+use super::schema::{self, ItemProblem, Schema};
+use super::{Ctx, Format, ReportError};
+use crate::{RawItem, ReportTemplate};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+use std::fmt;
+use std::io::BufReader;
+
+const BUFFER: usize = 64 * 1024;
+
+pub(super) fn read(
+    p: &mut Prepared<'_>,
+    ctx: &mut Ctx<'_>,
+) -> Result<Option<ReportTemplate>, ReportError> {
+    if p.first == b'[' {
+        return Err(ctx.err_unknown_shape(
+            "the JSON is an array at top level; expected an object {\"reportItems\": [...]}".into(),
+        ));
+    }
+    let (origin, gzip) = (p.origin.clone(), p.gzip);
+    let mut de =
+        serde_json::Deserializer::from_reader(BufReader::with_capacity(BUFFER, &mut p.reader));
+    let mut state = State {
+        ctx,
+        schema: None,
+        failure: None,
+        current: None,
+        capacity: 16,
+        key_order: Vec::new(),
+    };
+    let result = (&mut de)
+        .deserialize_map(Top(&mut state))
+        .and_then(|found| de.end().map(|()| found));
+    let State {
+        ctx,
+        schema,
+        failure,
+        current,
+        ..
+    } = state;
+    match result {
+        Ok(true) => Ok(schema.map(|s| s.template).or(ctx.hint)),
+        Ok(false) => Err(ctx.err_unknown_shape(
+            "the JSON object has no \"reportItems\" key; expected {\"reportItems\": [...]}".into(),
+        )),
+        Err(e) => Err(match failure {
+            Some(f) => f,
+            None => json_error(ctx.source_name, e, current, origin.of_error(gzip)),
+        }),
+    }
+}
+
+fn json_error(
+    source_name: &str,
+    e: serde_json::Error,
+    item: Option<u64>,
+    origin: super::input::ErrorOrigin,
+) -> ReportError {
+    use serde_json::error::Category;
+    let (line, column) = (e.line() as u64, e.column() as u64);
+    let category = e.classify();
+    if category == Category::Io {
+        return super::io_error(source_name, origin, std::io::Error::from(e));
+    }
+    let full = e.to_string();
+    let suffix = format!(" at line {line} column {column}");
+    let mut message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
+    if category == Category::Eof {
+        message = format!("unexpected end of input, the report is truncated ({message})");
+    }
+    if let Some(i) = item {
+        message.push_str(&format!(" (while reading item {i})"));
+    }
+    ReportError::Parse {
+        source_name: source_name.to_string(),
+        format: Format::Json,
+        line,
+        column: Some(column),
+        message,
+    }
+}
+
+struct State<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    schema: Option<&'static Schema>,
+    /// The structured error behind a visitor's `custom` error, if one was raised.
+    failure: Option<ReportError>,
+    /// The index of the item being read, for positioning parse errors.
+    current: Option<u64>,
+    /// Field count of the previous item, to size the next one.
+    capacity: usize,
+    /// The known key at each position of the previous item: items of one report repeat their
+    /// key order, so one comparison usually interns a key.
+    key_order: Vec<Option<(&'static str, usize)>>,
+}
+
+impl State<'_, '_> {
+    fn fail<E: de::Error>(&mut self, error: ReportError) -> E {
+        let e = E::custom(&error);
+        self.failure = Some(error);
+        e
+    }
+
+    fn item(&mut self, raw: RawItem) -> Result<(), ReportError> {
+        let index = self.ctx.items;
+        let schema = match self.schema {
+            Some(s) => s,
+            None => {
+                let detected = schema::detect(|k| raw.contains_key(k));
+                let Some(s) = self.ctx.choose(detected) else {
+                    return Err(self.ctx.err_unknown_shape(format!(
+                        "item {index} has none of the keys that identify a report template ({})",
+                        schema::markers()
+                    )));
+                };
+                self.schema = Some(s);
+                s
+            }
+        };
+        let source_name = self.ctx.source_name.to_string();
+        match schema.finding(raw, index, true) {
+            Ok(finding) => {
+                (self.ctx.each)(finding);
+                self.ctx.items += 1;
+                Ok(())
+            }
+            Err(ItemProblem::Missing(key)) => Err(ReportError::MissingKey {
+                source_name,
+                template: schema.template,
+                index,
+                key,
+            }),
+            Err(ItemProblem::WrongType { key, found }) => Err(ReportError::Item {
+                source_name,
+                index,
+                line: None,
+                field: Some(key.to_string()),
+                message: format!("expected a string (or null), found {found}"),
+            }),
+        }
+    }
+}
+
+/// The top-level object: `reportItems` is read item by item, anything else skipped.
+struct Top<'s, 'c, 'a>(&'s mut State<'c, 'a>);
+
+impl<'de> Visitor<'de> for Top<'_, '_, '_> {
+    /// Whether `reportItems` was seen.
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object {\"reportItems\": [...]}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let mut found = false;
+        while let Some(is_items) = map.next_key_seed(TopKey)? {
+            if is_items {
+                map.next_value_seed(Items(&mut *self.0))?;
+                found = true;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A top-level key: `true` for `reportItems` (no allocation either way).
+struct TopKey;
+
+impl<'de> DeserializeSeed<'de> for TopKey {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopKey {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        Ok(v == "reportItems")
+    }
+}
+
+/// The `reportItems` array.
+struct Items<'s, 'c, 'a>(&'s mut State<'c, 'a>);
+
+impl<'de> DeserializeSeed<'de> for Items<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Items<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of report items")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        loop {
+            self.0.current = Some(self.0.ctx.items);
+            if seq.next_element_seed(Item(&mut *self.0))?.is_none() {
+                break;
+            }
+        }
+        self.0.current = None;
+        Ok(())
+    }
+}
+
+/// One element of `reportItems`: read into a [`RawItem`], normalised, handed to `each`.
+struct Item<'s, 'c, 'a>(&'s mut State<'c, 'a>);
+
+impl<'de> DeserializeSeed<'de> for Item<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Item<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a report item (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut raw = RawItem::with_capacity(self.0.capacity);
+        // Known keys seen so far in this item, by known-key index: a duplicate key (rare, but
+        // the later value must win) is spotted without comparing strings.
+        let mut seen: u128 = 0;
+        let mut position = 0;
+        while let Some(key) = map.next_key_seed(KeySeed {
+            order: &mut self.0.key_order,
+            position,
+        })? {
+            position += 1;
+            let value: Value = map.next_value()?;
+            match key {
+                ItemKey::Known(k, i) if i < 128 => {
+                    let bit = 1u128 << i;
+                    if seen & bit == 0 {
+                        seen |= bit;
+                        raw.push_distinct_static(k, value);
+                    } else {
+                        raw.insert_static(k, value);
+                    }
+                }
+                ItemKey::Known(k, _) => raw.insert_static(k, value),
+                // Never equal to a known key (those are interned), so only other unknown keys
+                // can clash.
+                ItemKey::Other(k) => raw.insert(k, value),
+            }
+        }
+        self.0.capacity = raw.len().max(4);
+        self.0.item(raw).map_err(|e| self.0.fail(e))
+    }
+}
+
+enum ItemKey {
+    /// A known key and its index among the known keys.
+    Known(&'static str, usize),
+    Other(Box<str>),
+}
+
+/// An item key, interned when known (no allocation per item for the fields AWS writes).
+struct KeySeed<'o> {
+    order: &'o mut Vec<Option<(&'static str, usize)>>,
+    position: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = ItemKey;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ItemKey, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = ItemKey;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<ItemKey, E> {
+        if let Some(Some((k, i))) = self.order.get(self.position)
+            && *k == v
+        {
+            return Ok(ItemKey::Known(k, *i));
+        }
+        let known = schema::known_key(v);
+        if self.order.len() <= self.position {
+            self.order.resize(self.position + 1, None);
+        }
+        self.order[self.position] = known;
+        Ok(match known {
+            Some((k, i)) => ItemKey::Known(k, i),
+            None => ItemKey::Other(v.into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::{ReportError, read_report};
+    use crate::{Finding, ReportTemplate};
+
+    fn read(json: &str) -> Result<Vec<Finding>, ReportError> {
+        let mut out = Vec::new();
+        read_report(json.as_bytes(), "t.json", None, &mut |f| out.push(f))?;
+        Ok(out)
+    }
+
+    #[test]
+    fn reads_items_and_skips_other_top_level_keys() {
+        let json = r#"{"version": {"a": [1, 2]}, "reportItems": [
+            {"accountId": "1", "region": "r", "backupJobId": "j", "jobStatus": "FAILED",
+             "extra": {"nested": true}}
+        ], "trailer": null}"#;
+        let f = read(json).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].report, ReportTemplate::BackupJob);
+        assert_eq!(f[0].status.as_deref(), Some("FAILED"));
+        assert_eq!(
+            f[0].fields.get("extra"),
+            Some(&serde_json::json!({"nested": true}))
+        );
+    }
+
+    #[test]
+    fn duplicate_key_keeps_the_later_value() {
+        let f = read(
+            r#"{"reportItems":[{"accountId":"1","accountId":"2","region":"r","scanJobId":"s","jobStatus":"x"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(f[0].account.as_deref(), Some("2"));
+        assert_eq!(f[0].fields.len(), 4);
+    }
+
+    #[test]
+    fn key_order_may_change_between_items() {
+        let f = read(
+            r#"{"reportItems":[
+                {"accountId":"1","region":"r","copyJobId":"c","jobStatus":"A"},
+                {"jobStatus":"B","odd":"x","accountId":"2","copyJobId":"d","region":"s","jobStatus":"C"},
+                {"accountId":"3","odd":"y","region":"t","copyJobId":"e","jobStatus":"D"}
+            ]}"#,
+        )
+        .unwrap();
+        let got: Vec<_> = f
+            .iter()
+            .map(|f| {
+                (
+                    f.account.as_deref().unwrap(),
+                    f.region.as_deref().unwrap(),
+                    f.job_id.as_deref().unwrap(),
+                    f.status.as_deref().unwrap(),
+                    f.fields.get_str("odd"),
+                    f.fields.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("1", "r", "c", "A", None, 4),
+                ("2", "s", "d", "C", Some("x"), 5),
+                ("3", "t", "e", "D", Some("y"), 5),
+            ]
+        );
+    }
+
+    #[test]
+    fn item_that_is_not_an_object_is_a_positioned_error() {
+        let e = read(r#"{"reportItems": [1]}"#).unwrap_err();
+        let s = e.to_string();
+        assert!(matches!(e, ReportError::Parse { line: 1, .. }), "{s}");
+        assert!(
+            s.contains("expected a report item") && s.contains("item 0"),
+            "{s}"
+        );
+    }
+}
