@@ -244,7 +244,7 @@ async fn dry_run(args: DryRunArgs) -> Result<ExitCode> {
         OutputFormat::Text => print!("{}", output::to_text(&dry, &rules, args.explain)),
     }
     for e in &dry.errors {
-        eprintln!("error: {}: {}", e.source, e.error);
+        eprintln!("error: {}", e.error);
     }
     Ok(if dry.errors.is_empty() {
         ExitCode::SUCCESS

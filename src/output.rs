@@ -267,7 +267,7 @@ pub fn to_text(dry: &DryRun, rules: &Rules, explain: bool) -> String {
         let _ = writeln!(out, "skipped: {s}");
     }
     for e in &dry.errors {
-        let _ = writeln!(out, "error: {}: {}", e.source, e.error);
+        let _ = writeln!(out, "error: {}", e.error);
     }
     let total_silenced: u64 = dry.runs.iter().map(|r| r.silenced).sum();
     let total_unmatched: u64 = dry.runs.iter().map(|r| r.unmatched).sum();

@@ -61,7 +61,7 @@ fn delivery<'a>(doc: &'a Value, sink: &str) -> Option<&'a Value> {
 
 #[test]
 fn dry_run_json_routes_resource_compliance_findings() {
-    let report = fixture("reports/RESOURCE_COMPLIANCE_REPORT.json");
+    let report = fixture("reports/aws/RESOURCE_COMPLIANCE_REPORT.json");
     let doc = dry_run_json(&[&report]);
 
     let sources = doc["sources"].as_array().unwrap();
@@ -111,7 +111,7 @@ fn dry_run_json_routes_resource_compliance_findings() {
 
 #[test]
 fn dry_run_json_routes_failed_backup_jobs_from_csv() {
-    let report = fixture("reports/BACKUP_JOB_REPORT.csv");
+    let report = fixture("reports/aws/BACKUP_JOB_REPORT.csv");
     let doc = dry_run_json(&[&report]);
     assert_eq!(doc["sources"][0]["report"], "BACKUP_JOB_REPORT");
     assert_eq!(doc["sources"][0]["format"], "csv");
@@ -148,8 +148,8 @@ fn dry_run_json_routes_failed_backup_jobs_from_csv() {
 
 #[test]
 fn dry_run_reads_several_sources_and_env_override() {
-    let a = fixture("reports/RESOURCE_COMPLIANCE_REPORT.csv");
-    let b = fixture("reports/CONTROL_COMPLIANCE_REPORT.json");
+    let a = fixture("reports/aws/RESOURCE_COMPLIANCE_REPORT.csv");
+    let b = fixture("reports/aws/CONTROL_COMPLIANCE_REPORT.json");
     // Every account outside [environments.prod] becomes "staging" with --env.
     let doc = dry_run_json(&["--env", "staging", &a, &b]);
     assert_eq!(doc["sources"].as_array().unwrap().len(), 2);
@@ -171,7 +171,7 @@ fn dry_run_reads_several_sources_and_env_override() {
 #[test]
 fn dry_run_text_groups_by_sink_framework_and_control() {
     let rules = fixture("cli/rules.toml");
-    let report = fixture("reports/RESOURCE_COMPLIANCE_REPORT.json");
+    let report = fixture("reports/aws/RESOURCE_COMPLIANCE_REPORT.json");
     let out = audit_router(&["dry-run", "--rules", &rules, &report]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -190,7 +190,7 @@ fn dry_run_text_groups_by_sink_framework_and_control() {
 
 #[test]
 fn dry_run_explain_shows_every_rule_tried() {
-    let report = fixture("reports/RESOURCE_COMPLIANCE_REPORT.json");
+    let report = fixture("reports/aws/RESOURCE_COMPLIANCE_REPORT.json");
     let doc = dry_run_json(&["--explain", &report]);
     let explain = doc["explain"].as_array().expect("explain array");
     assert_eq!(explain.len(), 12);
@@ -226,7 +226,7 @@ fn dry_run_bad_report_fails_naming_the_file() {
     let bad = dir.path().join("broken.json");
     std::fs::write(&bad, br#"{"reportItems": [{"accountId": "1""#).unwrap();
     let rules = fixture("cli/rules.toml");
-    let good = fixture("reports/RESOURCE_COMPLIANCE_REPORT.json");
+    let good = fixture("reports/aws/RESOURCE_COMPLIANCE_REPORT.json");
     let out = audit_router(&[
         "dry-run",
         "--rules",
@@ -332,7 +332,7 @@ fn dry_run_reads_gzip_whatever_the_name() {
     let dir = tempfile::tempdir().unwrap();
     // Named .csv but gzip-compressed: the reader sniffs the bytes.
     let gz = dir.path().join("report.csv");
-    let raw = std::fs::read(fixture("reports/BACKUP_JOB_REPORT.csv")).unwrap();
+    let raw = std::fs::read(fixture("reports/aws/BACKUP_JOB_REPORT.csv")).unwrap();
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(&raw).unwrap();
     std::fs::write(&gz, enc.finish().unwrap()).unwrap();

@@ -37,7 +37,7 @@ fn setup() -> Moto {
     moto.put_object_blocking(
         BUCKET,
         KEY,
-        common::fixture_bytes("reports/RESOURCE_COMPLIANCE_REPORT.json"),
+        common::fixture_bytes("reports/aws/RESOURCE_COMPLIANCE_REPORT.json"),
     );
     moto
 }
@@ -56,20 +56,17 @@ fn dry_run_reads_an_s3_uri_and_lambda_events() {
 
     // The S3 notification carries the key form-encoded: spaces as `+`, `:` as `%3A`.
     let encoded: String = form_urlencoded::byte_serialize(KEY.as_bytes()).collect();
-    assert!(encoded.contains('+') && encoded.contains("%3A"), "{encoded}");
+    assert!(
+        encoded.contains('+') && encoded.contains("%3A"),
+        "{encoded}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let s3_event = dir.path().join("s3-event.json");
-    std::fs::write(
-        &s3_event,
-        serde_json::json!({"Records": [{
-            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-            "eventTime": "2026-11-26T03:12:52.753Z", "eventName": "ObjectCreated:Put",
-            "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": BUCKET, "arn": "arn:aws:s3:::backup-audit-reports"},
-                   "object": {"key": encoded, "size": 10}}
-        }]})
-        .to_string(),
-    )
-    .unwrap();
+    let mut event: Value =
+        serde_json::from_slice(&common::fixture_bytes("events/s3-object-created.json")).unwrap();
+    event["Records"][0]["s3"]["bucket"]["name"] = BUCKET.into();
+    event["Records"][0]["s3"]["object"]["key"] = encoded.into();
+    std::fs::write(&s3_event, event.to_string()).unwrap();
     let doc = json(&dry_run(&moto, &["--event", s3_event.to_str().unwrap()]));
     assert_eq!(doc["sources"][0]["source"], uri.as_str());
     let email: Vec<&Value> = doc["deliveries"]
