@@ -3,6 +3,9 @@
 //! [`TemplateEngine`], secrets ([`Secret`], [`LazySecret`]), sample data for `check`/`send-test`
 //! and size helpers.
 
+/// Re-exported so plugins build [`RenderContext`]s without their own chrono dependency.
+pub use chrono;
+
 pub mod digest;
 pub mod model;
 pub mod recording;

@@ -16,6 +16,7 @@
 //! | `more` | `{{more omitted "resource"}}` | `…and 12 more resources`, or nothing for 0 |
 //! | `truncate` | `{{truncate resource 60}}` | at most N characters, ending in `…` when cut |
 //! | `date` | `{{date fields.creationDate "%Y-%m-%d"}}` | RFC 3339 reformatted (default `%Y-%m-%d %H:%M UTC`) |
+//! | `get` | `{{get fields "numResourcesNonCompliant"}}` | a (dotted) field, `null` when absent (no strict-mode error) |
 //! | `default` | `{{default account "unknown"}}` | the fallback for null/empty |
 //! | `join` | `{{join environments ", "}}` | list joined |
 //! | `upper` / `lower` | `{{upper status}}` | case |
@@ -201,7 +202,7 @@ impl TemplateEngine {
 /// `regions`, `rules`, `groups[].{framework, control, status, count, omitted, accounts, regions,
 /// findings[]}`) plus
 /// - `environment` (the environments joined by `, `), `controls` (number of groups),
-///   `kept` (findings listed), `test`, `generated_at` (RFC 3339), `report_url` (S3 console link
+///   `kept` (findings listed), `unit` (`resource`, `evaluation` or `job`: what a finding is), `test`, `generated_at` (RFC 3339), `report_url` (S3 console link
 ///   to the report, or its uri), `console_url` (AWS Backup console home for the first region);
 /// - on each group: `console_url` (the framework's page; `null` for job reports);
 /// - on each finding: `name` (resourceName or the resource), `message` (statusMessage /
@@ -227,6 +228,12 @@ pub fn render_data(digest: &Digest, ctx: &RenderContext) -> Value {
             ),
         );
         m.insert("controls".into(), json!(digest.groups.len()));
+        let unit = match digest.report {
+            crate::ReportTemplate::ResourceCompliance => "resource",
+            crate::ReportTemplate::ControlCompliance => "evaluation",
+            _ => "job",
+        };
+        m.insert("unit".into(), Value::String(unit.into()));
         m.insert("kept".into(), json!(kept));
         m.insert("test".into(), Value::Bool(ctx.test));
         m.insert(
@@ -389,7 +396,8 @@ impl HelperDef for FnHelper {
 }
 
 fn register_helpers(hb: &mut Handlebars<'static>) {
-    let helpers: [(&str, usize, HelperFn); 20] = [
+    let helpers: [(&str, usize, HelperFn); 21] = [
+        ("get", 2, h_get),
         ("count", 1, h_count),
         ("pluralize", 2, h_pluralize),
         ("plural", 2, h_plural),
@@ -476,6 +484,10 @@ fn lookup<'a>(item: &'a Value, path: &str) -> &'a Value {
         };
     }
     cur
+}
+
+fn h_get(a: &[Value]) -> Result<Value, String> {
+    Ok(lookup(&a[0], &text(&a[1])).clone())
 }
 
 fn h_count(a: &[Value]) -> Result<Value, String> {
