@@ -118,6 +118,9 @@ pub struct LogSink {
 
 impl LogSink {
     fn finding_line(&self, digest: &Digest, f: &audit_router_sink_api::Finding) -> Value {
+        let message = ["statusMessage", "message", "scanResultStatus"]
+            .iter()
+            .find_map(|k| f.fields.get_text(k));
         let mut v = json!({
             "type": "finding",
             "sink": self.name,
@@ -132,6 +135,7 @@ impl LogSink {
             "resource_type": f.resource_type,
             "resource": f.resource,
             "job_id": f.job_id,
+            "message": message,
             "source": digest.source.uri,
         });
         if self.include_fields
