@@ -6,7 +6,7 @@
 //!
 //! | helper | example | result |
 //! |---|---|---|
-//! | `count` | `{{count findings}}` | length of a list/object/string |
+//! | `length` | `{{length findings}}` | length of a list/object/string (named so it never shadows a `count` field) |
 //! | `pluralize` | `{{pluralize count "resource"}}` | `1 resource`, `3 resources` (optional 3rd arg: plural form) |
 //! | `plural` | `{{plural count "resource"}}` | `resource` / `resources` (no number) |
 //! | `group_by` | `{{#each (group_by findings "account")}}{{key}}: {{count}}{{/each}}` | `[{key, count, items}]`, sorted by key |
@@ -398,7 +398,7 @@ impl HelperDef for FnHelper {
 fn register_helpers(hb: &mut Handlebars<'static>) {
     let helpers: [(&str, usize, HelperFn); 21] = [
         ("get", 2, h_get),
-        ("count", 1, h_count),
+        ("length", 1, h_length),
         ("pluralize", 2, h_pluralize),
         ("plural", 2, h_plural),
         ("group_by", 2, h_group_by),
@@ -490,7 +490,7 @@ fn h_get(a: &[Value]) -> Result<Value, String> {
     Ok(lookup(&a[0], &text(&a[1])).clone())
 }
 
-fn h_count(a: &[Value]) -> Result<Value, String> {
+fn h_length(a: &[Value]) -> Result<Value, String> {
     Ok(json!(match &a[0] {
         Value::Array(x) => x.len(),
         Value::Object(x) => x.len(),
@@ -676,4 +676,114 @@ fn h_console_job(a: &[Value]) -> Result<Value, String> {
 
 fn h_s3_console(a: &[Value]) -> Result<Value, String> {
     Ok(Value::String(s3_console_url(&text(&a[0]), &text(&a[1]))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ReportTemplate;
+    use crate::samples::sample_digest;
+
+    fn render(escape: Escape, src: &str, data: &Value) -> Result<String, TemplateError> {
+        let mut e = TemplateEngine::new(escape);
+        e.register("t", src, "t.hbs")?;
+        e.render("t", data)
+    }
+
+    #[test]
+    fn slack_escaping_covers_values_and_helper_output() {
+        let data = json!({"name": "<!channel> & <https://evil|click>"});
+        let out = render(
+            Escape::Slack,
+            "{{name}} | {{truncate name 100}} | {{upper name}}",
+            &data,
+        )
+        .unwrap();
+        assert!(!out.contains('<') && !out.contains('>'), "{out}");
+        assert!(out.starts_with("&lt;!channel&gt; &amp; &lt;https://evil|click&gt;"));
+        assert_eq!(
+            render(Escape::None, "{{name}}", &data).unwrap(),
+            "<!channel> & <https://evil|click>",
+            "no HTML escaping of plain text"
+        );
+        assert_eq!(
+            render(
+                Escape::Json,
+                "{\"t\":\"{{name}}\"}",
+                &json!({"name": "a\"b\n"})
+            )
+            .unwrap(),
+            "{\"t\":\"a\\\"b\\n\"}"
+        );
+    }
+
+    #[test]
+    fn strict_mode_errors_have_line_and_column() {
+        let e = render(Escape::None, "line one\n  {{nmae}}", &json!({"name": 1})).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(2), Some(3)), "{e}");
+        assert!(e.to_string().starts_with("t.hbs:2:3: "), "{e}");
+        let e = render(Escape::None, "{{#each x}}\n{{/if}}", &json!({})).unwrap_err();
+        assert!(e.line.is_some(), "{e}");
+    }
+
+    #[test]
+    fn domain_helpers() {
+        let d = sample_digest(ReportTemplate::ResourceCompliance, "s");
+        let data = render_data(&d, &RenderContext::now());
+        let t = |src: &str| render(Escape::None, src, &data).unwrap();
+        assert_eq!(
+            t("{{pluralize 1 \"policy\"}}/{{pluralize 2 \"policy\"}}"),
+            "1 policy/2 policies"
+        );
+        assert_eq!(t("{{length groups}}"), "3");
+        assert_eq!(
+            t("{{#each (group_by groups \"framework\")}}{{key}}={{count}};{{/each}}"),
+            "pci-framework=1;prod-backup-policy=2;"
+        );
+        assert_eq!(
+            t(
+                "{{#each (take (sort_by groups \"count\" \"desc\") 1)}}{{control}}{{/each}}+{{rest_count groups 1}}"
+            ),
+            "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN+2"
+        );
+        assert_eq!(
+            t("{{more 0 \"resource\"}}|{{more 3 \"resource\"}}"),
+            "|…and 3 more resources"
+        );
+        assert_eq!(t("{{truncate \"abcdef\" 4}}"), "abc…");
+        assert_eq!(
+            t("{{date \"2026-11-25T06:02:05.444Z\" \"%d %b %Y\"}}"),
+            "25 Nov 2026"
+        );
+        assert_eq!(t("{{date \"not a date\"}}"), "not a date");
+        assert_eq!(
+            t("{{default null \"-\"}}{{default \"\" \"-\"}}{{default \"x\" \"-\"}}"),
+            "--x"
+        );
+        assert_eq!(t("{{get groups.0 \"nope.deeper\"}}"), "");
+        assert!(
+            t("{{console_job_url \"COPY_JOB_REPORT\" \"id 1\" \"eu-west-1\"}}")
+                .ends_with("?region=eu-west-1#/jobs/copy/details/id+1")
+        );
+        assert!(
+            t("{{console_resource_url \"arn:aws:ec2:x\"}}")
+                .ends_with("#/resources/arn%3Aaws%3Aec2%3Ax")
+        );
+        assert!(
+            render(
+                Escape::None,
+                "{{date x \"%Q\"}}",
+                &json!({"x": "2026-01-01T00:00:00Z"})
+            )
+            .unwrap_err()
+            .message
+            .contains("invalid date format")
+        );
+        assert!(
+            render(Escape::None, "{{take x}}", &json!({"x": []}))
+                .unwrap_err()
+                .message
+                .contains("needs 2 argument")
+        );
+    }
 }
