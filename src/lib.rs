@@ -5,6 +5,7 @@
 //! ([`report`], streaming) → findings → rules ([`rules`]) → groups ([`group`]) → render → deliver
 //! → receipt. [`pipeline`] drives the stages; the CLI, the Lambda handler and the tests all call it.
 
+pub mod deliver;
 pub mod event;
 pub mod fetch;
 pub mod group;
@@ -13,6 +14,8 @@ pub mod output;
 pub mod pipeline;
 pub mod report;
 pub mod rules;
+pub mod secrets;
+pub mod sinks;
 
 pub use audit_router_sink_api as sink_api;
 pub use audit_router_sink_api::{Digest, Finding, RawItem, ReportTemplate};
