@@ -526,3 +526,30 @@ async fn slow_endpoint_times_out_as_retryable() {
     assert!(e.is_retryable(), "{e}");
     assert!(e.to_string().contains("timed out"), "{e}");
 }
+
+#[test]
+fn registered_and_checked_with_every_example_template() {
+    let registry = audit_router::sinks::registry();
+    for file in [
+        "teams.json.hbs",
+        "discord.json.hbs",
+        "google-chat.json.hbs",
+        "pagerduty.json.hbs",
+    ] {
+        let decl = audit_router::rules::SinkDecl {
+            name: "hook".into(),
+            kind: "webhook".into(),
+            settings: format!(
+                "url = \"https://example.test/x\"\ntemplate = \"{file}\"\nsecrets = {{ routing_key = \"${{ssm:/k}}\" }}"
+            )
+            .parse()
+            .expect("valid TOML"),
+        };
+        let s = registry
+            .build(&decl, &ctx(&examples_dir(), StaticSecrets::new()))
+            .expect("webhook is registered");
+        assert_eq!(s.kind(), "webhook");
+        let errors = audit_router::sinks::check_sink(&*s);
+        assert!(errors.is_empty(), "{file}: {errors:?}");
+    }
+}
