@@ -183,11 +183,36 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
             for w in &warnings {
                 eprintln!("{w}");
             }
+            let (rule_count, sink_count) = (rules.rule_names().len(), rules.sinks().len());
+            // Build every sink (settings, templates) and render each template against sample
+            // data of every report type; no network, no secret is resolved.
+            let path = args.rules.rules.display().to_string();
+            let engine = match Engine::new(rules, None) {
+                Ok(engine) => engine,
+                Err(e) => {
+                    for err in &e.0 {
+                        eprintln!("{path}: error: sinks.{}: {}", err.sink, err.error);
+                    }
+                    eprintln!("{path}: invalid ({} sink errors)", e.0.len());
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let mut template_errors = 0;
+            for sink in &engine.sinks {
+                for (report, err) in audit_router::sinks::check_sink(sink.as_ref()) {
+                    template_errors += 1;
+                    eprintln!(
+                        "{path}: error: sinks.{}: template fails on a sample {report}: {err}",
+                        sink.name()
+                    );
+                }
+            }
+            if template_errors > 0 {
+                eprintln!("{path}: invalid ({template_errors} template errors)");
+                return Ok(ExitCode::FAILURE);
+            }
             println!(
-                "{}: ok ({} rules, {} sinks{})",
-                args.rules.rules.display(),
-                rules.rule_names().len(),
-                rules.sinks().len(),
+                "{path}: ok ({rule_count} rules, {sink_count} sinks{})",
                 match warnings.len() {
                     0 => String::new(),
                     1 => ", 1 warning".to_string(),
