@@ -286,7 +286,8 @@ async fn a_retry_after_partial_failure_sends_only_to_failed_sinks() {
 
 #[tokio::test]
 async fn an_expired_lease_is_taken_over_and_the_old_owner_loses() {
-    let Some((_moto, _client, store)) = setup(Duration::from_millis(400)).await else {
+    // 2 s: long enough that a loaded machine still sees the lease live for the Busy check.
+    let Some((_moto, _client, store)) = setup(Duration::from_secs(2)).await else {
         return;
     };
     // req-1 claims, delivers one sink, then "crashes" (never releases).
@@ -301,7 +302,7 @@ async fn an_expired_lease_is_taken_over_and_the_old_owner_loses() {
         Claim::Busy { owner, .. } => assert_eq!(owner, "req-1"),
         other => panic!("expected Busy, got {other:?}"),
     }
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(2300)).await;
 
     let mut retry = acquired(store.claim(REPORT, "req-3").await.unwrap());
     assert_eq!(retry.taken_over_from(), Some("req-1"));
