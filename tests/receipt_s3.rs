@@ -1,90 +1,22 @@
 //! Delivery receipts against a real S3 API (`moto_server`): conditional writes decide who sends.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use audit_router::receipt::{Claim, HeldClaim, ReceiptError, ReceiptStore, SinkOutcome, SinkState};
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 
-/// A `moto_server` on a free loopback port, killed on drop.
-/// (The shared `tests/common/moto.rs` helper will replace this when the branches merge.)
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
+mod common;
 
-impl Moto {
-    /// `None` (test skipped, with a message) only when `moto_server` is not installed and we are not
-    /// in CI; in CI (`CI=true`) a missing `moto_server` fails the test.
-    fn start() -> Option<Moto> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("pick a free port")
-            .port();
-        let child = match Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-        {
-            Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if std::env::var("CI").is_ok_and(|v| v == "true") {
-                    panic!("moto_server is not installed (run scripts/install-test-tools.sh)");
-                }
-                eprintln!(
-                    "SKIPPED: moto_server not found; run scripts/install-test-tools.sh to run this test"
-                );
-                return None;
-            }
-            Err(e) => panic!("starting moto_server: {e}"),
-        };
-        let moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not listen on {addr} within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(moto)
-    }
-
-    async fn s3(&self, bucket: &str) -> Client {
-        let conf = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
-            .endpoint_url(&self.endpoint)
-            .force_path_style(true)
-            .build();
-        let client = Client::from_conf(conf);
-        client.create_bucket().bucket(bucket).send().await.unwrap();
-        client
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::moto::Moto;
 
 const REPORT: &str = "s3://reports-bucket/audit/Backup/111122223333/eu-west-1/2026/11/27/plan/BACKUP_JOB_REPORT_plan_2026-11-26T00:00:00Z.csv";
 
 async fn setup(lease: Duration) -> Option<(Moto, Client, ReceiptStore)> {
-    let moto = Moto::start()?;
-    let client = moto.s3("receipts-bucket").await;
+    let moto = Moto::start();
+    moto.create_bucket("receipts-bucket").await;
+    let client = moto.s3_client().await;
     let store = ReceiptStore::from_uri(
         client.clone(),
         "s3://receipts-bucket/audit-router-receipts/",
@@ -436,7 +368,7 @@ async fn a_missing_receipts_bucket_is_a_read_error_naming_it() {
     let Some((moto, _client, _store)) = setup(Duration::from_secs(90)).await else {
         return;
     };
-    let client = moto.s3("other-bucket").await;
+    let client = moto.s3_client().await;
     let store = ReceiptStore::new(client, "no-such-bucket", "r", Duration::from_secs(9));
     let err = store.claim(REPORT, "req-1").await.unwrap_err();
     assert!(matches!(err, ReceiptError::Read { .. }), "{err}");
