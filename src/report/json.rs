@@ -126,7 +126,8 @@ impl State<'_, '_> {
                 s
             }
         };
-        let source_name = self.ctx.source_name.to_string();
+        // The name is copied only for an error: this runs once per item.
+        let source_name = || self.ctx.source_name.to_string();
         match schema.finding(raw, index, true) {
             Ok(finding) => {
                 (self.ctx.each)(finding);
@@ -134,13 +135,13 @@ impl State<'_, '_> {
                 Ok(())
             }
             Err(ItemProblem::Missing(key)) => Err(ReportError::MissingKey {
-                source_name,
+                source_name: source_name(),
                 template: schema.template,
                 index,
                 key,
             }),
             Err(ItemProblem::WrongType { key, found }) => Err(ReportError::Item {
-                source_name,
+                source_name: source_name(),
                 index,
                 line: None,
                 field: Some(key.to_string()),
