@@ -43,7 +43,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::deliver::DeliverOptions;
+use crate::deliver::{DeliverOptions, RetryPolicy};
 use crate::event;
 use crate::fetch;
 use crate::location::ReportLocation;
@@ -359,6 +359,8 @@ pub struct Handler {
     pub receipts: Option<ReceiptStore>,
     /// Kept back from the Lambda deadline.
     pub margin: Duration,
+    /// Retries of a sink's retryable errors within one invocation.
+    pub retry: RetryPolicy,
     /// The rules in use (for the log).
     pub rules_name: String,
 }
@@ -403,6 +405,7 @@ impl Handler {
             engine,
             receipts,
             margin: config.margin,
+            retry: RetryPolicy::default(),
             rules_name: name,
         })
     }
@@ -437,6 +440,7 @@ impl Handler {
             owner: owner.to_owned(),
             deliver: DeliverOptions {
                 deadline,
+                retry: self.retry.clone(),
                 ..DeliverOptions::default()
             },
             route: RouteOptions::default(),
