@@ -65,6 +65,12 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(90);
 /// Default time kept back from the Lambda deadline.
 pub const DEFAULT_MARGIN: Duration = Duration::from_secs(2);
 
+/// A Lambda deadline (ms since the epoch) before this (2001-09-09) is not a real one.
+const PLAUSIBLE_DEADLINE_MS: u64 = 1_000_000_000_000;
+
+/// Lambda's longest function timeout.
+const MAX_LAMBDA_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
 /// Largest rules file read from S3.
 const MAX_RULES_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -413,6 +419,11 @@ impl Handler {
     /// One invocation, as the Lambda runtime calls it.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
         let deadline = deadline_of(&event.context, self.margin);
+        tracing::info!(
+            remaining_ms =
+                deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64),
+            "invocation"
+        );
         self.handle_payload(&event.payload, &event.context.request_id, deadline)
             .await
     }
@@ -529,16 +540,32 @@ impl Handler {
     }
 }
 
-/// `context.deadline` (ms since the epoch) minus `margin`, as a tokio instant; `None` when the
-/// context carries none (0).
+/// `context.deadline` (ms since the epoch) minus a margin, as a tokio instant; `None` when the
+/// context carries none (0). The margin is `margin`, but at most a quarter of the time left, so
+/// a short timeout (Lambda's default is 3 s) still leaves most of it for sending.
 pub fn deadline_of(ctx: &lambda_runtime::Context, margin: Duration) -> Option<Instant> {
     if ctx.deadline == 0 {
         return None;
     }
-    let left = ctx
-        .deadline()
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO);
+    let left = if ctx.deadline < PLAUSIBLE_DEADLINE_MS {
+        // Not an epoch time. The emulator of cargo-lambda 1.9 sends the timeout itself
+        // (600000); take it as the time left, at most Lambda's 15-minute maximum.
+        tracing::warn!(
+            deadline = ctx.deadline,
+            "the runtime sent a deadline that is no epoch time; taking it as milliseconds from now"
+        );
+        Duration::from_millis(ctx.deadline).min(MAX_LAMBDA_TIMEOUT)
+    } else {
+        ctx.deadline()
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+    };
+    let margin = margin.min(left / 4);
+    tracing::debug!(
+        left_ms = left.as_millis() as u64,
+        margin_ms = margin.as_millis() as u64,
+        "invocation deadline"
+    );
     Some(Instant::now() + left.saturating_sub(margin))
 }
 
@@ -693,7 +720,13 @@ fn write_stdout_line(line: &str) {
 /// Reports a failed init to the Runtime API (`/runtime/init/error`), so the invocation's error
 /// says why; the process exits after this.
 async fn report_init_error(api: &str, err: &InitError) {
-    let url = format!("http://{api}/2018-06-01/runtime/init/error");
+    // `host:port` in Lambda; emulators may give a full URL (`http://127.0.0.1:9000/.rt`).
+    let base = if api.contains("://") {
+        api.trim_end_matches('/').to_owned()
+    } else {
+        format!("http://{api}")
+    };
+    let url = format!("{base}/2018-06-01/runtime/init/error");
     let body = json!({"errorType": "AuditRouter.InitError", "errorMessage": err.to_string()});
     let sent = reqwest::Client::new()
         .post(&url)

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use audit_router::deliver::RetryPolicy;
 use audit_router::lambda::{
-    Handler, InitError, LambdaConfig, RulesSource, install_panic_hook, panic_json,
+    Handler, InitError, LambdaConfig, RulesSource, deadline_of, install_panic_hook, panic_json,
 };
 use audit_router::receipt::{Claim, ReceiptStore};
 use common::moto::Moto;
@@ -453,5 +453,49 @@ fn the_panic_hook_logs_the_message_as_one_json_line() {
             .unwrap_or("")
             .contains("lambda_handler.rs"),
         "{hit}"
+    );
+}
+
+#[test]
+fn the_deadline_keeps_a_margin_and_survives_odd_runtimes() {
+    let epoch_ms = |d: Duration| {
+        (std::time::SystemTime::now() + d)
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_millis() as u64
+    };
+    let mut ctx = lambda_runtime::Context::default();
+    assert!(
+        deadline_of(&ctx, Duration::from_secs(2)).is_none(),
+        "no deadline given"
+    );
+    let left = |ctx: &lambda_runtime::Context| {
+        deadline_of(ctx, Duration::from_secs(2))
+            .expect("a deadline")
+            .saturating_duration_since(tokio::time::Instant::now())
+    };
+    // 60 s left: 2 s margin.
+    ctx.deadline = epoch_ms(Duration::from_secs(60));
+    let l = left(&ctx);
+    assert!(
+        l > Duration::from_secs(57) && l <= Duration::from_secs(58),
+        "{l:?}"
+    );
+    // 3 s left (Lambda's default timeout): the margin shrinks to a quarter.
+    ctx.deadline = epoch_ms(Duration::from_secs(3));
+    let l = left(&ctx);
+    assert!(
+        l > Duration::from_millis(2000) && l <= Duration::from_millis(2250),
+        "{l:?}"
+    );
+    // Past: no time left.
+    ctx.deadline = epoch_ms(Duration::ZERO) - 5_000;
+    assert_eq!(left(&ctx), Duration::ZERO);
+    // cargo-lambda's emulator sends the timeout (600000) instead of an epoch time.
+    ctx.deadline = 600_000;
+    let l = left(&ctx);
+    assert!(
+        l > Duration::from_secs(595) && l <= Duration::from_secs(598),
+        "{l:?}"
     );
 }
