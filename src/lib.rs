@@ -12,6 +12,7 @@ pub mod group;
 pub mod location;
 pub mod output;
 pub mod pipeline;
+pub mod receipt;
 pub mod report;
 pub mod rules;
 pub mod secrets;

@@ -14,6 +14,8 @@ pub fn registry() -> Registry {
     let mut r = Registry::empty();
     r.register(audit_router_sink_log::factory());
     r.register(audit_router_sink_sns::factory());
+    r.register(audit_router_sink_slack::factory());
+    r.register(audit_router_sink_webhook::factory());
     r
 }
 

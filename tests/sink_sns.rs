@@ -10,138 +10,12 @@ use audit_router::sink_api::{
 };
 use audit_router::sinks::registry;
 use serde_json::{Value, json};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const REGION: &str = "eu-west-1";
+mod common;
 
-/// A `moto_server` on a free port, killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server must be installed (pip install 'moto[server]')");
-        let url = format!("http://127.0.0.1:{port}");
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "moto_server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto { child, url }
-    }
-
-    async fn sdk(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&self.url)
-            .region(aws_config::Region::new(REGION))
-            .credentials_provider(aws_sdk_sns::config::Credentials::new(
-                "test", "test", None, None, "static",
-            ))
-            .load()
-            .await
-    }
-
-    /// One SQS JSON-protocol call (the root crate has no SQS SDK; moto speaks the protocol).
-    async fn sqs(&self, action: &str, body: Value) -> Value {
-        let resp = reqwest::Client::new()
-            .post(&self.url)
-            .header("X-Amz-Target", format!("AmazonSQS.{action}"))
-            .header("Content-Type", "application/x-amz-json-1.0")
-            .header(
-                "Authorization",
-                format!(
-                    "AWS4-HMAC-SHA256 Credential=test/20260101/{REGION}/sqs/aws4_request, \
-                     SignedHeaders=host, Signature=0"
-                ),
-            )
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        assert!(status.is_success(), "SQS {action}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    /// A topic with an SQS queue subscribed (raw delivery off: the queue gets the SNS envelope
-    /// with Subject and MessageAttributes). Returns (topic ARN, queue URL).
-    async fn topic_with_queue(&self, sdk: &aws_config::SdkConfig, name: &str) -> (String, String) {
-        let sns = aws_sdk_sns::Client::new(sdk);
-        let topic = sns
-            .create_topic()
-            .name(name)
-            .send()
-            .await
-            .unwrap()
-            .topic_arn()
-            .unwrap()
-            .to_string();
-        let q = self.sqs("CreateQueue", json!({"QueueName": name})).await;
-        let queue_url = q["QueueUrl"].as_str().unwrap().to_string();
-        let attrs = self
-            .sqs(
-                "GetQueueAttributes",
-                json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]}),
-            )
-            .await;
-        let queue_arn = attrs["Attributes"]["QueueArn"].as_str().unwrap();
-        sns.subscribe()
-            .topic_arn(&topic)
-            .protocol("sqs")
-            .endpoint(queue_arn)
-            .send()
-            .await
-            .unwrap();
-        (topic, queue_url)
-    }
-
-    /// Every SNS envelope waiting in the queue.
-    async fn receive(&self, queue_url: &str) -> Vec<Value> {
-        let mut out = Vec::new();
-        loop {
-            let r = self
-                .sqs(
-                    "ReceiveMessage",
-                    json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10,
-                           "WaitTimeSeconds": 0, "VisibilityTimeout": 300}),
-                )
-                .await;
-            let msgs = r["Messages"].as_array().cloned().unwrap_or_default();
-            if msgs.is_empty() {
-                return out;
-            }
-            for m in msgs {
-                out.push(serde_json::from_str(m["Body"].as_str().unwrap()).unwrap());
-            }
-        }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::moto::{Moto, REGION};
 
 fn build_ctx(sdk: &aws_config::SdkConfig) -> BuildContext {
     BuildContext {
@@ -211,7 +85,7 @@ fn big_digest(n: usize) -> Digest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sns_delivers_the_exact_payload_to_subscribers() {
     let moto = Moto::start();
-    let sdk = moto.sdk().await;
+    let sdk = moto.sdk_config().await;
     let (topic, queue) = moto.topic_with_queue(&sdk, "audit").await;
     let ctx = build_ctx(&sdk);
     let sink = sns_sink(&ctx, &format!("topic_arn = \"{topic}\""));
@@ -265,7 +139,7 @@ async fn sns_delivers_the_exact_payload_to_subscribers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_thousand_resources_arrive_within_256kb() {
     let moto = Moto::start();
-    let sdk = moto.sdk().await;
+    let sdk = moto.sdk_config().await;
     let (topic, queue) = moto.topic_with_queue(&sdk, "big").await;
     let ctx = build_ctx(&sdk);
     let sink = sns_sink(&ctx, &format!("topic_arn = \"{topic}\""));
@@ -306,7 +180,7 @@ async fn three_thousand_resources_arrive_within_256kb() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_arn_by_reference_from_ssm_and_secrets_manager() {
     let moto = Moto::start();
-    let sdk = moto.sdk().await;
+    let sdk = moto.sdk_config().await;
     let (topic, queue) = moto.topic_with_queue(&sdk, "secret-topic").await;
     aws_sdk_ssm::Client::new(&sdk)
         .put_parameter()
@@ -359,7 +233,7 @@ async fn topic_arn_by_reference_from_ssm_and_secrets_manager() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_topic_is_a_permanent_failure_and_test_messages_are_marked() {
     let moto = Moto::start();
-    let sdk = moto.sdk().await;
+    let sdk = moto.sdk_config().await;
     let (topic, queue) = moto.topic_with_queue(&sdk, "real").await;
     let ctx = build_ctx(&sdk);
     let gone = sns_sink(

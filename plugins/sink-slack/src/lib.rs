@@ -85,6 +85,11 @@ pub enum Overflow {
     Split,
 }
 
+/// The factory for `type = "slack"`: `src/sinks.rs` registers it with one line.
+pub fn factory() -> SlackFactory {
+    SlackFactory
+}
+
 /// The factory registered in `src/sinks.rs` for `type = "slack"`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SlackFactory;

@@ -13,6 +13,12 @@
 //! max_body_bytes = 28000                       # the service's limit (default 262144)
 //! ```
 //!
+//! Secrets the *body* needs (PagerDuty's `routing_key`) go in `secrets = { NAME = "${ssm:…}" }`;
+//! the template writes `{{secrets.NAME}}`, which renders as a per-process placeholder
+//! (`${secret:NAME:…}`) — so dry-run output never holds the value — and is replaced by the
+//! resolved, escaped value only when sending. Example templates for Teams, Discord, Google Chat
+//! and PagerDuty are in `plugins/sink-webhook/templates/`.
+//!
 //! Values from reports are escaped for the content type: inside JSON string literals for JSON
 //! bodies (`"{{resource}}"` is always a valid string), HTML-escaped for HTML, as-is for text
 //! (`escape = "json" | "html" | "slack" | "none"` overrides). The template sees the shared data
@@ -63,6 +69,12 @@ static SETTINGS: &[SettingDoc] = &[
         required: false,
         secret: true,
         help: "Extra request headers, e.g. { Authorization = \"Bearer ${ssm:/x}\" }; no line breaks.",
+    },
+    SettingDoc {
+        key: "secrets",
+        required: false,
+        secret: true,
+        help: "Secrets the body needs, e.g. { routing_key = \"${ssm:/pd/key}\" }: the template writes {{secrets.routing_key}}, a placeholder replaced only when sending.",
     },
     SettingDoc {
         key: "template",
@@ -117,6 +129,11 @@ pub enum Overflow {
     Split,
 }
 
+/// The factory for `type = "webhook"`: `src/sinks.rs` registers it with one line.
+pub fn factory() -> WebhookFactory {
+    WebhookFactory
+}
+
 /// The factory registered in `src/sinks.rs` for `type = "webhook"`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WebhookFactory;
@@ -156,6 +173,8 @@ pub struct WebhookSink {
     content_type: String,
     is_json: bool,
     headers: Vec<(String, LazySecret)>,
+    /// `secrets = { NAME = "${ssm:…}" }`: (name, placeholder written in rendered bodies, value).
+    body_secrets: Vec<(String, String, LazySecret)>,
     engine: TemplateEngine,
     overflow: Overflow,
     max_body_bytes: usize,
@@ -230,6 +249,25 @@ impl WebhookSink {
             }
             headers.push((k, LazySecret::new(v, ctx.secrets.clone())));
         }
+        // Per-process nonce: a report value cannot forge a placeholder and pull a secret in.
+        let nonce = {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        };
+        let mut body_secrets = Vec::new();
+        for (k, v) in s.opt_string_table("secrets")?.unwrap_or_default() {
+            if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(SinkError::config(
+                    &name,
+                    Some(&format!("secrets.{k}")),
+                    "secret names must be letters, digits and `_`",
+                ));
+            }
+            let placeholder = format!("${{secret:{k}:{nonce:016x}}}");
+            body_secrets.push((k, placeholder, LazySecret::new(v, ctx.secrets.clone())));
+        }
         let overflow = match s.opt_choice("overflow", &["truncate", "split"])? {
             Some("split") => Overflow::Split,
             _ => Overflow::Truncate,
@@ -259,6 +297,7 @@ impl WebhookSink {
             is_json,
             content_type,
             headers,
+            body_secrets,
             engine,
             overflow,
             max_body_bytes,
@@ -287,6 +326,12 @@ impl WebhookSink {
         if let serde_json::Value::Object(m) = &mut data {
             m.insert("part".into(), part.into());
             m.insert("parts".into(), parts.into());
+            let secrets: serde_json::Map<String, serde_json::Value> = self
+                .body_secrets
+                .iter()
+                .map(|(k, placeholder, _)| (k.clone(), placeholder.clone().into()))
+                .collect();
+            m.insert("secrets".into(), secrets.into());
         }
         let body = self.engine.render(TEMPLATE_NAME, &data)?;
         if !self.is_json {
@@ -345,9 +390,7 @@ impl WebhookSink {
         digest: &Digest,
         ctx: &RenderContext,
     ) -> Result<Vec<Payload>, SinkError> {
-        let kept = digest.kept();
-        // The largest part size (findings per message) whose every part fits; fewer findings per
-        // part never makes a part larger, so binary search applies.
+        let max = self.max_body_bytes;
         let render_parts = |per_part: usize, d: &Digest| -> Result<Vec<String>, SinkError> {
             let chunks = d.chunks(per_part);
             let n = chunks.len();
@@ -357,41 +400,44 @@ impl WebhookSink {
                 .map(|(i, c)| self.render_one(c, ctx, i + 1, n))
                 .collect()
         };
-        let fits = |bodies: &[String]| bodies.iter().all(|b| b.len() <= self.max_body_bytes);
-        let all = render_parts(kept.max(1), digest)?;
-        if fits(&all) {
-            return Ok(self.payloads(all));
-        }
-        let one = render_parts(1, digest)?;
-        if !fits(&one) {
-            // Even one finding per message is too big: fall back to a truncated single message.
+        let fits = |bodies: &[String]| bodies.iter().all(|b| b.len() <= max);
+        let kept = digest.kept();
+        let full = self.render_one(digest, ctx, 1, 1)?;
+        if full.len() <= max || kept == 0 {
             return self.render_truncated(digest, ctx);
         }
-        let (mut lo, mut hi, mut best) = (1usize, kept.max(1), one);
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            let r = render_parts(mid, digest)?;
-            if fits(&r) {
-                lo = mid;
-                best = r;
-            } else {
-                hi = mid;
+        let base = self.render_one(&digest.limited(0), ctx, 1, 1)?;
+        if base.len() >= max {
+            return Err(self.too_big("the body", base.len()));
+        }
+        // Bodies grow about linearly with the findings listed: start from the estimate and
+        // shrink by a fifth until every part fits (a few renders, not a search over 1..kept).
+        let per_finding = (full.len().saturating_sub(base.len()) / kept).max(1);
+        let mut per_part = ((max - base.len()) / per_finding).clamp(1, kept);
+        let mut bodies = render_parts(per_part, digest)?;
+        while !fits(&bodies) {
+            if per_part == 1 {
+                // Even one finding per message is too big: one truncated message instead.
+                return self.render_truncated(digest, ctx);
             }
+            per_part = (per_part * 4 / 5).min(per_part - 1).max(1);
+            bodies = render_parts(per_part, digest)?;
         }
-        if best.len() <= self.max_messages {
-            return Ok(self.payloads(best));
+        if bodies.len() <= self.max_messages {
+            return Ok(self.payloads(bodies));
         }
-        // Too many parts: list as many findings as `max_messages` parts of at most `lo` findings
-        // hold; the rest is counted in the last part's `omitted` ("…and N more").
-        let limited = digest.limited(lo.saturating_mul(self.max_messages));
-        let fit = fit_digest(
-            &limited,
-            |d| render_parts(lo, d),
-            |b| b.len() <= self.max_messages && fits(b),
-        )?;
-        match fit {
-            Ok((bodies, _)) => Ok(self.payloads(bodies)),
-            Err(_) => self.render_truncated(digest, ctx),
+        // Too many parts: list what `max_messages` parts hold; the last part counts the rest
+        // ("omitted"), which makes it a little longer, so shrink it until it fits.
+        let mut keep = per_part.saturating_mul(self.max_messages);
+        loop {
+            let bodies = render_parts(per_part, &digest.limited(keep))?;
+            if fits(&bodies) && bodies.len() <= self.max_messages {
+                return Ok(self.payloads(bodies));
+            }
+            if keep == 0 {
+                return self.render_truncated(digest, ctx);
+            }
+            keep = keep.saturating_sub((per_part / 20).max(1));
         }
     }
 
@@ -422,8 +468,20 @@ impl WebhookSink {
                 http::check_header(&self.name, k, value.expose())?;
             req = req.header(hname, hvalue);
         }
+        let mut body = payload.body.clone();
+        for (_, placeholder, value) in &self.body_secrets {
+            if body.contains(placeholder.as_str()) {
+                let v = value.get().await?;
+                let v = if self.is_json {
+                    audit_router_sink_api::template::json_escape(v.expose())
+                } else {
+                    v.expose().to_string()
+                };
+                body = body.replace(placeholder.as_str(), &v);
+            }
+        }
         let resp = req
-            .body(payload.body.clone())
+            .body(body)
             .send()
             .await
             .map_err(|e| http::classify_transport(&self.what(), e))?;
