@@ -114,6 +114,9 @@ pub fn prepare<'a, R: Read + 'a>(input: R, max_blank: u64) -> Result<Prepared<'a
     let mut head = Vec::with_capacity(8 * 1024);
     let mut chunk = [0u8; 8 * 1024];
     let mut bom_checked = false;
+    // Bytes of `head` already known to be blank: each byte is scanned once, so a long blank
+    // prefix costs linear time, not quadratic.
+    let mut blank = 0;
     let first = loop {
         let k = read_up_to(&mut *decoded, &mut chunk).map_err(|error| PrepareError::Io {
             origin: origin.of_error(gzip),
@@ -126,8 +129,11 @@ pub fn prepare<'a, R: Read + 'a>(input: R, max_blank: u64) -> Result<Prepared<'a
             }
             bom_checked = true;
         }
-        if bom_checked && let Some(&b) = head.iter().find(|b| !b.is_ascii_whitespace()) {
-            break b;
+        if bom_checked {
+            if let Some(&b) = head[blank..].iter().find(|b| !b.is_ascii_whitespace()) {
+                break b;
+            }
+            blank = head.len();
         }
         if k == 0 {
             return Err(PrepareError::Empty { gzip });
