@@ -554,3 +554,50 @@ fn generated_rules() -> impl Strategy<Value = (String, Vec<Finding>)> {
             (text, findings)
         })
 }
+
+proptest! {
+    #![proptest_config(cases(128))]
+
+    /// A secret never shows: not through `Secret`'s Display/Debug, not in a redacted URL, not in
+    /// a resolution error.
+    #[test]
+    fn secrets_never_leak(
+        secret in "[A-Z0-9]{12,40}",
+        host in "[a-z]{3,12}\\.(com|net)",
+        user in "[a-z]{0,8}",
+    ) {
+        use audit_router::secrets::SecretResolver;
+        use audit_router::sink_api::Secret;
+        use audit_router::sink_api::secret::redact_url;
+        let s = Secret::new(secret.clone());
+        let printed = format!("{s} {s:?}");
+        prop_assert!(!printed.contains(&secret));
+        for url in [
+            format!("https://{host}/services/T0/B0/{secret}"),
+            format!("https://{user}:{secret}@{host}/hook"),
+            format!("https://{host}/hook?token={secret}"),
+            format!("https://{host}#{secret}"),
+            secret.clone(),
+        ] {
+            let shown = redact_url(&url);
+            prop_assert!(!shown.contains(&secret), "{} shown as {}", url, shown);
+        }
+        let value = secret.clone();
+        let resolver = SecretResolver::with_env(None, move |name| {
+            (name == "SET").then(|| value.clone())
+        });
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let got = rt.block_on(resolver.resolve_str("Bearer ${env:SET}")).unwrap();
+        prop_assert_eq!(got.expose(), format!("Bearer {secret}"));
+        let printed = format!("{got} {got:?}");
+        prop_assert!(!printed.contains(&secret));
+        for missing in ["${env:UNSET}", "${ssm:/prod/x}", "${env:SET"] {
+            let e = rt
+                .block_on(resolver.resolve_str(&format!("x ${{env:SET}} {missing}")))
+                .unwrap_err()
+                .to_string();
+            prop_assert!(e.starts_with("secret "), "{}", e);
+            prop_assert!(!e.contains(&secret[..12]), "error leaks the value: {}", e);
+        }
+    }
+}
