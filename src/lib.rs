@@ -4,6 +4,11 @@
 //! event ([`event`]) → report location ([`location`]) → byte stream ([`fetch`]) → report reader
 //! ([`report`], streaming) → findings → rules ([`rules`]) → groups ([`group`]) → render → deliver
 //! → receipt. [`pipeline`] drives the stages; the CLI, the Lambda handler and the tests all call it.
+//!
+//! Bad input is an error naming where and what, never a panic: `unwrap`/`expect` are denied
+//! outside tests (`docs/bad-input.md`).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod deliver;
 pub mod event;
