@@ -20,6 +20,7 @@
 //! | a sink failed with a retryable error (5xx, timeout, throttling, deadline) | `Err`: Lambda retries; the retry sends to the failed sinks only |
 //! | another invocation holds the receipt's claim | `Err`: the retry finds the report done |
 //! | a sink failed for good (4xx, bad settings) and nothing retryable is left | `Ok`, logged at ERROR; the receipt keeps it for `audit-router send --receipts` after a fix |
+//! | S3 does not answer the report's GetObject (or its body) before the deadline | `Err`, nothing sent, the claim given back |
 //! | the event is not understood, the report is missing or does not parse | `Err` (permanent, logged at ERROR): after the retries the event lands in the on-failure queue, so it is not lost |
 //! | receipts unreadable / unwritable | `Err` |
 //!
@@ -343,7 +344,7 @@ fn parent_dir(path: &Path) -> PathBuf {
 #[error("{message}")]
 pub struct HandlerError {
     /// `AuditRouter.RetryableDelivery`, `AuditRouter.Busy`, `AuditRouter.BadEvent`,
-    /// `AuditRouter.BadReport`, `AuditRouter.Receipts`.
+    /// `AuditRouter.BadReport`, `AuditRouter.Receipts`, `AuditRouter.Timeout`.
     pub error_type: &'static str,
     /// Names every report that failed and why (failed sinks with their errors).
     pub message: String,
@@ -490,6 +491,7 @@ impl Handler {
                     let kind = match &e {
                         process::ProcessError::Pipeline(_) => "AuditRouter.BadReport",
                         process::ProcessError::Receipt { .. } => "AuditRouter.Receipts",
+                        process::ProcessError::Deadline { .. } => "AuditRouter.Timeout",
                     };
                     failures.push((
                         kind,
