@@ -57,7 +57,7 @@ fn init_logs() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(
             "debug,aws_smithy_runtime=info,aws_smithy_runtime_api=info,aws_sdk_s3=info,\
-             aws_sdk_sns=info,aws_config=info,hyper_util=info,h2=info,rustls=info",
+             aws_sdk_sns=info,aws_config=info,hyper_util=info,h2=info,rustls=info,handlebars=info",
         ))
         .with_test_writer()
         .try_init();
