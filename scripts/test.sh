@@ -12,7 +12,17 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
-cargo test --workspace --locked
+# The whole suite's output, passing tests' included (--show-output), is kept and searched for the
+# marker every test secret contains: no secret may reach logs, errors, dry-run output or receipts
+# (docs/reliability.md). pipefail (above) keeps a test failure failing the script through tee.
+test_log=target/test-output.log
+mkdir -p target
+cargo test --workspace --locked -- --show-output 2>&1 | tee "$test_log"
+if grep -n 'TESTSECRET' "$test_log" > target/test-secret-leaks.txt; then
+  echo "error: a test secret (marker TESTSECRET) appears in the test output ($test_log):" >&2
+  head -n 50 target/test-secret-leaks.txt >&2
+  exit 1
+fi
 # The benchmarks must keep building (BENCHMARKS.md). Dev profile: reuses the test build and
 # takes well under 2 minutes; the release build of `cargo bench --no-run` (fat LTO) does not.
 echo "== benches build"

@@ -19,7 +19,8 @@
 //! | every routed sink delivered (now, or a duplicate event) | `Ok` |
 //! | a sink failed with a retryable error (5xx, timeout, throttling, deadline) | `Err`: Lambda retries; the retry sends to the failed sinks only |
 //! | another invocation holds the receipt's claim | `Err`: the retry finds the report done |
-//! | a sink failed for good (4xx, bad settings) and nothing retryable is left | `Ok`, logged at ERROR; the receipt keeps it for `audit-router send --receipts` after a fix |
+//! | a sink failed for good (4xx, bad settings) and nothing retryable is left | `Err` (permanent): the retries re-try only that sink, then the event reaches the on-failure queue and its alarm; the receipt keeps the failure for `audit-router send --receipts` after a fix |
+//! | S3 does not answer the report's GetObject (or its body) before the deadline | `Err`, nothing sent, the claim given back |
 //! | the event is not understood, the report is missing or does not parse | `Err` (permanent, logged at ERROR): after the retries the event lands in the on-failure queue, so it is not lost |
 //! | receipts unreadable / unwritable | `Err` |
 //!
@@ -342,8 +343,9 @@ fn parent_dir(path: &Path) -> PathBuf {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct HandlerError {
-    /// `AuditRouter.RetryableDelivery`, `AuditRouter.Busy`, `AuditRouter.BadEvent`,
-    /// `AuditRouter.BadReport`, `AuditRouter.Receipts`.
+    /// `AuditRouter.RetryableDelivery`, `AuditRouter.PermanentDelivery`, `AuditRouter.Busy`,
+    /// `AuditRouter.BadEvent`, `AuditRouter.BadReport`, `AuditRouter.Receipts`,
+    /// `AuditRouter.Timeout`.
     pub error_type: &'static str,
     /// Names every report that failed and why (failed sinks with their errors).
     pub message: String,
@@ -470,7 +472,28 @@ impl Handler {
             {
                 Ok(p) => {
                     log_processed(&p);
-                    if p.retry_can_help() {
+                    if !p.retry_can_help() && !p.complete() {
+                        // Only permanent failures are left. The invocation still fails: the
+                        // retries re-try just those sinks (the receipt skips the others), and when
+                        // they run out the event reaches the on-failure queue and its alarm, so
+                        // the operator learns that a sink lacks this report.
+                        failures.push((
+                            "AuditRouter.PermanentDelivery",
+                            format!(
+                                "{} (permanent: fix the sink, then replay with `audit-router send \
+                                 {uri}{}`)",
+                                failure_line(&p),
+                                self.receipts.as_ref().map_or_else(String::new, |r| {
+                                    let prefix = if r.prefix().is_empty() {
+                                        String::new()
+                                    } else {
+                                        format!("{}/", r.prefix())
+                                    };
+                                    format!(" --receipts s3://{}/{prefix}", r.bucket())
+                                })
+                            ),
+                        ));
+                    } else if p.retry_can_help() {
                         failures.push(match &p.disposition {
                             Disposition::Busy { owner, until } => (
                                 "AuditRouter.Busy",
@@ -490,6 +513,7 @@ impl Handler {
                     let kind = match &e {
                         process::ProcessError::Pipeline(_) => "AuditRouter.BadReport",
                         process::ProcessError::Receipt { .. } => "AuditRouter.Receipts",
+                        process::ProcessError::Deadline { .. } => "AuditRouter.Timeout",
                     };
                     failures.push((
                         kind,

@@ -25,6 +25,7 @@ use crate::fetch::{self, FetchError};
 use crate::location::ReportLocation;
 use crate::pipeline::{Engine, PipelineError, ReportRun, RouteOptions};
 use crate::receipt::{Claim, Receipt, ReceiptError, ReceiptStore, SinkOutcome};
+use crate::report::ReportError;
 
 /// How to process one report.
 #[derive(Clone, Debug)]
@@ -105,6 +106,16 @@ pub enum ProcessError {
     /// Opening or reading the report failed.
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    /// Opening or reading the report did not finish before the invocation's deadline (S3 slow or
+    /// not answering). Nothing was sent; a retry can succeed.
+    #[error(
+        "{location}: {stage} did not finish before the invocation deadline (S3 slow or not \
+         answering); nothing was sent"
+    )]
+    Deadline {
+        location: String,
+        stage: &'static str,
+    },
     /// Reading or writing the receipt failed; `sent` names the sinks already sent to in this run
     /// (their outcome may be unrecorded, so a retry may send them again).
     #[error("{source}{}", sent_note(.sent))]
@@ -130,10 +141,13 @@ impl ProcessError {
     pub fn is_permanent(&self) -> bool {
         match self {
             ProcessError::Pipeline(PipelineError::Fetch(e)) => !fetch_is_transient(e),
+            // The byte stream broke (a connection cut or stalled midway): the next read may work.
+            ProcessError::Pipeline(PipelineError::Report(ReportError::Io { .. })) => false,
             ProcessError::Pipeline(PipelineError::Report(_)) => true,
             // The reader thread died: a bug; retrying will hit it again.
             ProcessError::Pipeline(PipelineError::Worker { .. }) => true,
             ProcessError::Receipt { source, .. } => !source.is_transient(),
+            ProcessError::Deadline { .. } => false,
         }
     }
 }
@@ -182,7 +196,13 @@ pub async fn process_report(
     opts: &ProcessOptions,
 ) -> Result<Processed, ProcessError> {
     let Some(store) = receipts else {
-        let run = engine.route(location.clone(), opts.route.clone()).await?;
+        let run = before_deadline(
+            opts.deliver.deadline,
+            &location.to_string(),
+            "reading the report",
+            async { Ok(engine.route(location.clone(), opts.route.clone()).await?) },
+        )
+        .await?;
         let jobs = engine.jobs(&run);
         let report = deliver::deliver(jobs, &opts.deliver).await;
         return Ok(Processed {
@@ -202,9 +222,15 @@ pub async fn process_report(
     // Receipts are for S3 reports; fail before touching anything else.
     store.receipt_key(&uri).map_err(|e| receipt_err(e, &[]))?;
 
-    let opened = fetch::open(&location, engine.s3.as_ref())
-        .await
-        .map_err(PipelineError::from)?;
+    // The deadline bounds the read as well as the sends: S3 answering nothing (the SDK sets no
+    // read timeout) must fail the invocation in time, naming the report, not let Lambda kill it.
+    let deadline = opts.deliver.deadline;
+    let opened = before_deadline(deadline, &uri, "opening the report (S3 GetObject)", async {
+        fetch::open(&location, engine.s3.as_ref())
+            .await
+            .map_err(|e| ProcessError::from(PipelineError::from(e)))
+    })
+    .await?;
     let claim = store
         .claim_version(&uri, opened.etag.as_deref(), &opts.owner)
         .await
@@ -238,14 +264,20 @@ pub async fn process_report(
         tracing::warn!(report = %uri, previous, "took over an expired claim");
     }
 
-    let run = match route_opened(engine, opened, &location, &opts.route).await {
+    let routed = before_deadline(deadline, &uri, "reading the report", async {
+        route_opened(engine, opened, &location, &opts.route)
+            .await
+            .map_err(ProcessError::from)
+    })
+    .await;
+    let run = match routed {
         Ok(run) => run,
         Err(e) => {
             // Nothing was sent: give the claim back so a retry need not wait for the lease.
             if let Err(release) = store.release(held).await {
                 tracing::warn!(report = %uri, error = %release, "could not release the claim after a read error");
             }
-            return Err(e.into());
+            return Err(e);
         }
     };
 
@@ -328,6 +360,27 @@ pub async fn process_report(
         already_delivered,
         receipt: Some(receipt),
     })
+}
+
+/// Runs `fut` until `deadline` (if any); past it, [`ProcessError::Deadline`] naming `stage`. A
+/// report read on a blocking thread is abandoned, not stopped: its thread ends when the stream
+/// errors (the SDK's stalled-stream protection) or the process is frozen.
+async fn before_deadline<T>(
+    deadline: Option<tokio::time::Instant>,
+    location: &str,
+    stage: &'static str,
+    fut: impl std::future::Future<Output = Result<T, ProcessError>>,
+) -> Result<T, ProcessError> {
+    let Some(deadline) = deadline else {
+        return fut.await;
+    };
+    match tokio::time::timeout_at(deadline, fut).await {
+        Ok(result) => result,
+        Err(_elapsed) => Err(ProcessError::Deadline {
+            location: location.to_owned(),
+            stage,
+        }),
+    }
 }
 
 /// Routes an already opened report on a blocking thread (as [`crate::pipeline::route_location`]).

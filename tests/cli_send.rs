@@ -47,7 +47,7 @@ topic_arn = "{topic}"
 
 [sinks.chat]
 type = "slack"
-url = "{}/services/T000/B000/SECRETPATH"
+url = "{}/services/T000/B000/TESTSECRETPATH"
 allow_insecure_http = true
 
 [[rules]]
@@ -87,7 +87,7 @@ fn text(b: &[u8]) -> String {
 async fn send_delivers_every_non_compliant_resource_to_sns_and_slack() {
     let s = setup("send-ok").await;
     Mock::given(method("POST"))
-        .and(path("/services/T000/B000/SECRETPATH"))
+        .and(path("/services/T000/B000/TESTSECRETPATH"))
         .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
         .expect(1)
         .mount(&s.slack)
@@ -99,7 +99,7 @@ async fn send_delivers_every_non_compliant_resource_to_sns_and_slack() {
     assert!(stdout.contains("delivered: sink email (sns)"), "{stdout}");
     assert!(stdout.contains("delivered: sink chat (slack)"), "{stdout}");
     assert!(
-        !stdout.contains("SECRETPATH") && !text(&out.stderr).contains("SECRETPATH"),
+        !stdout.contains("TESTSECRETPATH") && !text(&out.stderr).contains("TESTSECRETPATH"),
         "the webhook path is a secret: {stdout}"
     );
 
@@ -142,7 +142,7 @@ async fn a_failing_slack_does_not_stop_sns_and_the_exit_code_says_so() {
     );
     assert!(stdout.contains("delivered: sink email (sns)"), "{stdout}");
     assert!(stdout.contains("FAILED: sink chat (slack)"), "{stdout}");
-    assert!(!stdout.contains("SECRETPATH"), "{stdout}");
+    assert!(!stdout.contains("TESTSECRETPATH"), "{stdout}");
     // SNS got the digest although Slack was down; Slack was retried.
     assert_eq!(s.moto.receive(&s.queue_url).await.len(), 1);
     assert!(s.slack.received_requests().await.unwrap().len() >= 2);

@@ -245,7 +245,10 @@ async fn lambda_under_the_cargo_lambda_emulator() {
     let rules = dir.path().join("rules.toml");
     std::fs::write(
         &rules,
-        rules_toml(&topic, &format!("{}/services/T0/B0/e2e", slack.uri())),
+        rules_toml(
+            &topic,
+            &format!("{}/services/T0/B0/TESTSECRET-e2e", slack.uri()),
+        ),
     )
     .expect("write rules");
     let env: Vec<(String, String)> = vec![

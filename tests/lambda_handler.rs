@@ -64,7 +64,10 @@ async fn setup(name: &str) -> Env {
     let rules = dir.path().join("rules.toml");
     std::fs::write(
         &rules,
-        rules_toml(&topic, &format!("{}/services/T0/B0/x", slack.uri())),
+        rules_toml(
+            &topic,
+            &format!("{}/services/T0/B0/TESTSECRET-x", slack.uri()),
+        ),
     )
     .expect("write rules");
     let receipts = format!("s3://{BUCKET}/{RECEIPTS_PREFIX}/");
@@ -229,20 +232,43 @@ async fn a_live_claim_of_another_invocation_sends_nothing_and_fails() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_permanent_sink_failure_is_recorded_and_does_not_retry() {
+async fn a_permanent_sink_failure_is_recorded_and_fails_the_invocation() {
     let env = setup("permanent").await;
     slack_status(&env.slack, 404).await;
-    let out = env
+    // The invocation fails, so the event reaches the on-failure queue (and its alarm) once Lambda's
+    // retries run out: a sink that lacks the report must not go unnoticed (docs/reliability.md).
+    let err = env
         .handler
         .handle(event("req-1", s3_event(BUCKET, REPORT_KEY)))
         .await
-        .expect("nothing a retry could fix: the invocation succeeds");
-    assert_eq!(out["reports"][0]["status"], "incomplete", "{out}");
+        .expect_err("a sink that failed for good fails the invocation");
+    assert_eq!(err.error_type, "AuditRouter.PermanentDelivery", "{err}");
+    assert!(
+        err.message.contains("ops-slack")
+            && err.message.contains("permanent")
+            && err
+                .message
+                .contains(&format!("--receipts s3://{BUCKET}/{RECEIPTS_PREFIX}/")),
+        "{err}"
+    );
     let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
     assert_eq!(state(&receipt, "ops-slack"), "failed");
     assert_eq!(receipt["sinks"]["ops-slack"]["retryable"], false);
     assert_eq!(state(&receipt, "ops-sns"), "delivered");
-    assert_eq!(bodies(&env.slack).await.len(), 1, "no retry of a 404");
+    assert_eq!(
+        bodies(&env.slack).await.len(),
+        1,
+        "no retry of a 404 within the invocation"
+    );
+    // Lambda's retry re-tries Slack only.
+    let err = env
+        .handler
+        .handle(event("req-1", s3_event(BUCKET, REPORT_KEY)))
+        .await
+        .expect_err("still permanent");
+    assert_eq!(err.error_type, "AuditRouter.PermanentDelivery");
+    assert_eq!(bodies(&env.slack).await.len(), 2);
+    assert_eq!(drain(&env.moto, &env.queue).await.len(), 1, "SNS sent once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

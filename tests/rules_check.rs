@@ -96,7 +96,7 @@ acounts = ["222222222222"]
 [sinks.a]
 type = "webhook"
 anything = "goes"
-headers = { X-Token = "t" }
+headers = { X-Token = "TESTSECRET-t" }
 [[rules]]
 name = "r"
 sinks = ["a"]

@@ -36,7 +36,10 @@ async fn setup(name: &str) -> Env {
     let rules = dir.path().join("rules.toml");
     std::fs::write(
         &rules,
-        rules_toml(&topic, &format!("{}/services/T0/B0/x", slack.uri())),
+        rules_toml(
+            &topic,
+            &format!("{}/services/T0/B0/TESTSECRET-x", slack.uri()),
+        ),
     )
     .expect("write rules");
     Env {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const SECRET_PATH: &str = "/services/T0SECRET/B0SECRET/xoxTOPSECRETTOKEN";
+const SECRET_PATH: &str = "/services/T0SECRET/B0SECRET/xoxTESTSECRETTOKEN";
 
 use common::sinks::{ctx, fixed_ctx};
 
@@ -126,7 +126,7 @@ fn and_more(p: &Payload) -> Option<u64> {
 
 #[test]
 fn default_template_snapshots_for_every_report_type() {
-    let s = sink("url = \"https://hooks.slack.com/services/T/B/X\"");
+    let s = sink("url = \"https://hooks.slack.com/services/T/B/TESTSECRET\"");
     for report in ReportTemplate::ALL {
         let payloads = s
             .render(&sample_digest(report, "ops-slack"), &fixed_ctx())
@@ -149,7 +149,7 @@ fn default_template_snapshots_for_every_report_type() {
 
 #[test]
 fn default_template_names_every_control_and_resource() {
-    let s = sink("url = \"https://hooks.slack.com/services/T/B/X\"");
+    let s = sink("url = \"https://hooks.slack.com/services/T/B/TESTSECRET\"");
     let d = sample_digest(ReportTemplate::ResourceCompliance, "ops-slack");
     let body = &s.render(&d, &fixed_ctx()).unwrap()[0].body;
     for g in &d.groups {
@@ -173,7 +173,7 @@ fn default_template_names_every_control_and_resource() {
 
 #[test]
 fn test_messages_are_marked() {
-    let s = sink("url = \"https://hooks.slack.com/services/T/B/X\"");
+    let s = sink("url = \"https://hooks.slack.com/services/T/B/TESTSECRET\"");
     let mut c = fixed_ctx();
     c.test = true;
     let p = &s
@@ -202,7 +202,7 @@ fn hostile_resource_names_are_escaped_everywhere() {
     f.account = Some("<!everyone>".into());
     b.push(&f, "all");
     let d = b.finish();
-    let p = &sink("url = \"https://hooks.slack.com/services/T/B/X\"")
+    let p = &sink("url = \"https://hooks.slack.com/services/T/B/TESTSECRET\"")
         .render(&d, &fixed_ctx())
         .unwrap()[0];
     for needle in [
@@ -231,7 +231,8 @@ fn hostile_resource_names_are_escaped_everywhere() {
 #[test]
 fn truncate_fits_one_message_and_counts_the_rest() {
     let d = big_digest();
-    let s = sink("url = \"https://hooks.slack.com/services/T/B/X\"\noverflow = \"truncate\"");
+    let s =
+        sink("url = \"https://hooks.slack.com/services/T/B/TESTSECRET\"\noverflow = \"truncate\"");
     let payloads = s.render(&d, &fixed_ctx()).unwrap();
     assert_eq!(payloads.len(), 1);
     let p = &payloads[0];
@@ -266,7 +267,7 @@ fn truncate_fits_one_message_and_counts_the_rest() {
 fn split_numbers_messages_within_limits() {
     let d = big_digest();
     let s = sink(
-        "url = \"https://hooks.slack.com/services/T/B/X\"\noverflow = \"split\"\nmax_messages = 20",
+        "url = \"https://hooks.slack.com/services/T/B/TESTSECRET\"\noverflow = \"split\"\nmax_messages = 20",
     );
     let payloads = s.render(&d, &fixed_ctx()).unwrap();
     let n = payloads.len();
@@ -297,7 +298,7 @@ fn split_numbers_messages_within_limits() {
 fn split_beyond_max_messages_truncates_the_last() {
     let d = big_digest();
     let s = sink(
-        "url = \"https://hooks.slack.com/services/T/B/X\"\noverflow = \"split\"\nmax_messages = 3",
+        "url = \"https://hooks.slack.com/services/T/B/TESTSECRET\"\noverflow = \"split\"\nmax_messages = 3",
     );
     let payloads = s.render(&d, &fixed_ctx()).unwrap();
     assert_eq!(payloads.len(), 3);
@@ -321,7 +322,7 @@ fn overlong_values_are_split_into_sections_not_cut() {
             "all",
         );
     }
-    let p = &sink("url = \"https://hooks.slack.com/services/T/B/X\"")
+    let p = &sink("url = \"https://hooks.slack.com/services/T/B/TESTSECRET\"")
         .render(&b.finish(), &fixed_ctx())
         .unwrap()[0];
     check_limits(p);
@@ -332,9 +333,12 @@ fn overlong_values_are_split_into_sections_not_cut() {
 #[test]
 fn settings_are_validated() {
     let c = ctx(Path::new("."), StaticSecrets::new());
-    let e = build_err("url = \"http://hooks.slack.com/services/T/B/X\"", &c);
+    let e = build_err(
+        "url = \"http://hooks.slack.com/services/T/B/TESTSECRET\"",
+        &c,
+    );
     assert!(e.to_string().starts_with("sinks.ops-slack.url:"), "{e}");
-    assert!(!e.to_string().contains("services/T/B/X"), "{e}");
+    assert!(!e.to_string().contains("services/T/B/TESTSECRET"), "{e}");
     let e = build_err("url = \"https://h.test/x\"\noverflow = \"wrap\"", &c);
     assert!(e.to_string().contains("sinks.ops-slack.overflow"), "{e}");
     assert!(e.to_string().contains("\"split\""), "{e}");
@@ -490,7 +494,7 @@ async fn slack_4xx_errors_are_permanent_and_clear() {
         assert!(msg.contains(&format!("HTTP {status} {code}")), "{msg}");
         assert!(msg.contains(hint), "{msg}");
         assert!(msg.contains("slack sink `ops-slack`"), "{msg}");
-        assert!(!msg.contains("TOPSECRET"), "secret in error: {msg}");
+        assert!(!msg.contains("TESTSECRET"), "secret in error: {msg}");
     }
 }
 
@@ -510,7 +514,7 @@ async fn connection_failures_are_retryable_and_redacted() {
     .unwrap();
     let e = s.send(&one_payload(&s)).await.unwrap_err();
     assert!(e.is_retryable(), "{e}");
-    assert!(!e.to_string().contains("TOPSECRET"), "{e}");
+    assert!(!e.to_string().contains("TESTSECRET"), "{e}");
 }
 
 #[tokio::test]
@@ -524,9 +528,9 @@ async fn secrets_never_show() {
     assert_eq!(s.destination(), "${ssm:/ops/slack-url}");
     let p = one_payload(&s);
     s.send(&p).await.unwrap();
-    assert!(!p.body.contains("TOPSECRET"));
+    assert!(!p.body.contains("TESTSECRET"));
     // A literal URL is redacted to its host.
-    let literal = sink("url = \"https://hooks.slack.com/services/T0/B0/xoxTOPSECRET\"");
+    let literal = sink("url = \"https://hooks.slack.com/services/T0/B0/xoxTESTSECRET\"");
     assert_eq!(literal.destination(), "https://hooks.slack.com/…");
     // An unresolvable reference names the reference, not a value.
     let unresolved = build(
@@ -543,12 +547,12 @@ async fn secrets_never_show() {
 async fn resolved_url_must_be_https() {
     let secrets = StaticSecrets::new().with(
         "${ssm:/u}",
-        "http://hooks.example.test/services/xoxTOPSECRET",
+        "http://hooks.example.test/services/xoxTESTSECRET",
     );
     let s = build("url = \"${ssm:/u}\"", &ctx(Path::new("."), secrets)).unwrap();
     let e = s.send(&one_payload(&s)).await.unwrap_err();
     assert!(e.to_string().contains("https://"), "{e}");
-    assert!(!e.to_string().contains("TOPSECRET"), "{e}");
+    assert!(!e.to_string().contains("TESTSECRET"), "{e}");
     assert!(!e.is_retryable());
 }
 

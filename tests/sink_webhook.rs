@@ -19,7 +19,7 @@ use std::time::Duration;
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const SECRET_PATH: &str = "/hooks/xoxTOPSECRETPATH";
+const SECRET_PATH: &str = "/hooks/xoxTESTSECRETPATH";
 
 use common::sinks::{ctx, fixed_ctx};
 
@@ -307,8 +307,8 @@ async fn server_sink(server: &MockServer, extra: &str) -> Arc<dyn Sink> {
     let url = format!("{}{SECRET_PATH}", server.uri());
     let secrets = StaticSecrets::new()
         .with("${ssm:/hook/url}", &url)
-        .with("${secretsmanager:hook-token}", "tok-TOPSECRET")
-        .with("${ssm:/pd/key}", "pd\"KEY-TOPSECRET");
+        .with("${secretsmanager:hook-token}", "tok-TESTSECRET")
+        .with("${ssm:/pd/key}", "pd\"KEY-TESTSECRET");
     build(
         &format!("url = \"${{ssm:/hook/url}}\"\nallow_insecure_http = true\n{extra}"),
         &ctx(Path::new("."), secrets),
@@ -337,7 +337,7 @@ async fn posts_body_with_headers_and_content_type() {
     Mock::given(method("POST"))
         .and(path(SECRET_PATH))
         .and(header("content-type", "application/json"))
-        .and(header("authorization", "Bearer tok-TOPSECRET"))
+        .and(header("authorization", "Bearer tok-TESTSECRET"))
         .and(header("x-source", "audit-router"))
         .and(body_json(json(&p)))
         .respond_with(ResponseTemplate::new(202))
@@ -345,7 +345,7 @@ async fn posts_body_with_headers_and_content_type() {
         .mount(&server)
         .await;
     s.send(&p).await.expect("delivered");
-    assert!(!p.body.contains("TOPSECRET"));
+    assert!(!p.body.contains("TESTSECRET"));
     assert_eq!(s.destination(), "${ssm:/hook/url}");
 }
 
@@ -386,7 +386,7 @@ async fn body_secrets_are_filled_in_only_when_sending() {
     )
     .await;
     let p = sample_payload(&s);
-    assert!(!p.body.contains("TOPSECRET"), "dry-run shows no secret");
+    assert!(!p.body.contains("TESTSECRET"), "dry-run shows no secret");
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(202))
         .expect(1)
@@ -395,7 +395,7 @@ async fn body_secrets_are_filled_in_only_when_sending() {
     s.send(&p).await.unwrap();
     let got = &server.received_requests().await.unwrap()[0];
     let v: Value = serde_json::from_slice(&got.body).expect("still valid JSON");
-    assert_eq!(v["routing_key"], "pd\"KEY-TOPSECRET");
+    assert_eq!(v["routing_key"], "pd\"KEY-TESTSECRET");
 }
 
 #[tokio::test]
@@ -469,7 +469,7 @@ async fn errors_are_classified_and_redacted() {
         assert_eq!(s.retry(&e), retry, "{status}: {msg}");
         assert!(msg.contains(&format!("HTTP {status}")), "{msg}");
         assert!(msg.contains("webhook sink `hook`"), "{msg}");
-        assert!(!msg.contains("TOPSECRET"), "{msg}");
+        assert!(!msg.contains("TESTSECRET"), "{msg}");
     }
 }
 
@@ -487,7 +487,7 @@ async fn connection_refused_is_retryable() {
     .unwrap();
     let e = s.send(&sample_payload(&s)).await.unwrap_err();
     assert!(e.is_retryable(), "{e}");
-    assert!(!e.to_string().contains("TOPSECRET"), "{e}");
+    assert!(!e.to_string().contains("TESTSECRET"), "{e}");
 }
 
 #[tokio::test]

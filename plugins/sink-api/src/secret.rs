@@ -212,7 +212,7 @@ mod tests {
     #[test]
     fn redacts_urls() {
         assert_eq!(
-            redact_url("https://hooks.slack.com/services/T0/B0/XXXX"),
+            redact_url("https://hooks.slack.com/services/T0/B0/TESTSECRETXX"),
             "https://hooks.slack.com/…"
         );
         assert_eq!(
