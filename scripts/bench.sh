@@ -5,9 +5,13 @@
 # 25 MB and 250 MB as JSON, CSV, JSON.gz and CSV.gz, and runs under /usr/bin/time -v:
 #   - audit-router-gen        (generator speed; proves it streams: flat RSS)
 #   - audit-router-baseline   (bare serde_json -> IgnoredAny / bare csv ByteRecord pass)
-#   - audit-router dry-run    (read + parse + match + group + render, no delivery)
-# plus the rule-scale check (10 vs 1 000 rules over 1 M findings) and the start-up time of a
-# dry run on a tiny report. Prints one markdown table per section.
+#   - route_file              (benches/route_file.rs: the Lambda's path through the library,
+#                              pipeline::route_report with RouteOptions::default(): read + parse
+#                              + match + group into digests that keep what they render + counts)
+#   - audit-router dry-run    (the CLI; with --format summary once it has it, else its listing)
+# plus the rule-scale check (10 vs 1 000 rules over 1 M findings, library path), the start-up
+# time of a dry run on a tiny report and the release binary's size. Prints one markdown table
+# per section.
 #
 # MB/s and the ratio use CPU time (user + sys): the throughput target is per core, and the build
 # machines are shared, so wall time is noisy. Sizes are uncompressed report bytes (10^6 B = 1 MB).
@@ -16,7 +20,7 @@
 #                         [--dir DIR] [--keep] [--out FILE] [--timeout SECS]
 #   --quick       small files (1 MB, 10 000 findings for rule scale): proves it builds and runs
 #   --router PATH use this audit-router binary instead of building target/release/audit-router
-#   --no-router   only the generator and the baselines
+#   --no-router   only the generator and the baselines (no route_file, no audit-router)
 #   --dir DIR     work directory for the generated files (default: a new temp dir)
 #   --keep        keep the generated files
 #   --out FILE    also write the tables to FILE
@@ -79,6 +83,14 @@ log "building release binaries: cargo build --release ${PACKAGES[*]}"
 cargo build --release --quiet "${PACKAGES[@]}" >&2 || die "cargo build failed"
 GEN="$ROOT/target/release/audit-router-gen"
 BASE="$ROOT/target/release/audit-router-baseline"
+# The library route path: the `route_file` bench binary (release profile via `cargo bench`).
+LIB=""
+if [ "$NO_ROUTER" = 0 ]; then
+  log "building the library route path: cargo bench --no-run --bench route_file"
+  LIB=$(cargo bench --no-run --quiet --bench route_file --message-format=json 2>/dev/null \
+    | sed -n 's/.*"executable":"\([^"]*route_file[^"]*\)".*/\1/p' | tail -n 1)
+  [ -n "$LIB" ] && [ -x "$LIB" ] || die "could not build benches/route_file.rs"
+fi
 
 if [ -z "$WORKDIR" ]; then
   WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/audit-router-bench.XXXXXX")"
@@ -139,6 +151,19 @@ if [ "$NO_ROUTER" = 0 ]; then
 fi
 log "router: $ROUTER_STATE"
 
+# lib_route NAME RULES FILE BYTES: one library route (route_file); sets L_CELLS and L_CPU.
+lib_route() {
+  local name="$1" rules="$2" file="$3" bytes="$4"
+  L_CPU=""
+  measure "$name" "$LIB" --rules "$rules" "$file"
+  if [ "$M_RC" != 0 ]; then
+    L_CELLS="| — | — | — | — | failed (exit $M_RC: ${M_ERR//|/\\|})"
+    return
+  fi
+  L_CPU="$M_CPU"
+  L_CELLS="| $M_WALL | $M_CPU | $(rate "$bytes" "$M_CPU") | $M_RSS_MB"
+}
+
 # route NAME RULES FILE: one dry run; sets R_CELLS (seconds/MB/s/RSS cells) and R_CPU.
 route() {
   local name="$1" rules="$2" file="$3" bytes="$4"
@@ -191,6 +216,16 @@ for size in $SIZES; do
     base_cpu="$M_CPU"
     emit "| $label | $size_cell | baseline $fmt | $M_WALL | $M_CPU | $(rate "$bytes" "$M_CPU") | $M_RSS_MB | 1.00 |"
 
+    if [ -n "$LIB" ]; then
+      log "library route path on $label"
+      lib_route "lib-$size-$variant" "$WORKDIR/rules-10.toml" "$file" "$bytes"
+      if [ -n "$L_CPU" ]; then
+        emit "| $label | $size_cell | library route (route_file) $L_CELLS | $(ratio "$base_cpu" "$L_CPU") |"
+      else
+        emit "| $label | $size_cell | library route (route_file) $L_CELLS |"
+      fi
+    fi
+
     log "router on $label"
     route "route-$size-$variant" "$WORKDIR/rules-10.toml" "$file" "$bytes"
     if [ -n "$R_CPU" ]; then
@@ -204,7 +239,7 @@ for size in $SIZES; do
 done
 
 emit ""
-emit "### Rule scale ($SCALE_ITEMS findings, CSV, 10 vs 1 000 rules; target: 1 000 within 2× of 10)"
+emit "### Rule scale ($SCALE_ITEMS findings, CSV, 10 vs 1 000 rules, library route path; target: 1 000 within 2× of 10)"
 emit ""
 emit "| rules | wall s | cpu s | MB/s (cpu) | peak RSS MB | time vs 10 rules |"
 emit "|---:|---:|---:|---:|---:|---:|"
@@ -214,13 +249,14 @@ log "generating $SCALE_ITEMS findings for the rule-scale check"
 scale_bytes=$(fsize "$scale_file")
 cpu10=""
 for n in 10 1000; do
-  route "scale-$n" "$WORKDIR/rules-$n.toml" "$scale_file" "$scale_bytes"
+  if [ -z "$LIB" ]; then emit "| $n | — | — | — | — | skipped (--no-router) |"; continue; fi
+  lib_route "scale-$n" "$WORKDIR/rules-$n.toml" "$scale_file" "$scale_bytes"
   rel=""
-  if [ -n "$R_CPU" ]; then
-    [ "$n" = 10 ] && cpu10="$R_CPU"
-    [ -n "$cpu10" ] && rel="$(ratio "$R_CPU" "$cpu10")×"
+  if [ -n "$L_CPU" ]; then
+    [ "$n" = 10 ] && cpu10="$L_CPU"
+    [ -n "$cpu10" ] && rel="$(ratio "$L_CPU" "$cpu10")×"
   fi
-  if [ -n "$R_CPU" ]; then emit "| $n $R_CELLS | $rel |"; else emit "| $n $R_CELLS |"; fi
+  if [ -n "$L_CPU" ]; then emit "| $n $L_CELLS | $rel |"; else emit "| $n $L_CELLS |"; fi
 done
 rm -f "$scale_file"
 
@@ -254,6 +290,17 @@ if [ "$ROUTER_STATE" = ok ]; then
   fi
 else
   emit "| $(basename "$tiny") | — | — | $ROUTER_STATE |"
+fi
+
+emit ""
+emit "### Release binary"
+emit ""
+emit "| binary | bytes | MB |"
+emit "|---|---:|---:|"
+if [ "$ROUTER_STATE" = ok ] || [ -x "$ROUTER" ]; then
+  emit "| $(basename "$ROUTER") | $(fsize "$ROUTER") | $(mb "$(fsize "$ROUTER")") |"
+else
+  emit "| audit-router | — | — |"
 fi
 
 emit ""

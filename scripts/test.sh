@@ -13,3 +13,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+# The benchmarks must keep building (BENCHMARKS.md). Dev profile: reuses the test build and
+# takes well under 2 minutes; the release build of `cargo bench --no-run` (fat LTO) does not.
+echo "== benches build"
+cargo build --benches --locked

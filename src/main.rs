@@ -6,6 +6,8 @@ use audit_router::event;
 use audit_router::location::ReportLocation;
 use audit_router::output::{self, DryRun, SourceError};
 use audit_router::pipeline::{self, Engine, RouteOptions};
+use audit_router::process::{self, Disposition, ProcessOptions, Processed};
+use audit_router::receipt::ReceiptStore;
 use audit_router::rules::{LoadOptions, Rules, Severity};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -18,8 +20,9 @@ use std::process::ExitCode;
     about = "Routes AWS Backup Audit Manager reports to notification sinks by rules"
 )]
 struct Cli {
+    /// With no subcommand under AWS Lambda (`AWS_LAMBDA_RUNTIME_API` set), runs the function.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -32,6 +35,9 @@ enum Command {
     Send(SendArgs),
     /// Send a clearly marked test message, built from sample findings, to one sink.
     SendTest(SendTestArgs),
+    /// Run as the AWS Lambda function (the default under Lambda; see `audit_router::lambda`).
+    #[command(hide = true)]
+    Lambda,
 }
 
 #[derive(Args, Debug)]
@@ -96,6 +102,10 @@ struct SendArgs {
     /// `text` prints one line per sink and report; `json` the full outcomes (with messages).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     format: OutputFormat,
+    /// Keep delivery receipts under this S3 location, as the Lambda function does: send each
+    /// report only to the sinks its receipt does not show as delivered, and record the outcomes.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    receipts: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -110,13 +120,26 @@ struct SendTestArgs {
 }
 
 fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
-    let result = match cli.command {
+    let command = match cli.command {
+        Some(command) => command,
+        None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => Command::Lambda,
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            return ExitCode::from(2);
+        }
+    };
+    // Lambda mode sets up its own (JSON) logging.
+    if !matches!(command, Command::Lambda) {
+        init_tracing();
+    }
+    let result = match command {
         Command::Check(args) => check(args),
         Command::DryRun(args) => run_async(dry_run(args)),
         Command::Send(args) => run_async(send(args)),
         Command::SendTest(args) => run_async(send_test(args)),
+        Command::Lambda => Ok(audit_router::lambda::main()),
     };
     match result {
         Ok(code) => code,
@@ -381,6 +404,9 @@ async fn send(args: SendArgs) -> Result<ExitCode> {
     let Some(engine) = engine(&args.src.rules, args.src.environment.clone(), true).await? else {
         return Ok(ExitCode::FAILURE);
     };
+    if let Some(uri) = &args.receipts {
+        return send_with_receipts(&args, uri, engine, locations, dry).await;
+    }
     let route_opts = RouteOptions::default();
     route_all(&engine, locations, &route_opts, &mut dry).await;
     let jobs = dry.runs.iter().flat_map(|r| engine.jobs(r)).collect();
@@ -418,6 +444,135 @@ async fn send(args: SendArgs) -> Result<ExitCode> {
                 println!("no finding routed to any sink: nothing sent");
             }
             print!("{}", output::outcomes_text(&report.outcomes));
+        }
+    }
+    for e in &dry.errors {
+        eprintln!("error: {}", e.error);
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `send --receipts`: each report through the same claim → route → deliver pending → record →
+/// release flow as the Lambda function ([`process::process_report`]).
+async fn send_with_receipts(
+    args: &SendArgs,
+    uri: &str,
+    engine: Engine,
+    locations: Vec<ReportLocation>,
+    mut dry: DryRun,
+) -> Result<ExitCode> {
+    // The lease must outlast this run's deliveries (`--timeout`), like the Lambda's lease its
+    // function timeout.
+    let lease = audit_router::lambda::DEFAULT_LEASE.max(std::time::Duration::from_secs(
+        args.timeout.saturating_add(30),
+    ));
+    let s3 = engine
+        .s3
+        .clone()
+        .context("no S3 client for the receipts (a bug: send always builds AWS clients)")?;
+    let store = ReceiptStore::from_uri(s3, uri, lease).with_context(|| "--receipts")?;
+    let opts = ProcessOptions {
+        owner: process::cli_owner(),
+        deliver: DeliverOptions {
+            deadline: Some(deadline(args.timeout)),
+            ..DeliverOptions::default()
+        },
+        route: RouteOptions::default(),
+    };
+    let mut processed = Vec::new();
+    for loc in locations {
+        let name = loc.to_string();
+        match process::process_report(&engine, Some(&store), loc, &opts).await {
+            Ok(p) => processed.push(p),
+            Err(e) => dry.errors.push(SourceError {
+                source: name,
+                error: e.to_string(),
+            }),
+        }
+    }
+    let ok = dry.errors.is_empty() && processed.iter().all(Processed::complete);
+    let receipt_uri = |p: &Processed| {
+        store
+            .receipt_key(&p.location.to_string())
+            .map(|k| format!("s3://{}/{k}", store.bucket()))
+            .unwrap_or_default()
+    };
+    match args.format {
+        OutputFormat::Json => {
+            let reports: Vec<_> = processed
+                .iter()
+                .map(|p| {
+                    let (status, claim) = match &p.disposition {
+                        Disposition::Routed if p.complete() => ("delivered", None),
+                        Disposition::Routed => ("incomplete", None),
+                        Disposition::Duplicate => ("duplicate", None),
+                        Disposition::Busy { owner, until } => (
+                            "busy",
+                            Some(serde_json::json!({"owner": owner, "until": until.to_rfc3339()})),
+                        ),
+                    };
+                    serde_json::json!({
+                        "source": p.location.to_string(),
+                        "status": status,
+                        "claim": claim,
+                        "report": p.run.as_ref().map(|r| r.info.template),
+                        "format": p.run.as_ref().map(|r| r.info.format),
+                        "items": p.run.as_ref().map(|r| r.info.items),
+                        "silenced": p.run.as_ref().map(|r| r.silenced),
+                        "unmatched": p.run.as_ref().map(|r| r.unmatched),
+                        "already_delivered": p.already_delivered,
+                        "receipt_uri": receipt_uri(p),
+                        "receipt": p.receipt,
+                    })
+                })
+                .collect();
+            let outcomes: Vec<_> = processed.iter().flat_map(|p| &p.outcomes).collect();
+            let doc = serde_json::json!({
+                "sources": reports,
+                "outcomes": outcomes,
+                "skipped": dry.skipped,
+                "errors": dry.errors,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        _ => {
+            for p in &processed {
+                let source = &p.location;
+                match &p.disposition {
+                    Disposition::Duplicate => println!(
+                        "{source}: already delivered to every routed sink ({}): nothing sent \
+                         (receipt {})",
+                        p.already_delivered.join(", "),
+                        receipt_uri(p)
+                    ),
+                    Disposition::Busy { owner, until } => println!(
+                        "{source}: another run ({owner}) holds the receipt until {until}: nothing \
+                         sent; try again later"
+                    ),
+                    Disposition::Routed => {
+                        if let Some(r) = &p.run {
+                            println!(
+                                "{source}: {} items, {} silenced, {} unmatched",
+                                r.info.items, r.silenced, r.unmatched
+                            );
+                            if r.digests.is_empty() {
+                                println!("no finding routed to any sink: nothing sent");
+                            }
+                        }
+                        for sink in &p.already_delivered {
+                            println!(
+                                "skipped: sink {sink}: already delivered (receipt {})",
+                                receipt_uri(p)
+                            );
+                        }
+                        print!("{}", output::outcomes_text(&p.outcomes));
+                    }
+                }
+            }
         }
     }
     for e in &dry.errors {

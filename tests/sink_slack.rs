@@ -2,10 +2,12 @@
 //! hostile report values, Slack's limits (50 blocks, 3 000 characters) with split and truncate,
 //! 429/5xx/4xx handling and secret redaction. Snapshots pin the default template per report type.
 
+mod common;
+
 use audit_router::sink_api::samples::sample_digest;
 use audit_router::sink_api::{
-    BuildContext, Digest, DigestBuilder, Finding, Payload, RenderContext, ReportTemplate, Retry,
-    Sink, SinkConfig, SinkError, SinkFactory, SourceInfo, StaticSecrets,
+    BuildContext, Digest, DigestBuilder, Finding, Payload, ReportTemplate, Retry, Sink, SinkError,
+    SourceInfo, StaticSecrets,
 };
 use audit_router_sink_slack::SlackFactory;
 use serde_json::Value;
@@ -17,44 +19,18 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SECRET_PATH: &str = "/services/T0SECRET/B0SECRET/xoxTOPSECRETTOKEN";
 
-fn ctx(base: &Path, secrets: StaticSecrets) -> BuildContext {
-    BuildContext {
-        base_dir: base.to_path_buf(),
-        aws: None,
-        secrets: Arc::new(secrets),
-    }
-}
+use common::sinks::{ctx, fixed_ctx};
 
 fn build(settings: &str, c: &BuildContext) -> Result<Arc<dyn Sink>, SinkError> {
-    let table: toml::Table = settings.parse().expect("test settings are valid TOML");
-    SlackFactory.build(
-        SinkConfig {
-            name: "ops-slack",
-            kind: "slack",
-            settings: &table,
-        },
-        c,
-    )
+    common::sinks::build(&SlackFactory, "ops-slack", settings, c)
 }
 
 fn build_err(settings: &str, c: &BuildContext) -> SinkError {
-    match build(settings, c) {
-        Ok(_) => panic!("expected settings to be rejected: {settings}"),
-        Err(e) => e,
-    }
+    common::sinks::build_err(&SlackFactory, "ops-slack", settings, c)
 }
 
 fn sink(settings: &str) -> Arc<dyn Sink> {
     build(settings, &ctx(Path::new("."), StaticSecrets::new())).expect("sink builds")
-}
-
-fn fixed_ctx() -> RenderContext {
-    RenderContext {
-        now: chrono::DateTime::parse_from_rfc3339("2026-11-26T08:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc),
-        test: false,
-    }
 }
 
 fn blocks_of(p: &Payload) -> Vec<Value> {

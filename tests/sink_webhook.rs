@@ -4,10 +4,12 @@
 //! default template per report type; the example templates (Teams, Discord, Google Chat,
 //! PagerDuty) are checked to render valid JSON.
 
+mod common;
+
 use audit_router::sink_api::samples::sample_digest;
 use audit_router::sink_api::{
-    BuildContext, Digest, DigestBuilder, Finding, Payload, RenderContext, ReportTemplate, Retry,
-    Sink, SinkConfig, SinkError, SinkFactory, SourceInfo, StaticSecrets,
+    BuildContext, Digest, DigestBuilder, Finding, Payload, ReportTemplate, Retry, Sink, SinkError,
+    SourceInfo, StaticSecrets,
 };
 use audit_router_sink_webhook::WebhookFactory;
 use serde_json::Value;
@@ -19,44 +21,18 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SECRET_PATH: &str = "/hooks/xoxTOPSECRETPATH";
 
-fn ctx(base: &Path, secrets: StaticSecrets) -> BuildContext {
-    BuildContext {
-        base_dir: base.to_path_buf(),
-        aws: None,
-        secrets: Arc::new(secrets),
-    }
-}
+use common::sinks::{ctx, fixed_ctx};
 
 fn build(settings: &str, c: &BuildContext) -> Result<Arc<dyn Sink>, SinkError> {
-    let table: toml::Table = settings.parse().expect("test settings are valid TOML");
-    WebhookFactory.build(
-        SinkConfig {
-            name: "hook",
-            kind: "webhook",
-            settings: &table,
-        },
-        c,
-    )
+    common::sinks::build(&WebhookFactory, "hook", settings, c)
 }
 
 fn build_err(settings: &str, c: &BuildContext) -> SinkError {
-    match build(settings, c) {
-        Ok(_) => panic!("expected settings to be rejected: {settings}"),
-        Err(e) => e,
-    }
+    common::sinks::build_err(&WebhookFactory, "hook", settings, c)
 }
 
 fn sink(settings: &str) -> Arc<dyn Sink> {
     build(settings, &ctx(Path::new("."), StaticSecrets::new())).expect("sink builds")
-}
-
-fn fixed_ctx() -> RenderContext {
-    RenderContext {
-        now: chrono::DateTime::parse_from_rfc3339("2026-11-26T08:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc),
-        test: false,
-    }
 }
 
 fn json(p: &Payload) -> Value {

@@ -7,7 +7,6 @@ use super::limit::Region;
 use super::schema::{self, ItemProblem, Kind};
 use super::{Ctx, Format, ReportError};
 use crate::{RawItem, ReportTemplate};
-use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -131,7 +130,8 @@ pub(super) fn read(
         });
     }
 
-    // One reused record per row.
+    // One reused record per row; its UTF-8 is checked once for the whole record, and its
+    // fields are copied into the item's one text buffer (values are made only if asked for).
     let mut record = csv::ByteRecord::new();
     loop {
         ctx.meter.mark(Region::Item {
@@ -142,26 +142,45 @@ pub(super) fn read(
         }
         let index = ctx.items;
         let line = record.position().map(|p| p.line());
-        let mut raw = RawItem::with_capacity(columns.len() + 2);
-        for ((column, bytes), name) in columns.iter().zip(record.iter()).zip(&names) {
-            let text = std::str::from_utf8(bytes).map_err(|u| ReportError::Item {
+        let bad_utf8 = |record: &csv::ByteRecord| -> ReportError {
+            let at = record.position().map_or(0, |p| p.byte());
+            let bad = record
+                .iter()
+                .enumerate()
+                .find_map(|(i, bytes)| std::str::from_utf8(bytes).err().map(|e| (i, e)));
+            let (field, message) = match bad {
+                Some((i, e)) => (
+                    names.get(i).cloned(),
+                    format!(
+                        "invalid UTF-8 at byte {} of the value (the record starts at byte {at} of the report)",
+                        e.valid_up_to()
+                    ),
+                ),
+                // Not reached: a record's bytes are its fields' bytes, end to end.
+                None => (
+                    None,
+                    format!("invalid UTF-8 (the record starts at byte {at} of the report)"),
+                ),
+            };
+            ReportError::Item {
                 source_name: source_name.to_string(),
                 index,
                 line,
-                field: Some(name.clone()),
-                message: format!(
-                    "invalid UTF-8 at byte {} of the value (the record starts at byte {} of the report)",
-                    u.valid_up_to(),
-                    record.position().map_or(0, |p| p.byte())
-                ),
-            })?;
+                field,
+                message,
+            }
+        };
+        let all = std::str::from_utf8(record.as_slice()).map_err(|_| bad_utf8(&record))?;
+        let mut raw = RawItem::with_capacities(columns.len() + 2, all.len());
+        for (i, column) in columns.iter().enumerate() {
+            // `flexible(false)`: every record has the header's field count. A field splitting a
+            // character between its neighbours is invalid on its own: `get` is `None` then.
+            let Some(text) = record.range(i).and_then(|r| all.get(r)) else {
+                return Err(bad_utf8(&record));
+            };
             match column {
-                Column::Known(k, kind) => {
-                    raw.push_distinct_static(k, schema::csv_value(*kind, text))
-                }
-                Column::Other(k) => {
-                    raw.push_distinct_shared(k.clone(), Value::String(text.to_owned()))
-                }
+                Column::Known(k, kind) => raw.push_text_static(k, text, *kind),
+                Column::Other(k) => raw.push_text_shared(k.clone(), text, Kind::Text),
                 Column::Skip => {}
             }
         }
@@ -222,5 +241,52 @@ fn csv_error(source_name: &str, e: csv::Error, origin: super::input::ErrorOrigin
             column: None,
             message: text,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::{ReportError, read_report};
+    use crate::{Finding, ReportTemplate};
+
+    fn read(bytes: &[u8]) -> Result<Vec<Finding>, ReportError> {
+        let mut out = Vec::new();
+        read_report(bytes, "t.csv", None, &mut |f| out.push(f))?;
+        Ok(out)
+    }
+
+    #[test]
+    fn a_character_split_between_two_fields_is_invalid_utf8_of_the_first() {
+        // "\xc3" ends one field and "\xa9" starts the next: the record's bytes end to end are a
+        // valid "é", but neither field is valid on its own.
+        let e = read(
+            b"\"Account ID\",\"Region\",\"Copy Job ID\",\"Job Status\"\n1,\"r\xc3\",\"\xa9c\",OK\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: item 0 (line 2), field `Region`: invalid UTF-8 at byte 1 of the value (the record starts at byte 49 of the report)"
+        );
+    }
+
+    #[test]
+    fn typed_columns_become_values_only_when_asked_and_text_stays_exact() {
+        let f = read(
+            b"Account ID,Region,Backup Job ID,Job Status,Backup Size in Bytes,Is Encrypted,Org Path\n\
+              007,r,j,FAILED,0042,TRUE,\"a, \"\"b\"\"\"\n",
+        )
+        .unwrap();
+        assert_eq!(f[0].report, ReportTemplate::BackupJob);
+        assert_eq!(f[0].account.as_deref(), Some("007"));
+        let raw = &f[0].fields;
+        assert_eq!(raw.get("backupSizeInBytes"), Some(&serde_json::json!(42)));
+        assert_eq!(raw.get("isEncrypted"), Some(&serde_json::json!(true)));
+        assert_eq!(raw.get_str("orgPath"), Some("a, \"b\""));
+        assert_eq!(
+            serde_json::to_value(raw).unwrap(),
+            serde_json::json!({"accountId": "007", "region": "r", "backupJobId": "j",
+                "jobStatus": "FAILED", "backupSizeInBytes": 42, "isEncrypted": true,
+                "orgPath": "a, \"b\""})
+        );
     }
 }

@@ -4,9 +4,10 @@
 
 use super::input::Prepared;
 use super::limit::Region;
-use super::schema::{self, ItemProblem, Schema};
+use super::schema::{self, ItemProblem, Kind, Schema};
 use super::{Ctx, Format, ReportError};
 use crate::{RawItem, ReportTemplate};
+use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use std::fmt;
@@ -32,6 +33,7 @@ pub(super) fn read(
         failure: None,
         current: None,
         capacity: 16,
+        text_capacity: 256,
         key_order: Vec::new(),
     };
     let result = (&mut de)
@@ -95,6 +97,8 @@ struct State<'c, 'a> {
     current: Option<u64>,
     /// Field count of the previous item, to size the next one.
     capacity: usize,
+    /// Text bytes of the previous item, to size the next one's buffer.
+    text_capacity: usize,
     /// The known key at each position of the previous item: items of one report repeat their
     /// key order, so one comparison usually interns a key.
     key_order: Vec<Option<(&'static str, usize)>>,
@@ -123,7 +127,8 @@ impl State<'_, '_> {
                 s
             }
         };
-        let source_name = self.ctx.source_name.to_string();
+        // The name is copied only for an error: this runs once per item.
+        let source_name = || self.ctx.source_name.to_string();
         match schema.finding(raw, index, true) {
             Ok(finding) => {
                 (self.ctx.each)(finding);
@@ -131,13 +136,13 @@ impl State<'_, '_> {
                 Ok(())
             }
             Err(ItemProblem::Missing(key)) => Err(ReportError::MissingKey {
-                source_name,
+                source_name: source_name(),
                 template: schema.template,
                 index,
                 key,
             }),
             Err(ItemProblem::WrongType { key, found }) => Err(ReportError::Item {
-                source_name,
+                source_name: source_name(),
                 index,
                 line: None,
                 field: Some(key.to_string()),
@@ -243,7 +248,7 @@ impl<'de> Visitor<'de> for Item<'_, '_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut raw = RawItem::with_capacity(self.0.capacity);
+        let mut raw = RawItem::with_capacities(self.0.capacity, self.0.text_capacity);
         // Known keys seen so far in this item, by known-key index: a duplicate key (rare, but
         // the later value must win) is spotted without comparing strings.
         let mut seen: u128 = 0;
@@ -253,25 +258,119 @@ impl<'de> Visitor<'de> for Item<'_, '_, '_> {
             position,
         })? {
             position += 1;
-            let value: Value = map.next_value()?;
-            match key {
+            let (key, distinct) = match key {
                 ItemKey::Known(k, i) if i < 128 => {
                     let bit = 1u128 << i;
-                    if seen & bit == 0 {
-                        seen |= bit;
-                        raw.push_distinct_static(k, value);
-                    } else {
-                        raw.insert_static(k, value);
-                    }
+                    let fresh = seen & bit == 0;
+                    seen |= bit;
+                    (FieldKey::Static(k), fresh)
                 }
-                ItemKey::Known(k, _) => raw.insert_static(k, value),
+                ItemKey::Known(k, _) => (FieldKey::Static(k), false),
                 // Never equal to a known key (those are interned), so only other unknown keys
                 // can clash.
-                ItemKey::Other(k) => raw.insert(k, value),
-            }
+                ItemKey::Other(k) => (FieldKey::Other(k), false),
+            };
+            map.next_value_seed(FieldSeed {
+                raw: &mut raw,
+                key,
+                distinct,
+            })?;
         }
         self.0.capacity = raw.len().max(4);
+        self.0.text_capacity = raw.text_len().max(64);
         self.0.item(raw).map_err(|e| self.0.fail(e))
+    }
+}
+
+/// Where a field's value goes in the item.
+enum FieldKey {
+    Static(&'static str),
+    Other(Box<str>),
+}
+
+/// One field value: a string is appended to the item's text buffer (no `Value`, no allocation
+/// of its own); anything else becomes a `serde_json::Value` as before.
+struct FieldSeed<'r> {
+    raw: &'r mut RawItem,
+    key: FieldKey,
+    /// The key is known not to be in the item yet.
+    distinct: bool,
+}
+
+impl FieldSeed<'_> {
+    fn put_text(self, text: &str) {
+        match self.key {
+            FieldKey::Static(k) if self.distinct => self.raw.push_text_static(k, text, Kind::Text),
+            FieldKey::Static(k) => self.raw.insert_text_static(k, text),
+            FieldKey::Other(k) => self.raw.insert_text(k, text),
+        }
+    }
+
+    fn put_value(self, value: Value) {
+        match self.key {
+            FieldKey::Static(k) if self.distinct => self.raw.push_distinct_static(k, value),
+            FieldKey::Static(k) => self.raw.insert_static(k, value),
+            FieldKey::Other(k) => self.raw.insert(k, value),
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for FieldSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.put_text(v);
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.put_value(Value::Bool(v));
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.put_value(Value::from(v));
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.put_value(Value::from(v));
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        // As serde_json's own `Value`: a non-finite float is `null`.
+        self.put_value(Value::from(v));
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.put_value(Value::Null);
+        Ok(())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.put_value(Value::Null);
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let value = Value::deserialize(d)?;
+        self.put_value(value);
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        let value = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        self.put_value(value);
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let value = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        self.put_value(value);
+        Ok(())
     }
 }
 

@@ -158,7 +158,7 @@ mod tests {
 
     #[test]
     fn item_limit_counts_from_the_mark() {
-        let data = vec![b'a'; 100];
+        let data = [b'a'; 100];
         let meter = Meter::default();
         let mut r = Limited {
             inner: &data[..],
@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn total_limit() {
-        let data = vec![b'a'; 100];
+        let data = [b'a'; 100];
         let meter = Meter::default();
         let mut r = Limited {
             inner: &data[..],

@@ -2,19 +2,15 @@
 //! fields a finding needs, how a template is recognised, and how an item becomes a [`Finding`].
 //! `docs/report-formats.md` is the human form of these tables; keep them in step.
 
+use crate::sink_api::model::FieldRef;
 use crate::{Finding, RawItem, ReportTemplate};
 use serde_json::Value;
 
-/// How a CSV value of a known column is converted (JSON values are kept as the report had them).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// Kept as a string.
-    Text,
-    /// A whole number: converted when it parses as one, else kept as the string.
-    Int,
-    /// `true`/`false` (any case): converted, else kept as the string.
-    Bool,
-}
+/// How a CSV value of a known column is converted (JSON values are kept as the report had them):
+/// `Text` kept as a string, `Int` a whole number when it parses as one, `Bool` `true`/`false` in
+/// any case, else the string. The CSV reader keeps the text and converts only when a value is
+/// asked for (see [`RawItem`]).
+pub use crate::sink_api::model::TextKind as Kind;
 
 /// One known field of a template.
 #[derive(Clone, Copy, Debug)]
@@ -437,27 +433,7 @@ pub fn camel_case(header: &str) -> String {
 
 /// Converts a CSV value of a known column (see [`Kind`]); the empty string stays `""`.
 pub fn csv_value(kind: Kind, text: &str) -> Value {
-    match kind {
-        Kind::Text => Value::String(text.to_owned()),
-        Kind::Int => {
-            if let Ok(n) = text.parse::<u64>() {
-                Value::from(n)
-            } else if let Ok(n) = text.parse::<i64>() {
-                Value::from(n)
-            } else {
-                Value::String(text.to_owned())
-            }
-        }
-        Kind::Bool => {
-            if text.eq_ignore_ascii_case("true") {
-                Value::Bool(true)
-            } else if text.eq_ignore_ascii_case("false") {
-                Value::Bool(false)
-            } else {
-                Value::String(text.to_owned())
-            }
-        }
-    }
+    kind.value(text)
 }
 
 /// Derived fields, the same for JSON and CSV: the legacy `reportTimePeriod` = `"<start> -
@@ -505,11 +481,13 @@ fn type_name(v: &Value) -> &'static str {
 /// The text of a finding field: a string, `None` for absent, `null` or `""`; anything else is
 /// the wrong type (an account id as a number would already have lost its leading zeros).
 fn text(raw: &RawItem, key: &'static str) -> Result<Option<String>, ItemProblem> {
-    match raw.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(ItemProblem::WrongType {
+    match raw.get_ref(key) {
+        None | Some(FieldRef::Value(Value::Null)) => Ok(None),
+        Some(FieldRef::Text("")) => Ok(None),
+        Some(FieldRef::Text(s)) => Ok(Some(s.to_owned())),
+        Some(FieldRef::Value(Value::String(s))) if s.is_empty() => Ok(None),
+        Some(FieldRef::Value(Value::String(s))) => Ok(Some(s.clone())),
+        Some(FieldRef::Value(other)) => Err(ItemProblem::WrongType {
             key,
             found: type_name(other),
         }),

@@ -4,6 +4,59 @@
 
 use regex::{Regex, RegexSet};
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A small multiply-rotate hasher (FxHash's scheme, 8 bytes at a time) for the routing tables:
+/// their keys come from rules.toml and finding values are short (account IDs, control names),
+/// where SipHash's per-call cost dominates a lookup. Only lookups of report values hit these
+/// tables, never inserts, so colliding report values cannot grow them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FastHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// `HashMap`/`HashSet` hasher for the routing tables.
+pub type FastBuild = BuildHasherDefault<FastHasher>;
 
 /// The shape of one pattern, after its `!` and `re:` prefixes are taken off.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -160,7 +213,7 @@ fn regex_message(e: &regex::Error) -> String {
 struct PatternList {
     any: bool,
     literals: Vec<Box<str>>,
-    literal_set: Option<HashSet<Box<str>>>,
+    literal_set: Option<HashSet<Box<str>, FastBuild>>,
     prefixes: Vec<Box<str>>,
     suffixes: Vec<Box<str>>,
     regexes: Vec<Regex>,
@@ -276,6 +329,25 @@ impl FieldMatcher {
     /// The literals when every positive pattern is a literal (there is at least one).
     pub fn positive_literals(&self) -> Option<&[Box<str>]> {
         self.pos.only_literals()
+    }
+
+    /// The positive patterns split for the routing index: the literals, and the anchored regex
+    /// source of every glob and `re:` regex (a value passes the positive side iff it equals a
+    /// literal or matches one of the sources). `None` when there is no positive pattern or one
+    /// is `*` (then the field cannot narrow the rule down).
+    pub fn positive_parts(&self) -> Option<(Vec<&str>, Vec<String>)> {
+        if self.pos.is_empty() || self.pos.any {
+            return None;
+        }
+        let mut literals = Vec::new();
+        let mut sources = Vec::new();
+        for (spec, _) in self.specs.iter().filter(|(s, _)| !s.negative) {
+            match &spec.kind {
+                PatternKind::Literal(l) => literals.push(l.as_str()),
+                _ => sources.push(spec.regex_source()?),
+            }
+        }
+        Some((literals, sources))
     }
 
     /// One human line: why `value` does or does not pass this field.

@@ -1,16 +1,20 @@
 //! Routing: compiled rules, silences, and an index that keeps the cost per finding nearly flat
 //! in the number of rules.
 //!
-//! The index: for each match field where some rule gives only literal positive patterns (the
-//! common `account = "…"`, `control = [..]`, `report = "…"` case), a hash map from value to the
-//! bit set of rules that list it, plus a bit set of the rules that do not constrain the field that
-//! way. ANDing those per finding leaves a (usually tiny) superset of the matching rules, walked in
-//! file order and checked in full. No allocation, no regex compilation per finding.
+//! The index: for each match field some rule constrains with positive patterns, a hash map from
+//! literal value to the bit set of rules that list it, one `RegexSet` of every glob and `re:`
+//! regex given for the field (with the rule of each pattern), and a bit set of the rules that
+//! do not constrain the field that way (or accept anything with `*`). ANDing those per finding
+//! leaves a (usually tiny) superset of the matching rules, walked in file order and checked in
+//! full. A field's set runs only while a rule with patterns on it is still a candidate. No
+//! regex compilation per finding, and no heap allocation up to 1 024 rules besides the set's
+//! match list.
 
-use super::pattern::FieldMatcher;
+use super::pattern::{FastBuild, FieldMatcher};
 use super::{Delivery, Routing, RuleTrace};
 use crate::Finding;
 use crate::sink_api::MATCH_FIELDS;
+use regex::RegexSet;
 use std::collections::HashMap;
 
 /// The value of match field `field` (index into [`MATCH_FIELDS`]).
@@ -71,14 +75,34 @@ pub struct CompiledSilence {
     pub matcher: Matcher,
 }
 
+/// One match field's part of the index.
 #[derive(Debug)]
 struct IndexedField {
     field: usize,
-    by_value: HashMap<Box<str>, Box<[u64]>>,
+    /// Literal value → the rules listing it among their positive patterns.
+    by_value: HashMap<Box<str>, Box<[u64]>, FastBuild>,
+    /// Every glob and `re:` regex of the rules' positive patterns for this field, as one set
+    /// (one pass over the value, whatever the number of rules), with the rule of each pattern.
+    patterns: Option<PatternIndex>,
     /// Rules this field's lookup cannot rule out.
     pass: Box<[u64]>,
 }
 
+/// The globs and regexes of one field, as one set.
+#[derive(Debug)]
+struct PatternIndex {
+    set: RegexSet,
+    /// The rule of each pattern in `set`.
+    pattern_rule: Box<[usize]>,
+    /// Bit set of the rules with a pattern in `set`.
+    rules: Box<[u64]>,
+}
+
+/// The literal/pattern index over the rules, per match field. For each field some rule
+/// constrains with positive patterns, a finding's value selects the rules whose positive
+/// patterns accept it (hash lookup for literals, one `RegexSet` pass for globs and regexes);
+/// rules that do not constrain the field that way pass. ANDing those bit sets over the fields
+/// leaves a small superset of the matching rules, checked in full in file order.
 #[derive(Debug, Default)]
 pub struct Index {
     words: usize,
@@ -86,41 +110,80 @@ pub struct Index {
     fields: Vec<IndexedField>,
 }
 
-const FIELD_COUNT: usize = MATCH_FIELDS.len();
+fn set_bit(bits: &mut [u64], r: usize) {
+    if let Some(w) = bits.get_mut(r / 64) {
+        *w |= 1 << (r % 64);
+    }
+}
 
 impl Index {
     pub fn build(rules: &[CompiledRule]) -> Index {
         let words = rules.len().div_ceil(64);
         let mut fields = Vec::new();
-        for field in 0..FIELD_COUNT {
-            let mut by_value: HashMap<Box<str>, Box<[u64]>> = HashMap::new();
+        for (field, field_name) in MATCH_FIELDS.iter().enumerate() {
+            let mut by_value: HashMap<Box<str>, Box<[u64]>, FastBuild> = HashMap::default();
             let mut pass = vec![0u64; words].into_boxed_slice();
-            let mut any_literal = false;
+            let mut sources: Vec<String> = Vec::new();
+            let mut source_rules: Vec<usize> = Vec::new();
+            let mut narrowed = Vec::new();
             for (r, rule) in rules.iter().enumerate() {
-                let lits = rule
+                let parts = rule
                     .matcher
                     .get(field)
-                    .and_then(FieldMatcher::positive_literals);
-                match lits {
-                    Some(lits) => {
-                        any_literal = true;
-                        for l in lits {
+                    .and_then(FieldMatcher::positive_parts);
+                match parts {
+                    Some((literals, patterns)) => {
+                        narrowed.push(r);
+                        for l in literals {
                             let bits = by_value
-                                .entry(l.clone())
+                                .entry(l.into())
                                 .or_insert_with(|| vec![0u64; words].into_boxed_slice());
-                            bits[r / 64] |= 1 << (r % 64);
+                            set_bit(bits, r);
+                        }
+                        for p in patterns {
+                            sources.push(p);
+                            source_rules.push(r);
                         }
                     }
-                    None => pass[r / 64] |= 1 << (r % 64),
+                    None => set_bit(&mut pass, r),
                 }
             }
-            if any_literal {
-                fields.push(IndexedField {
-                    field,
-                    by_value,
-                    pass,
-                });
+            if narrowed.is_empty() {
+                continue;
             }
+            let patterns = if sources.is_empty() {
+                None
+            } else {
+                match RegexSet::new(&sources) {
+                    Ok(set) => {
+                        let mut bits = vec![0u64; words].into_boxed_slice();
+                        for &r in &source_rules {
+                            set_bit(&mut bits, r);
+                        }
+                        Some(PatternIndex {
+                            set,
+                            pattern_rule: source_rules.into_boxed_slice(),
+                            rules: bits,
+                        })
+                    }
+                    Err(e) => {
+                        // Too big for one set (size limits): those rules are not narrowed by
+                        // this field; each is still checked with its own compiled patterns.
+                        tracing::debug!(field = field_name, error = %e,
+                            "rules index: patterns not combined into a set");
+                        for &r in &source_rules {
+                            set_bit(&mut pass, r);
+                        }
+                        None
+                    }
+                }
+            };
+            fields.push(IndexedField {
+                field,
+                by_value,
+                patterns,
+                pass,
+            });
         }
         Index {
             words,
@@ -140,25 +203,61 @@ impl Index {
     }
 }
 
+/// Candidate words kept on the stack: 64 × 16 = 1 024 rules without a heap allocation.
+const STACK_WORDS: usize = 16;
+
 /// Routes `finding` (environment already set) through `rules`, appending to `out`.
 pub fn route_rules(index: &Index, rules: &[CompiledRule], finding: &Finding, out: &mut Routing) {
-    let mut lookups: [Option<&[u64]>; FIELD_COUNT] = [None; FIELD_COUNT];
-    for (slot, ix) in lookups.iter_mut().zip(&index.fields) {
-        *slot = field_value(finding, ix.field)
-            .and_then(|v| ix.by_value.get(v))
-            .map(|b| &**b);
+    let words = index.words;
+    let (mut stack_c, mut stack_k) = ([0u64; STACK_WORDS], [0u64; STACK_WORDS]);
+    let (mut heap_c, mut heap_k) = (Vec::new(), Vec::new());
+    let (candidates, kept): (&mut [u64], &mut [u64]) = if words <= STACK_WORDS {
+        (&mut stack_c[..words], &mut stack_k[..words])
+    } else {
+        heap_c.resize(words, 0);
+        heap_k.resize(words, 0);
+        (&mut heap_c, &mut heap_k)
+    };
+    for (w, c) in candidates.iter_mut().enumerate() {
+        *c = index.mask(w);
     }
-    for word in 0..index.words {
-        let mut candidates = index.mask(word);
-        for (lookup, ix) in lookups.iter().zip(&index.fields) {
-            candidates &= lookup.map_or(0, |b| b[word]) | ix.pass[word];
-            if candidates == 0 {
-                break;
+    for ix in &index.fields {
+        let value = field_value(finding, ix.field);
+        // Rules with globs/regexes on this field that are still candidates and whose pattern
+        // accepts the value: one set pass, skipped when no such rule is left.
+        let mut any_kept = false;
+        if let (Some(v), Some(p)) = (value, &ix.patterns)
+            && candidates.iter().zip(&p.rules).any(|(c, r)| c & r != 0)
+        {
+            kept.fill(0);
+            for i in p.set.matches(v).iter() {
+                if let Some(&r) = p.pattern_rule.get(i)
+                    && candidates[r / 64] & (1 << (r % 64)) != 0
+                {
+                    kept[r / 64] |= 1 << (r % 64);
+                    any_kept = true;
+                }
             }
         }
-        while candidates != 0 {
-            let r = word * 64 + candidates.trailing_zeros() as usize;
-            candidates &= candidates - 1;
+        let literal = value.and_then(|v| ix.by_value.get(v));
+        let mut any = 0u64;
+        for (w, c) in candidates.iter_mut().enumerate() {
+            let mut allowed = literal.map_or(0, |b| b[w]) | ix.pass[w];
+            if any_kept {
+                allowed |= kept[w];
+            }
+            *c &= allowed;
+            any |= *c;
+        }
+        if any == 0 {
+            return;
+        }
+    }
+    for (word, &bits) in candidates.iter().enumerate() {
+        let mut bits = bits;
+        while bits != 0 {
+            let r = word * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
             let rule = &rules[r];
             if !rule.matcher.is_match(finding) {
                 continue;
@@ -184,4 +283,66 @@ pub fn explain_rules(rules: &[CompiledRule], finding: &Finding) -> Vec<RuleTrace
             reasons: r.matcher.reasons(finding),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::{Delivery, LoadOptions, Rules};
+    use crate::{Finding, ReportTemplate};
+
+    /// The index (literal tables, per-field pattern sets, heap-held candidate words past 1 024
+    /// rules) routes exactly as trying every rule in file order.
+    #[test]
+    fn pattern_sets_agree_with_a_plain_walk_past_the_stack_words() {
+        let mut text = String::from("[sinks.a]\ntype = \"log\"\n[sinks.b]\ntype = \"log\"\n");
+        for i in 0..1100 {
+            let resource = match i % 4 {
+                0 => format!("\"re:^i-{:02x}[0-9a-f]*$\"", i % 256),
+                1 => format!("[\"i-{:02x}*\", \"vol-{i}\"]", (i * 7) % 256),
+                2 => "[\"*-x\", \"!i-00-x\"]".to_string(),
+                _ => "\"*\"".to_string(),
+            };
+            let status = if i % 3 == 0 {
+                "\"NON_COMPLIANT\""
+            } else {
+                "\"!COMPLIANT\""
+            };
+            text.push_str(&format!(
+                "[[rules]]\nname = \"r{i}\"\nsinks = [\"{}\"]\ncontinue = {}\n[rules.match]\nresource = {resource}\nstatus = {status}\n",
+                if i % 2 == 0 { "a" } else { "b" },
+                i % 5 != 0
+            ));
+        }
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let (rules, _) =
+            Rules::parse(&text, "t.toml", ".".into(), &LoadOptions::new(today)).unwrap();
+        let resources = ["i-0a1", "i-ff", "i-00-x", "vol-12", "vol-13", "x", "i-7e-x"];
+        let mut routed = 0;
+        for (n, resource) in resources.iter().enumerate() {
+            for status in ["COMPLIANT", "NON_COMPLIANT", "FAILED"] {
+                let mut f = Finding::new(ReportTemplate::ResourceCompliance);
+                f.resource = Some(resource.to_string());
+                f.status = Some(status.to_string());
+                f.index = n as u64;
+                let got = rules.route(&mut f).deliveries;
+                let mut expected: Vec<Delivery> = Vec::new();
+                for (r, t) in rules.explain(&f).iter().enumerate() {
+                    if !t.matched {
+                        continue;
+                    }
+                    for &sink in rules.rule_sinks(r) {
+                        if !expected.iter().any(|d| d.sink == sink) {
+                            expected.push(Delivery { sink, rule: r });
+                        }
+                    }
+                    if !rules.rule_continues(r) {
+                        break;
+                    }
+                }
+                routed += usize::from(!got.is_empty());
+                assert_eq!(got, expected, "{resource} {status}");
+            }
+        }
+        assert!(routed > 10, "{routed}");
+    }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The AWS Backup Audit Manager report templates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -96,12 +96,84 @@ impl Key {
     }
 }
 
+/// How a field kept as text becomes a JSON value when one is asked for (CSV columns of a known
+/// type; JSON strings are always [`TextKind::Text`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TextKind {
+    /// Kept as a string.
+    Text,
+    /// A whole number: converted when it parses as one, else kept as the string.
+    Int,
+    /// `true`/`false` (any case): converted, else kept as the string.
+    Bool,
+}
+
+impl TextKind {
+    /// The JSON value of `text` read as this kind; the empty string stays `""`.
+    pub fn value(self, text: &str) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            TextKind::Text => Value::String(text.to_owned()),
+            TextKind::Int => {
+                if let Ok(n) = text.parse::<u64>() {
+                    Value::from(n)
+                } else if let Ok(n) = text.parse::<i64>() {
+                    Value::from(n)
+                } else {
+                    Value::String(text.to_owned())
+                }
+            }
+            TextKind::Bool => {
+                if text.eq_ignore_ascii_case("true") {
+                    Value::Bool(true)
+                } else if text.eq_ignore_ascii_case("false") {
+                    Value::Bool(false)
+                } else {
+                    Value::String(text.to_owned())
+                }
+            }
+        }
+    }
+}
+
+/// One field's value: a JSON value, or a range of the item's text buffer that becomes one only
+/// when asked for.
+#[derive(Clone, Debug)]
+enum Slot {
+    Value(serde_json::Value),
+    Text {
+        start: u32,
+        end: u32,
+        kind: TextKind,
+    },
+}
+
+/// A field as stored, without making a JSON value of a text field: what the readers use to fill
+/// [`Finding`]'s own fields.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FieldRef<'a> {
+    /// A string field (also a CSV text column), borrowed.
+    Text(&'a str),
+    /// Any other value (numbers, booleans, objects, converted CSV columns).
+    Value(&'a serde_json::Value),
+}
+
 /// Every field of one report item, as the report carried it, under the JSON (camelCase) key —
 /// CSV columns are mapped to the same keys, so templates see one shape whatever the format.
 /// Fields the reader does not know are kept too.
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// Memory and speed: string fields live in one text buffer per item and become
+/// `serde_json::Value`s only when [`get`](Self::get), [`iter`](Self::iter) or a comparison asks
+/// (they are then made once, for all fields, and cached). Most findings of a large report are
+/// counted and dropped, never rendered, so most never pay for the values; [`Serialize`] writes
+/// text fields straight from the buffer.
+#[derive(Clone, Default)]
 pub struct RawItem {
-    entries: Vec<(Key, serde_json::Value)>,
+    entries: Vec<(Key, Slot)>,
+    text: String,
+    /// The value of every entry (text slots converted; `Null` for `Slot::Value` ones, which are
+    /// read in place), made on first need. Cleared by every change.
+    values: OnceLock<Box<[serde_json::Value]>>,
 }
 
 impl RawItem {
@@ -112,35 +184,73 @@ impl RawItem {
     pub fn with_capacity(n: usize) -> Self {
         Self {
             entries: Vec::with_capacity(n),
+            ..Self::default()
+        }
+    }
+
+    /// [`with_capacity`](Self::with_capacity), also reserving `text` bytes for text fields.
+    pub fn with_capacities(fields: usize, text: usize) -> Self {
+        Self {
+            entries: Vec::with_capacity(fields),
+            text: String::with_capacity(text),
+            values: OnceLock::new(),
         }
     }
 
     /// Adds a field; a later value for the same key replaces the earlier one.
     pub fn insert(&mut self, key: impl Into<Box<str>>, value: serde_json::Value) {
         let key: Box<str> = key.into();
-        self.insert_key(Key::Shared(Arc::from(key)), value);
+        self.insert_key(Key::Shared(Arc::from(key)), Slot::Value(value));
     }
 
     /// [`insert`](Self::insert) for a `'static` key: no allocation for the key.
     pub fn insert_static(&mut self, key: &'static str, value: serde_json::Value) {
-        self.insert_key(Key::Static(key), value);
+        self.insert_key(Key::Static(key), Slot::Value(value));
     }
 
     /// [`insert`](Self::insert) for a key shared between items (e.g. an unknown CSV column):
     /// cloning the `Arc` is all it costs per item.
     pub fn insert_shared(&mut self, key: Arc<str>, value: serde_json::Value) {
-        self.insert_key(Key::Shared(key), value);
+        self.insert_key(Key::Shared(key), Slot::Value(value));
     }
 
-    fn insert_key(&mut self, key: Key, value: serde_json::Value) {
-        if let Some(slot) = self
+    /// [`insert`](Self::insert) of a string value, kept as text until a value is asked for.
+    pub fn insert_text(&mut self, key: impl Into<Box<str>>, text: &str) {
+        let key: Box<str> = key.into();
+        let slot = self.text_slot(text, TextKind::Text);
+        self.insert_key(Key::Shared(Arc::from(key)), slot);
+    }
+
+    /// [`insert_text`](Self::insert_text) for a `'static` key.
+    pub fn insert_text_static(&mut self, key: &'static str, text: &str) {
+        let slot = self.text_slot(text, TextKind::Text);
+        self.insert_key(Key::Static(key), slot);
+    }
+
+    fn insert_key(&mut self, key: Key, slot: Slot) {
+        self.values.take();
+        if let Some(entry) = self
             .entries
             .iter_mut()
             .find(|(k, _)| k.as_str() == key.as_str())
         {
-            slot.1 = value;
+            entry.1 = slot;
         } else {
-            self.entries.push((key, value));
+            self.entries.push((key, slot));
+        }
+    }
+
+    /// Appends `text` to the buffer: a text slot, or (past 4 GiB of text, which no report item
+    /// reaches) the converted value.
+    fn text_slot(&mut self, text: &str, kind: TextKind) -> Slot {
+        let start = self.text.len();
+        let end = start + text.len();
+        match (u32::try_from(start), u32::try_from(end)) {
+            (Ok(start), Ok(end)) => {
+                self.text.push_str(text);
+                Slot::Text { start, end, kind }
+            }
+            _ => Slot::Value(kind.value(text)),
         }
     }
 
@@ -149,48 +259,111 @@ impl RawItem {
     /// key be present after all, [`get`](Self::get) sees the earlier value.
     #[doc(hidden)]
     pub fn push_distinct_static(&mut self, key: &'static str, value: serde_json::Value) {
-        self.entries.push((Key::Static(key), value));
+        self.values.take();
+        self.entries.push((Key::Static(key), Slot::Value(value)));
     }
 
     /// [`push_distinct_static`](Self::push_distinct_static) for a shared key.
     #[doc(hidden)]
     pub fn push_distinct_shared(&mut self, key: Arc<str>, value: serde_json::Value) {
-        self.entries.push((Key::Shared(key), value));
+        self.values.take();
+        self.entries.push((Key::Shared(key), Slot::Value(value)));
+    }
+
+    /// [`push_distinct_static`](Self::push_distinct_static) of a field kept as text, converted
+    /// by `kind` when a value is asked for.
+    #[doc(hidden)]
+    pub fn push_text_static(&mut self, key: &'static str, text: &str, kind: TextKind) {
+        self.values.take();
+        let slot = self.text_slot(text, kind);
+        self.entries.push((Key::Static(key), slot));
+    }
+
+    /// [`push_text_static`](Self::push_text_static) for a shared key.
+    #[doc(hidden)]
+    pub fn push_text_shared(&mut self, key: Arc<str>, text: &str, kind: TextKind) {
+        self.values.take();
+        let slot = self.text_slot(text, kind);
+        self.entries.push((Key::Shared(key), slot));
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        self.entries.iter().position(|(k, _)| k.as_str() == key)
+    }
+
+    #[inline]
+    fn slice(&self, start: u32, end: u32) -> &str {
+        // Slots only ever hold ranges of whole strings pushed into `text`.
+        self.text
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
+    }
+
+    fn values(&self) -> &[serde_json::Value] {
+        self.values.get_or_init(|| {
+            self.entries
+                .iter()
+                .map(|(_, slot)| match slot {
+                    Slot::Value(_) => serde_json::Value::Null,
+                    Slot::Text { start, end, kind } => kind.value(self.slice(*start, *end)),
+                })
+                .collect()
+        })
+    }
+
+    fn value_at(&self, i: usize) -> &serde_json::Value {
+        match &self.entries[i].1 {
+            Slot::Value(v) => v,
+            Slot::Text { .. } => &self.values()[i],
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.as_str() == key)
-            .map(|(_, v)| v)
+        self.position(key).map(|i| self.value_at(i))
+    }
+
+    /// The field as stored: text fields borrowed from the buffer with no value made.
+    pub fn get_ref(&self, key: &str) -> Option<FieldRef<'_>> {
+        let i = self.position(key)?;
+        Some(match &self.entries[i].1 {
+            Slot::Text {
+                start,
+                end,
+                kind: TextKind::Text,
+            } => FieldRef::Text(self.slice(*start, *end)),
+            _ => FieldRef::Value(self.value_at(i)),
+        })
     }
 
     /// The field if it is a non-empty string (no copy).
     pub fn get_str(&self, key: &str) -> Option<&str> {
-        match self.get(key)? {
-            serde_json::Value::String(s) if !s.is_empty() => Some(s),
+        match self.get_ref(key)? {
+            FieldRef::Text(s) if !s.is_empty() => Some(s),
+            FieldRef::Value(serde_json::Value::String(s)) if !s.is_empty() => Some(s),
             _ => None,
         }
     }
 
     /// Whether the item carries the key at all (even as `null` or `""`).
     pub fn contains_key(&self, key: &str) -> bool {
-        self.entries.iter().any(|(k, _)| k.as_str() == key)
+        self.position(key).is_some()
     }
 
     /// The field as text: strings as they are, numbers and booleans printed, `null`/absent and
     /// the empty string as `None`.
     pub fn get_text(&self, key: &str) -> Option<String> {
-        match self.get(key)? {
-            serde_json::Value::Null => None,
-            serde_json::Value::String(s) if s.is_empty() => None,
-            serde_json::Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
+        match self.get_ref(key)? {
+            FieldRef::Text("") => None,
+            FieldRef::Text(s) => Some(s.to_owned()),
+            FieldRef::Value(serde_json::Value::Null) => None,
+            FieldRef::Value(serde_json::Value::String(s)) if s.is_empty() => None,
+            FieldRef::Value(serde_json::Value::String(s)) => Some(s.clone()),
+            FieldRef::Value(other) => Some(other.to_string()),
         }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &serde_json::Value)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+        (0..self.entries.len()).map(|i| (self.entries[i].0.as_str(), self.value_at(i)))
     }
 
     /// The keys in insertion order.
@@ -202,8 +375,27 @@ impl RawItem {
         self.entries.len()
     }
 
+    /// Bytes in the text buffer (readers size the next item's buffer by it).
+    #[doc(hidden)]
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+impl PartialEq for RawItem {
+    /// The same keys with the same values in the same order, however they are stored.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl fmt::Debug for RawItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -211,8 +403,15 @@ impl Serialize for RawItem {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(Some(self.entries.len()))?;
-        for (k, v) in &self.entries {
-            map.serialize_entry(k.as_str(), v)?;
+        for (i, (k, slot)) in self.entries.iter().enumerate() {
+            match slot {
+                Slot::Text {
+                    start,
+                    end,
+                    kind: TextKind::Text,
+                } => map.serialize_entry(k.as_str(), self.slice(*start, *end))?,
+                _ => map.serialize_entry(k.as_str(), self.value_at(i))?,
+            }
         }
         map.end()
     }
@@ -321,5 +520,49 @@ mod tests {
             serde_json::to_value(&raw).unwrap(),
             json!({"accountId": "2", "region": "", "organizationPath": "ou", "backupSizeInBytes": 5})
         );
+    }
+
+    #[test]
+    fn text_fields_read_like_values_and_convert_by_kind() {
+        let mut lazy = RawItem::with_capacities(6, 64);
+        lazy.push_text_static("accountId", "007", TextKind::Text);
+        lazy.push_text_static("backupSizeInBytes", "007", TextKind::Int);
+        lazy.push_text_shared(Arc::from("isEncrypted"), "TRUE", TextKind::Bool);
+        lazy.push_text_static("deleteAfterDays", "n/a", TextKind::Int);
+        lazy.push_text_static("region", "", TextKind::Text);
+        lazy.insert_text("odd", "é, \"quoted\"");
+        let mut eager = RawItem::new();
+        eager.insert("accountId", json!("007"));
+        eager.insert("backupSizeInBytes", json!(7));
+        eager.insert("isEncrypted", json!(true));
+        eager.insert("deleteAfterDays", json!("n/a"));
+        eager.insert("region", json!(""));
+        eager.insert("odd", json!("é, \"quoted\""));
+        assert_eq!(lazy, eager);
+        assert_eq!(format!("{lazy:?}"), format!("{eager:?}"));
+        assert_eq!(
+            serde_json::to_string(&lazy).unwrap(),
+            serde_json::to_string(&eager).unwrap()
+        );
+        assert_eq!(lazy.get_ref("accountId"), Some(FieldRef::Text("007")));
+        assert_eq!(
+            lazy.get_ref("backupSizeInBytes"),
+            Some(FieldRef::Value(&json!(7)))
+        );
+        assert_eq!(lazy.get_text("backupSizeInBytes").as_deref(), Some("7"));
+        assert_eq!(lazy.get_str("deleteAfterDays"), Some("n/a"));
+        assert_eq!(lazy.get_str("region"), None);
+        assert_eq!(lazy.get("isEncrypted"), Some(&json!(true)));
+
+        // A change after values were made is seen; the text of a replaced field is not.
+        let before = lazy.clone();
+        lazy.insert_static("accountId", json!(null));
+        lazy.insert_text_static("region", "eu-west-1");
+        assert_eq!(lazy.get("accountId"), Some(&json!(null)));
+        assert_eq!(lazy.get_text("accountId"), None);
+        assert_eq!(lazy.get("region"), Some(&json!("eu-west-1")));
+        assert_eq!(lazy.len(), 6);
+        assert_ne!(lazy, before);
+        assert_eq!(before.get_str("accountId"), Some("007"));
     }
 }

@@ -110,9 +110,7 @@ impl Digest {
         for g in &self.groups {
             let mut rest: &[crate::Finding] = &g.findings;
             if rest.is_empty() {
-                let mut eg = g.clone();
-                eg.omitted = g.omitted;
-                current.groups.push(eg);
+                current.groups.push(group_without_findings(g));
                 continue;
             }
             while !rest.is_empty() {
@@ -121,7 +119,7 @@ impl Digest {
                     in_current = 0;
                 }
                 let n = (per_part - in_current).min(rest.len());
-                let mut pg = g.clone();
+                let mut pg = group_without_findings(g);
                 pg.findings = rest[..n].to_vec();
                 pg.omitted = if n == rest.len() { g.omitted } else { 0 };
                 current.groups.push(pg);
@@ -137,10 +135,37 @@ impl Digest {
         parts
     }
 
+    /// A copy of everything but the groups (cloning the groups only to drop them would make
+    /// splitting quadratic in the findings).
     fn empty_like(&self) -> Digest {
-        let mut d = self.clone();
-        d.groups.clear();
-        d
+        Digest {
+            sink: self.sink.clone(),
+            report: self.report,
+            report_title: self.report_title,
+            is_job_report: self.is_job_report,
+            source: self.source.clone(),
+            total: self.total,
+            omitted: self.omitted,
+            environments: self.environments.clone(),
+            accounts: self.accounts.clone(),
+            regions: self.regions.clone(),
+            rules: self.rules.clone(),
+            groups: Vec::new(),
+        }
+    }
+}
+
+/// A copy of a group's keys and counts, without its findings.
+fn group_without_findings(g: &crate::Group) -> crate::Group {
+    crate::Group {
+        framework: g.framework.clone(),
+        control: g.control.clone(),
+        status: g.status.clone(),
+        count: g.count,
+        omitted: g.omitted,
+        accounts: g.accounts.clone(),
+        regions: g.regions.clone(),
+        findings: Vec::new(),
     }
 }
 

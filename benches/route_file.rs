@@ -1,0 +1,80 @@
+//! `route_file`: the Lambda's routing path through the library, for `scripts/bench.sh`.
+//!
+//! Loads a rules file and routes each report file with
+//! `audit_router::pipeline::route_report` and `RouteOptions::default()` (no per-finding
+//! listing: the digests keep only what they render plus counts), then prints one summary line
+//! per report and per digest. Peak RSS and CPU time of this process are the "library route
+//! path" figures in BENCHMARKS.md.
+//!
+//! ```sh
+//! cargo bench --bench route_file --no-run       # prints the executable's path
+//! target/release/deps/route_file-… --rules rules.toml REPORT [REPORT…]
+//! ```
+//! Run by `cargo bench` itself (no report given) it only prints its usage.
+
+use anyhow::{Context, Result, bail};
+use audit_router::location::ReportLocation;
+use audit_router::pipeline::{RouteOptions, route_report};
+use audit_router::rules::{LoadOptions, Rules};
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: route_file --rules RULES.toml REPORT [REPORT...]";
+
+fn main() -> Result<ExitCode> {
+    let mut rules_path = None;
+    let mut reports = Vec::new();
+    let mut under_cargo_bench = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--rules" => rules_path = Some(PathBuf::from(args.next().context(USAGE)?)),
+            // `cargo bench` passes `--bench` (and maybe a filter) to every bench target.
+            "--bench" => under_cargo_bench = true,
+            a if a.starts_with("--") => bail!("unknown option {a}\n{USAGE}"),
+            a => reports.push(PathBuf::from(a)),
+        }
+    }
+    let Some(rules_path) = rules_path else {
+        eprintln!("{USAGE}");
+        return Ok(if under_cargo_bench {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        });
+    };
+    if reports.is_empty() {
+        bail!("no report given\n{USAGE}");
+    }
+    let today = chrono::Utc::now().date_naive();
+    let (rules, _warnings) =
+        Rules::load(&rules_path, &LoadOptions::new(today)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let opts = RouteOptions::default();
+    for path in reports {
+        let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let location = ReportLocation::Local(path);
+        let run = route_report(&rules, file, &location, &opts)?;
+        println!(
+            "{location}: {} items, {:?} {}{}, {} silenced, {} unmatched",
+            run.info.items,
+            run.info.template.map(|t| t.name()),
+            run.info.format,
+            if run.info.gzip { " (gzip)" } else { "" },
+            run.silenced,
+            run.unmatched
+        );
+        for d in &run.digests {
+            let kept: usize = d.groups.iter().map(|g| g.findings.len()).sum();
+            println!(
+                "  {}: {} findings in {} groups, {} kept, {} omitted",
+                d.sink,
+                d.total,
+                d.groups.len(),
+                kept,
+                d.omitted
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
