@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target for a bounded time (CI: scripts/test.sh, 45 s each; by hand,
+# Runs every cargo-fuzz target for a bounded time (CI: scripts/test.sh, 30 s each; by hand,
 # longer):
 #
 #   scripts/fuzz-ci.sh                                  # every target, 30 s each
