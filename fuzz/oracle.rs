@@ -343,10 +343,50 @@ fn slack_unescape(s: &str) -> String {
     out
 }
 
+fn escape_index(escape: Escape) -> usize {
+    match escape {
+        Escape::None => 0,
+        Escape::Slack => 1,
+        Escape::Json => 2,
+        Escape::Html => 3,
+    }
+}
+
+thread_local! {
+    /// Engines for the oracle's own fixed templates (a small, bounded set), compiled once.
+    static FIXED: std::cell::RefCell<std::collections::HashMap<(usize, String), TemplateEngine>> =
+        Default::default();
+    /// One engine per escaping rule for arbitrary sources, re-registered each time.
+    static SCRATCH: std::cell::RefCell<Vec<TemplateEngine>> = std::cell::RefCell::new(
+        [Escape::None, Escape::Slack, Escape::Json, Escape::Html]
+            .into_iter()
+            .map(TemplateEngine::new)
+            .collect(),
+    );
+}
+
+/// Renders one of the oracle's fixed templates.
 fn render(escape: Escape, src: &str, data: &Value) -> Result<String, String> {
-    let mut e = TemplateEngine::new(escape);
-    e.register("t", src, "t.hbs").map_err(|e| e.to_string())?;
-    e.render("t", data).map_err(|e| e.to_string())
+    FIXED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let key = (escape_index(escape), src.to_string());
+        if !cache.contains_key(&key) {
+            let mut e = TemplateEngine::new(escape);
+            e.register("t", src, "t.hbs").map_err(|e| e.to_string())?;
+            cache.insert(key.clone(), e);
+        }
+        cache[&key].render("t", data).map_err(|e| e.to_string())
+    })
+}
+
+/// Registers and renders an arbitrary template source.
+fn render_once(escape: Escape, src: &str, data: &Value) -> Result<String, String> {
+    SCRATCH.with(|engines| {
+        let mut engines = engines.borrow_mut();
+        let e = &mut engines[escape_index(escape)];
+        e.register("t", src, "t.hbs").map_err(|e| e.to_string())?;
+        e.render("t", data).map_err(|e| e.to_string())
+    })
 }
 
 /// A value as a template sees it: a number when it reads as one.
@@ -443,7 +483,7 @@ pub fn check_template(parts: &[String]) {
         }
     }
     for escape in [Escape::None, Escape::Slack, Escape::Json] {
-        if let Err(e) = render(escape, src, &real) {
+        if let Err(e) = render_once(escape, src, &real) {
             assert!(
                 e.starts_with("t.hbs"),
                 "template error without its origin: {e}"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the tools the test suite and the Lambda build need on a fresh machine, all from PyPI:
+# Installs the tools the test suite and the Lambda build need on a fresh machine, from PyPI:
 #   moto[server]  -> `moto_server`, the S3/SNS/SQS stand-in the integration tests start
 #   cfn-lint      -> lints template.yaml (tests/template_yaml.rs)
 #   cargo-lambda  -> `cargo lambda build` (scripts/lambda-build.sh)
 #   ziglang       -> Zig, cargo-lambda's cross linker for arm64
+# and from crates.io:
+#   cargo-fuzz    -> `cargo +nightly fuzz` (scripts/fuzz-ci.sh, the last step of scripts/test.sh)
 # Versions are pinned to ones that work together here. Idempotent: prints nothing and installs
 # nothing when every pinned version is already present.
 set -euo pipefail
@@ -50,3 +52,20 @@ for cmd in moto_server cfn-lint cargo-lambda; do
     exit 1
   }
 done
+
+# The bounded fuzz run (scripts/fuzz-ci.sh) needs cargo-fuzz and a nightly toolchain. cargo-fuzz
+# builds from crates.io (about two minutes, once); when the pinned version is present this costs
+# one `cargo fuzz --version`.
+CARGO_FUZZ_VERSION=0.13.2
+if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+  echo "install-test-tools: building cargo-fuzz $CARGO_FUZZ_VERSION from crates.io (a few minutes, once)"
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --quiet
+  echo "install-test-tools: installed cargo-fuzz $CARGO_FUZZ_VERSION"
+fi
+# The repo pins 1.95.0 (rust-toolchain.toml); `cargo +nightly` overrides it per command.
+if ! cargo +nightly --version >/dev/null 2>&1; then
+  rustup toolchain install nightly --profile minimal || {
+    echo "install-test-tools: no nightly toolchain and 'rustup toolchain install nightly' failed: the fuzz step (scripts/fuzz-ci.sh) needs one" >&2
+    exit 1
+  }
+fi

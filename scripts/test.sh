@@ -27,3 +27,8 @@ fi
 # takes well under 2 minutes; the release build of `cargo bench --no-run` (fat LTO) does not.
 echo "== benches build"
 cargo build --benches --locked
+# Every cargo-fuzz target for a bounded time (docs/bad-input.md, "Fuzzing"): the nightly build of
+# fuzz/ (its own workspace and target dir, cold on a fresh clone: ~9 minutes of 2 cores) plus
+# 5 targets x 30 s. Longer by hand: FUZZ_SECONDS=600 bash scripts/fuzz-ci.sh.
+echo "== fuzz (bounded)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-30} bash scripts/fuzz-ci.sh

@@ -140,6 +140,19 @@ impl TemplateEngine {
         source: &str,
         origin: &str,
     ) -> Result<(), TemplateError> {
+        if let Ok(compiled) = handlebars::template::Template::compile(source)
+            && let Some((line, column, what)) = find_partial(&compiled)
+        {
+            return Err(TemplateError {
+                origin: origin.to_string(),
+                line: Some(line),
+                column: Some(column),
+                message: format!(
+                    "{what} is not supported: each sink template stands alone (templates that \
+                     include each other can recurse without end)"
+                ),
+            });
+        }
         self.hb
             .register_template_string(name, source)
             .map_err(|e| {
@@ -195,6 +208,37 @@ impl TemplateEngine {
             }
         })
     }
+}
+
+/// The first partial (`{{> name}}`, `{{#> name}}`) or decorator (`{{*inline}}`) in `t`, with its
+/// line and column. Refused at registration: two templates including each other recurse until the
+/// stack overflows and the process aborts, which Handlebars does not guard against.
+fn find_partial(t: &handlebars::template::Template) -> Option<(usize, usize, &'static str)> {
+    use handlebars::template::TemplateElement as E;
+    for (i, element) in t.elements.iter().enumerate() {
+        let found = match element {
+            E::PartialExpression(_) | E::PartialBlock(_) => Some("a partial (`{{> name}}`)"),
+            E::DecoratorExpression(_) | E::DecoratorBlock(_) => {
+                Some("a decorator or inline partial (`{{* …}}`)")
+            }
+            E::HelperBlock(h) => {
+                if let Some(inner) = [&h.template, &h.inverse]
+                    .into_iter()
+                    .flatten()
+                    .find_map(find_partial)
+                {
+                    return Some(inner);
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(what) = found {
+            let (line, column) = t.mapping.get(i).map_or((1, 1), |m| (m.0, m.1));
+            return Some((line, column, what));
+        }
+    }
+    None
 }
 
 /// The data a template sees for one digest: the [`Digest`] fields (`sink`, `report`,
