@@ -1,14 +1,15 @@
 //! Routing: compiled rules, silences, and an index that keeps the cost per finding nearly flat
 //! in the number of rules.
 //!
-//! The index: for each match field some rule constrains with positive patterns, a hash map from
-//! literal value to the bit set of rules that list it, one `RegexSet` of every glob and `re:`
-//! regex given for the field (with the rule of each pattern), and a bit set of the rules that
-//! do not constrain the field that way (or accept anything with `*`). ANDing those per finding
-//! leaves a (usually tiny) superset of the matching rules, walked in file order and checked in
-//! full. A field's set runs only while a rule with patterns on it is still a candidate. No
-//! regex compilation per finding, and no heap allocation up to 1 024 rules besides the set's
-//! match list.
+//! The index: for each match field some rule constrains with positive patterns, hash maps from
+//! literal value, `prefix*` and `*suffix` (grouped by length) to the bit set of rules that give
+//! them, one `RegexSet` of every other glob and `re:` regex for the field (with the rule of each
+//! pattern), and a bit set of the rules that do not constrain the field that way (or accept
+//! anything with `*`). ANDing those per finding leaves a (usually tiny) superset of the matching
+//! rules, walked in file order and checked in full. The hash lookups narrow first; a field's set
+//! runs only when more than a few rules with set patterns on it are still candidates (fewer are
+//! checked one by one). No regex compilation per finding, and no heap allocation up to 1 024
+//! rules besides the set's match list.
 
 use super::pattern::{FastBuild, FieldMatcher};
 use super::{Delivery, Routing, RuleTrace};
@@ -75,20 +76,33 @@ pub struct CompiledSilence {
     pub matcher: Matcher,
 }
 
+type Table = HashMap<Box<str>, Box<[u64]>, FastBuild>;
+
+/// Strings of one length → the rules giving them (prefix or suffix tables).
+#[derive(Debug)]
+struct ByLength {
+    len: usize,
+    table: Table,
+}
+
 /// One match field's part of the index.
 #[derive(Debug)]
 struct IndexedField {
     field: usize,
     /// Literal value → the rules listing it among their positive patterns.
-    by_value: HashMap<Box<str>, Box<[u64]>, FastBuild>,
-    /// Every glob and `re:` regex of the rules' positive patterns for this field, as one set
-    /// (one pass over the value, whatever the number of rules), with the rule of each pattern.
+    by_value: Table,
+    /// `prefix*` globs by prefix length: a value's first `len` bytes are looked up.
+    prefixes: Vec<ByLength>,
+    /// `*suffix` globs by suffix length: a value's last `len` bytes are looked up.
+    suffixes: Vec<ByLength>,
+    /// Every other glob and `re:` regex of the rules' positive patterns for this field, as one
+    /// set (one pass over the value, whatever the number of rules).
     patterns: Option<PatternIndex>,
     /// Rules this field's lookup cannot rule out.
     pass: Box<[u64]>,
 }
 
-/// The globs and regexes of one field, as one set.
+/// The general globs and regexes of one field, as one set.
 #[derive(Debug)]
 struct PatternIndex {
     set: RegexSet,
@@ -100,9 +114,10 @@ struct PatternIndex {
 
 /// The literal/pattern index over the rules, per match field. For each field some rule
 /// constrains with positive patterns, a finding's value selects the rules whose positive
-/// patterns accept it (hash lookup for literals, one `RegexSet` pass for globs and regexes);
-/// rules that do not constrain the field that way pass. ANDing those bit sets over the fields
-/// leaves a small superset of the matching rules, checked in full in file order.
+/// patterns accept it (hash lookups for literals, prefixes and suffixes; one `RegexSet` pass for
+/// other globs and regexes); rules that do not constrain the field that way pass. ANDing those
+/// bit sets over the fields leaves a small superset of the matching rules, checked in full in
+/// file order.
 #[derive(Debug, Default)]
 pub struct Index {
     words: usize,
@@ -116,39 +131,70 @@ fn set_bit(bits: &mut [u64], r: usize) {
     }
 }
 
+fn add(table: &mut Table, key: &str, words: usize, r: usize) {
+    let bits = table
+        .entry(key.into())
+        .or_insert_with(|| vec![0u64; words].into_boxed_slice());
+    set_bit(bits, r);
+}
+
+fn add_by_length(groups: &mut Vec<ByLength>, key: &str, words: usize, r: usize) {
+    let i = match groups.iter().position(|g| g.len == key.len()) {
+        Some(i) => i,
+        None => {
+            groups.push(ByLength {
+                len: key.len(),
+                table: Table::default(),
+            });
+            groups.len() - 1
+        }
+    };
+    add(&mut groups[i].table, key, words, r);
+}
+
+#[inline]
+fn or_into(acc: &mut [u64], bits: &[u64]) {
+    for (a, b) in acc.iter_mut().zip(bits) {
+        *a |= b;
+    }
+}
+
 impl Index {
     pub fn build(rules: &[CompiledRule]) -> Index {
         let words = rules.len().div_ceil(64);
         let mut fields = Vec::new();
         for (field, field_name) in MATCH_FIELDS.iter().enumerate() {
-            let mut by_value: HashMap<Box<str>, Box<[u64]>, FastBuild> = HashMap::default();
+            let mut by_value = Table::default();
+            let (mut prefixes, mut suffixes) = (Vec::new(), Vec::new());
             let mut pass = vec![0u64; words].into_boxed_slice();
             let mut sources: Vec<String> = Vec::new();
             let mut source_rules: Vec<usize> = Vec::new();
-            let mut narrowed = Vec::new();
+            let mut narrowed = false;
             for (r, rule) in rules.iter().enumerate() {
                 let parts = rule
                     .matcher
                     .get(field)
                     .and_then(FieldMatcher::positive_parts);
-                match parts {
-                    Some((literals, patterns)) => {
-                        narrowed.push(r);
-                        for l in literals {
-                            let bits = by_value
-                                .entry(l.into())
-                                .or_insert_with(|| vec![0u64; words].into_boxed_slice());
-                            set_bit(bits, r);
-                        }
-                        for p in patterns {
-                            sources.push(p);
-                            source_rules.push(r);
-                        }
-                    }
-                    None => set_bit(&mut pass, r),
+                let Some(parts) = parts else {
+                    set_bit(&mut pass, r);
+                    continue;
+                };
+                narrowed = true;
+                for l in parts.literals {
+                    add(&mut by_value, l, words, r);
+                }
+                for p in parts.prefixes {
+                    add_by_length(&mut prefixes, p, words, r);
+                }
+                for x in parts.suffixes {
+                    add_by_length(&mut suffixes, x, words, r);
+                }
+                for src in parts.sources {
+                    sources.push(src);
+                    source_rules.push(r);
                 }
             }
-            if narrowed.is_empty() {
+            if !narrowed {
                 continue;
             }
             let patterns = if sources.is_empty() {
@@ -181,6 +227,8 @@ impl Index {
             fields.push(IndexedField {
                 field,
                 by_value,
+                prefixes,
+                suffixes,
                 patterns,
                 pass,
             });
@@ -203,53 +251,104 @@ impl Index {
     }
 }
 
+impl IndexedField {
+    /// Sets `allowed` to the rules this field lets through for `value`, by the hash tables and
+    /// `pass`; rules with set patterns are not included.
+    #[inline]
+    fn allowed(&self, value: Option<&str>, allowed: &mut [u64]) {
+        allowed.copy_from_slice(&self.pass);
+        let Some(v) = value else { return };
+        if let Some(b) = self.by_value.get(v) {
+            or_into(allowed, b);
+        }
+        for g in &self.prefixes {
+            if let Some(b) = v.get(..g.len).and_then(|p| g.table.get(p)) {
+                or_into(allowed, b);
+            }
+        }
+        for g in &self.suffixes {
+            if let Some(b) = v
+                .len()
+                .checked_sub(g.len)
+                .and_then(|start| v.get(start..))
+                .and_then(|x| g.table.get(x))
+            {
+                or_into(allowed, b);
+            }
+        }
+    }
+}
+
+/// Up to this many candidate rules with set patterns on a field are checked one by one rather
+/// than through the field's set (an overlapping set pass costs about a microsecond).
+const SET_MIN_ALIVE: u32 = 8;
+
 /// Candidate words kept on the stack: 64 × 16 = 1 024 rules without a heap allocation.
 const STACK_WORDS: usize = 16;
+
+/// ANDs `allowed` into `candidates`; false when no candidate is left.
+#[inline]
+fn narrow(candidates: &mut [u64], allowed: &[u64]) -> bool {
+    let mut any = 0;
+    for (c, a) in candidates.iter_mut().zip(allowed) {
+        *c &= a;
+        any |= *c;
+    }
+    any != 0
+}
 
 /// Routes `finding` (environment already set) through `rules`, appending to `out`.
 pub fn route_rules(index: &Index, rules: &[CompiledRule], finding: &Finding, out: &mut Routing) {
     let words = index.words;
-    let (mut stack_c, mut stack_k) = ([0u64; STACK_WORDS], [0u64; STACK_WORDS]);
-    let (mut heap_c, mut heap_k) = (Vec::new(), Vec::new());
-    let (candidates, kept): (&mut [u64], &mut [u64]) = if words <= STACK_WORDS {
-        (&mut stack_c[..words], &mut stack_k[..words])
+    let (mut stack_c, mut stack_a) = ([0u64; STACK_WORDS], [0u64; STACK_WORDS]);
+    let (mut heap_c, mut heap_a) = (Vec::new(), Vec::new());
+    let (candidates, allowed): (&mut [u64], &mut [u64]) = if words <= STACK_WORDS {
+        (&mut stack_c[..words], &mut stack_a[..words])
     } else {
         heap_c.resize(words, 0);
-        heap_k.resize(words, 0);
-        (&mut heap_c, &mut heap_k)
+        heap_a.resize(words, 0);
+        (&mut heap_c, &mut heap_a)
     };
     for (w, c) in candidates.iter_mut().enumerate() {
         *c = index.mask(w);
     }
+    // Phase 1, every field: hash lookups; rules with set patterns on the field stay candidates
+    // for now.
     for ix in &index.fields {
         let value = field_value(finding, ix.field);
-        // Rules with globs/regexes on this field that are still candidates and whose pattern
-        // accepts the value: one set pass, skipped when no such rule is left.
-        let mut any_kept = false;
-        if let (Some(v), Some(p)) = (value, &ix.patterns)
-            && candidates.iter().zip(&p.rules).any(|(c, r)| c & r != 0)
-        {
-            kept.fill(0);
+        ix.allowed(value, allowed);
+        if let (Some(_), Some(p)) = (value, &ix.patterns) {
+            or_into(allowed, &p.rules);
+        }
+        if !narrow(candidates, allowed) {
+            return;
+        }
+    }
+    // Phase 2, fields with sets: once the lookups have narrowed the candidates, run a field's
+    // set only if more than a few of its rules are left (fewer are checked one by one below).
+    for ix in &index.fields {
+        let (Some(v), Some(p)) = (field_value(finding, ix.field), &ix.patterns) else {
+            continue;
+        };
+        let alive: u32 = candidates
+            .iter()
+            .zip(&p.rules)
+            .map(|(c, r)| (c & r).count_ones())
+            .sum();
+        if alive <= SET_MIN_ALIVE {
+            continue;
+        }
+        ix.allowed(Some(v), allowed);
+        // `is_match` stops early and uses the set's literal prefilter; `matches` must run the
+        // overlapping search to the end.
+        if p.set.is_match(v) {
             for i in p.set.matches(v).iter() {
-                if let Some(&r) = p.pattern_rule.get(i)
-                    && candidates[r / 64] & (1 << (r % 64)) != 0
-                {
-                    kept[r / 64] |= 1 << (r % 64);
-                    any_kept = true;
+                if let Some(&r) = p.pattern_rule.get(i) {
+                    set_bit(allowed, r);
                 }
             }
         }
-        let literal = value.and_then(|v| ix.by_value.get(v));
-        let mut any = 0u64;
-        for (w, c) in candidates.iter_mut().enumerate() {
-            let mut allowed = literal.map_or(0, |b| b[w]) | ix.pass[w];
-            if any_kept {
-                allowed |= kept[w];
-            }
-            *c &= allowed;
-            any |= *c;
-        }
-        if any == 0 {
+        if !narrow(candidates, allowed) {
             return;
         }
     }
