@@ -10,7 +10,9 @@
 //! cargo bench --bench route_file --no-run       # prints the executable's path
 //! target/release/deps/route_file-… --rules rules.toml REPORT [REPORT…]
 //! ```
-//! Run by `cargo bench` itself (no report given) it only prints its usage.
+//! Run by `cargo bench` itself (no report given) it only prints its usage. `--read-only`
+//! reads and normalises every finding (`report::read_report`) without routing or grouping, to
+//! split the route path's cost between the reader and the rest.
 
 use anyhow::{Context, Result, bail};
 use audit_router::location::ReportLocation;
@@ -20,18 +22,20 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: route_file --rules RULES.toml REPORT [REPORT...]";
+const USAGE: &str = "usage: route_file --rules RULES.toml [--read-only] REPORT [REPORT...]";
 
 fn main() -> Result<ExitCode> {
     let mut rules_path = None;
     let mut reports = Vec::new();
     let mut under_cargo_bench = false;
+    let mut read_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--rules" => rules_path = Some(PathBuf::from(args.next().context(USAGE)?)),
             // `cargo bench` passes `--bench` (and maybe a filter) to every bench target.
             "--bench" => under_cargo_bench = true,
+            "--read-only" => read_only = true,
             a if a.starts_with("--") => bail!("unknown option {a}\n{USAGE}"),
             a => reports.push(PathBuf::from(a)),
         }
@@ -54,6 +58,16 @@ fn main() -> Result<ExitCode> {
     for path in reports {
         let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
         let location = ReportLocation::Local(path);
+        if read_only {
+            let (mut items, mut flagged) = (0u64, 0u64);
+            let name = location.to_string();
+            audit_router::report::read_report(file, &name, None, &mut |f| {
+                items += 1;
+                flagged += u64::from(f.status.as_deref() == Some("NON_COMPLIANT"));
+            })?;
+            println!("{location}: {items} items read, {flagged} non-compliant");
+            continue;
+        }
         let run = route_report(&rules, file, &location, &opts)?;
         println!(
             "{location}: {} items, {:?} {}{}, {} silenced, {} unmatched",
