@@ -12,7 +12,8 @@
 //! ```
 //! Run by `cargo bench` itself (no report given) it only prints its usage. `--read-only`
 //! reads and normalises every finding (`report::read_report`) without routing or grouping, to
-//! split the route path's cost between the reader and the rest.
+//! split the route path's cost between the reader and the rest; `--route-only` also routes
+//! every finding (`Rules::route_into`) but groups nothing, to split routing from grouping.
 
 use anyhow::{Context, Result, bail};
 use audit_router::location::ReportLocation;
@@ -22,13 +23,15 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: route_file --rules RULES.toml [--read-only] REPORT [REPORT...]";
+const USAGE: &str =
+    "usage: route_file --rules RULES.toml [--read-only | --route-only] REPORT [REPORT...]";
 
 fn main() -> Result<ExitCode> {
     let mut rules_path = None;
     let mut reports = Vec::new();
     let mut under_cargo_bench = false;
     let mut read_only = false;
+    let mut route_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -36,6 +39,7 @@ fn main() -> Result<ExitCode> {
             // `cargo bench` passes `--bench` (and maybe a filter) to every bench target.
             "--bench" => under_cargo_bench = true,
             "--read-only" => read_only = true,
+            "--route-only" => route_only = true,
             a if a.starts_with("--") => bail!("unknown option {a}\n{USAGE}"),
             a => reports.push(PathBuf::from(a)),
         }
@@ -66,6 +70,18 @@ fn main() -> Result<ExitCode> {
                 flagged += u64::from(f.status.as_deref() == Some("NON_COMPLIANT"));
             })?;
             println!("{location}: {items} items read, {flagged} non-compliant");
+            continue;
+        }
+        if route_only {
+            let (mut items, mut deliveries) = (0u64, 0u64);
+            let mut routing = audit_router::rules::Routing::default();
+            let name = location.to_string();
+            audit_router::report::read_report(file, &name, None, &mut |mut f| {
+                items += 1;
+                rules.route_into(&mut f, &mut routing);
+                deliveries += routing.deliveries.len() as u64;
+            })?;
+            println!("{location}: {items} items routed, {deliveries} deliveries");
             continue;
         }
         let run = route_report(&rules, file, &location, &opts)?;
