@@ -156,11 +156,13 @@ if [ "$NO_ROUTER" = 0 ]; then
 fi
 log "router: $ROUTER_STATE"
 
-# lib_route NAME RULES FILE BYTES: one library route (route_file); sets L_CELLS and L_CPU.
+# lib_route NAME RULES FILE BYTES [MODE]: one library route (route_file; MODE --read-only or
+# --route-only to stop after reading or routing); sets L_CELLS and L_CPU.
 lib_route() {
-  local name="$1" rules="$2" file="$3" bytes="$4"
+  local name="$1" rules="$2" file="$3" bytes="$4" mode=()
+  [ $# -lt 5 ] || mode=("$5")
   L_CPU=""
-  measure "$name" "$LIB" --rules "$rules" "$file"
+  measure "$name" "$LIB" --rules "$rules" "${mode[@]}" "$file"
   if [ "$M_RC" != 0 ]; then
     L_CELLS="| — | — | — | — | failed (exit $M_RC: ${M_ERR//|/\\|})"
     return
@@ -223,12 +225,19 @@ for size in $SIZES; do
 
     if [ -n "$LIB" ]; then
       log "library route path on $label"
-      lib_route "lib-$size-$variant" "$WORKDIR/rules-10.toml" "$file" "$bytes"
-      if [ -n "$L_CPU" ]; then
-        emit "| $label | $size_cell | library route (route_file) $L_CELLS | $(ratio "$base_cpu" "$L_CPU") |"
-      else
-        emit "| $label | $size_cell | library route (route_file) $L_CELLS |"
-      fi
+      for stage in read-only route-only all; do
+        case "$stage" in
+          read-only) tool="route_file --read-only (read + normalise)"; mode=(--read-only) ;;
+          route-only) tool="route_file --route-only (+ match)"; mode=(--route-only) ;;
+          all) tool="**route_file (+ group: the Lambda path)**"; mode=() ;;
+        esac
+        lib_route "lib-$size-$variant-$stage" "$WORKDIR/rules-10.toml" "$file" "$bytes" "${mode[@]}"
+        if [ -n "$L_CPU" ]; then
+          emit "| $label | $size_cell | $tool $L_CELLS | $(ratio "$base_cpu" "$L_CPU") |"
+        else
+          emit "| $label | $size_cell | $tool $L_CELLS |"
+        fi
+      done
     fi
 
     log "router on $label"
@@ -253,15 +262,19 @@ log "generating $SCALE_ITEMS findings for the rule-scale check"
 "$GEN" --template "$T" --format csv --items "$SCALE_ITEMS" --seed 7 -o "$scale_file" 2>/dev/null
 scale_bytes=$(fsize "$scale_file")
 cpu10=""
-for n in 10 1000; do
-  if [ -z "$LIB" ]; then emit "| $n | — | — | — | — | skipped (--no-router) |"; continue; fi
-  lib_route "scale-$n" "$WORKDIR/rules-$n.toml" "$scale_file" "$scale_bytes"
-  rel=""
-  if [ -n "$L_CPU" ]; then
-    [ "$n" = 10 ] && cpu10="$L_CPU"
-    [ -n "$cpu10" ] && rel="$(ratio "$L_CPU" "$cpu10")×"
-  fi
-  if [ -n "$L_CPU" ]; then emit "| $n $L_CELLS | $rel |"; else emit "| $n $L_CELLS |"; fi
+for stage in route-only all; do
+  cpu10=""
+  for n in 10 1000; do
+    if [ -z "$LIB" ]; then emit "| $n | — | — | — | — | skipped (--no-router) |"; continue; fi
+    if [ "$stage" = all ]; then mode=(); label="$n (read + match + group)"; else mode=(--route-only); label="$n (read + match)"; fi
+    lib_route "scale-$n-$stage" "$WORKDIR/rules-$n.toml" "$scale_file" "$scale_bytes" "${mode[@]}"
+    rel=""
+    if [ -n "$L_CPU" ]; then
+      [ "$n" = 10 ] && cpu10="$L_CPU"
+      [ -n "$cpu10" ] && rel="$(ratio "$L_CPU" "$cpu10")×"
+    fi
+    if [ -n "$L_CPU" ]; then emit "| $label $L_CELLS | $rel |"; else emit "| $label $L_CELLS |"; fi
+  done
 done
 rm -f "$scale_file"
 
