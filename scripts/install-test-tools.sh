@@ -1,11 +1,52 @@
 #!/usr/bin/env bash
-# Installs the programs the test suite talks to, if missing: moto_server (S3/SNS/SQS over HTTP)
-# and cfn-lint. Idempotent.
+# Installs the tools the test suite and the Lambda build need on a fresh machine, all from PyPI:
+#   moto[server]  -> `moto_server`, the S3/SNS/SQS stand-in the integration tests start
+#   cfn-lint      -> lints template.yaml (tests/template_yaml.rs)
+#   cargo-lambda  -> `cargo lambda build` (scripts/lambda-build.sh)
+#   ziglang       -> Zig, cargo-lambda's cross linker for arm64
+# Versions are pinned to ones that work together here. Idempotent: prints nothing and installs
+# nothing when every pinned version is already present.
 set -euo pipefail
-need=()
-command -v moto_server >/dev/null 2>&1 || need+=("moto[server]==5.2.1")
-command -v cfn-lint >/dev/null 2>&1 || need+=("cfn-lint==1.51.0")
-if [ ${#need[@]} -gt 0 ]; then
-  echo "== pip install ${need[*]}"
-  python3 -m pip install --quiet --disable-pip-version-check "${need[@]}"
+
+PY="${PYTHON:-python3}"
+PINS=(
+  "moto[server]==5.2.1"
+  "cfn-lint==1.51.0"
+  "cargo-lambda==1.9.2"
+  "ziglang==0.15.2"
+)
+
+# Prints the pins whose distribution is missing or at another version.
+missing="$("$PY" - "${PINS[@]}" <<'EOF'
+import sys
+from importlib import metadata
+for pin in sys.argv[1:]:
+    name, version = pin.split("==")
+    dist = name.split("[")[0]
+    try:
+        have = metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        have = None
+    # moto's [server] extra brings flask; a bare moto install lacks `moto_server`.
+    if have == version and name.endswith("[server]"):
+        try:
+            metadata.version("flask")
+        except metadata.PackageNotFoundError:
+            have = None
+    if have != version:
+        print(pin)
+EOF
+)"
+
+if [ -n "$missing" ]; then
+  # shellcheck disable=SC2086 # one pin per line, none contains spaces
+  "$PY" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore $missing
+  echo "install-test-tools: installed $(echo $missing)"
 fi
+
+for cmd in moto_server cfn-lint cargo-lambda; do
+  command -v "$cmd" >/dev/null 2>&1 || {
+    echo "install-test-tools: '$cmd' is not on PATH after installing (pip's script dir: $("$PY" -c 'import sysconfig; print(sysconfig.get_path("scripts"))'))" >&2
+    exit 1
+  }
+done

@@ -58,6 +58,40 @@ pub enum EventError {
 /// How deep wrappers may nest (SQS → SNS → S3 is 2).
 const MAX_NESTING: usize = 4;
 
+/// The longest S3 object key, in UTF-8 bytes (after URL-decoding), as S3 itself allows.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// A key longer than S3 allows cannot name a real object: reject it here, with its path, rather
+/// than carry a megabyte "key" into every log line and request.
+fn check_key(key: &str, path: &Path) -> Result<(), EventError> {
+    check_key_len(key, MAX_KEY_BYTES, path)
+}
+
+/// As [`check_key`] for a key still URL-encoded (each byte may take 3 characters).
+fn check_raw_key(key: &str, path: &Path) -> Result<(), EventError> {
+    check_key_len(key, 3 * MAX_KEY_BYTES, path)
+}
+
+fn check_key_len(key: &str, max: usize, path: &Path) -> Result<(), EventError> {
+    if key.len() > max {
+        let head: String = key.chars().take(60).collect();
+        return Err(invalid(
+            path,
+            format!(
+                "object key is {} bytes{}, longer than S3 allows ({MAX_KEY_BYTES} bytes once \
+                 URL-decoded); it starts {head:?}",
+                key.len(),
+                if max > MAX_KEY_BYTES {
+                    " URL-encoded"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses an event's JSON bytes.
 pub fn locations_from_event(bytes: &[u8]) -> Result<EventLocations, EventError> {
     let value: Value = serde_json::from_slice(bytes)?;
@@ -257,6 +291,7 @@ impl Collector {
         } else if obj.contains_key("bucket") && obj.contains_key("key") {
             let bucket = str_at(value, path, &["bucket"])?;
             let key = str_at(value, path, &["key"])?;
+            check_key(key, &path.field("key"))?;
             let loc = ReportLocation::S3 {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
@@ -335,6 +370,7 @@ impl Collector {
         let bucket = str_at(record, p, &["s3", "bucket", "name"])?;
         let raw_key = str_at(record, p, &["s3", "object", "key"])?;
         let event_name = str_at(record, p, &["eventName"])?;
+        check_raw_key(raw_key, &p.fields(&["s3", "object", "key"]))?;
         // Validates the rest of the record (eventTime, userIdentity, ...) as S3 sends it.
         let _record: S3EventRecord = typed(record, p, "S3 event record")?;
         let key = form_decode(raw_key).map_err(|why| {
@@ -343,6 +379,7 @@ impl Collector {
                 format!("cannot URL-decode {raw_key:?}: {why}"),
             )
         })?;
+        check_key(&key, &p.fields(&["s3", "object", "key"]))?;
         let loc = ReportLocation::S3 {
             bucket: bucket.to_owned(),
             key,
@@ -368,6 +405,7 @@ impl Collector {
         let detail = path.field("detail");
         let bucket = str_at(&ev.detail, &detail, &["bucket", "name"])?;
         let raw_key = str_at(&ev.detail, &detail, &["object", "key"])?;
+        check_raw_key(raw_key, &detail.fields(&["object", "key"]))?;
         // EventBridge's key encoding is undocumented. Backup report keys always contain ':',
         // so a key with "%3A" is form-encoded and one with a raw ':' (or neither) is raw.
         let key = if !raw_key.contains(':') && raw_key.to_ascii_lowercase().contains("%3a") {
@@ -380,6 +418,7 @@ impl Collector {
         } else {
             raw_key.to_owned()
         };
+        check_key(&key, &detail.fields(&["object", "key"]))?;
         let loc = ReportLocation::S3 {
             bucket: bucket.to_owned(),
             key,

@@ -4,15 +4,26 @@
 //! event ([`event`]) → report location ([`location`]) → byte stream ([`fetch`]) → report reader
 //! ([`report`], streaming) → findings → rules ([`rules`]) → groups ([`group`]) → render → deliver
 //! → receipt. [`pipeline`] drives the stages; the CLI, the Lambda handler and the tests all call it.
+//!
+//! Bad input is an error naming where and what, never a panic: `unwrap`/`expect` are denied
+//! outside tests (`docs/bad-input.md`).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod deliver;
 pub mod event;
 pub mod fetch;
 pub mod group;
+pub mod lambda;
 pub mod location;
 pub mod output;
 pub mod pipeline;
+pub mod process;
+pub mod receipt;
 pub mod report;
 pub mod rules;
+pub mod secrets;
+pub mod sinks;
 
 pub use audit_router_sink_api as sink_api;
 pub use audit_router_sink_api::{Digest, Finding, RawItem, ReportTemplate};

@@ -1,16 +1,17 @@
 //! The `audit-router` command: a thin shell over the library's pipeline.
 
 use anyhow::{Context, Result, bail};
+use audit_router::deliver::{self, DeliverOptions};
 use audit_router::event;
-use audit_router::fetch;
 use audit_router::location::ReportLocation;
 use audit_router::output::{self, DryRun, SourceError};
-use audit_router::pipeline::{self, RouteOptions};
+use audit_router::pipeline::{self, Engine, RouteOptions};
+use audit_router::process::{self, Disposition, ProcessOptions, Processed};
+use audit_router::receipt::ReceiptStore;
 use audit_router::rules::{LoadOptions, Rules, Severity};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -19,8 +20,9 @@ use std::sync::Arc;
     about = "Routes AWS Backup Audit Manager reports to notification sinks by rules"
 )]
 struct Cli {
+    /// With no subcommand under AWS Lambda (`AWS_LAMBDA_RUNTIME_API` set), runs the function.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -29,6 +31,13 @@ enum Command {
     Check(CheckArgs),
     /// Show which rules match each finding and what each sink would receive; sends nothing.
     DryRun(DryRunArgs),
+    /// Route reports and deliver the digests to the sinks for real (manual send / replay).
+    Send(SendArgs),
+    /// Send a clearly marked test message, built from sample findings, to one sink.
+    SendTest(SendTestArgs),
+    /// Run as the AWS Lambda function (the default under Lambda; see `audit_router::lambda`).
+    #[command(hide = true)]
+    Lambda,
 }
 
 #[derive(Args, Debug)]
@@ -47,24 +56,23 @@ struct CheckArgs {
     no_env: bool,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum OutputFormat {
+    /// For people: findings grouped per sink, then the exact messages.
     Text,
+    /// For CI: sources, deliveries (findings and messages), counts.
     Json,
+    /// Counts and message sizes only, no per-finding listing (bounded memory).
+    Summary,
 }
 
 #[derive(Args, Debug)]
-struct DryRunArgs {
+struct SourceArgs {
     #[command(flatten)]
     rules: RulesArgs,
     /// Environment of findings whose account maps to no environment.
     #[arg(long = "env", env = "AUDIT_ROUTER_ENV")]
     environment: Option<String>,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    format: OutputFormat,
-    /// For each finding, show every rule tried and why it matched or not.
-    #[arg(long)]
-    explain: bool,
     /// A Lambda event (S3, EventBridge, SQS/SNS-wrapped, or {"bucket","key"}) naming the reports.
     #[arg(long, value_name = "FILE")]
     event: Option<PathBuf>,
@@ -73,12 +81,65 @@ struct DryRunArgs {
     sources: Vec<String>,
 }
 
+#[derive(Args, Debug)]
+struct DryRunArgs {
+    #[command(flatten)]
+    src: SourceArgs,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    /// For each finding, show every rule tried and why it matched or not.
+    #[arg(long)]
+    explain: bool,
+}
+
+#[derive(Args, Debug)]
+struct SendArgs {
+    #[command(flatten)]
+    src: SourceArgs,
+    /// Give up retrying after this many seconds (per run).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    timeout: u64,
+    /// `text` prints one line per sink and report; `json` the full outcomes (with messages).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    /// Keep delivery receipts under this S3 location, as the Lambda function does: send each
+    /// report only to the sinks its receipt does not show as delivered, and record the outcomes.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    receipts: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct SendTestArgs {
+    #[command(flatten)]
+    rules: RulesArgs,
+    /// The `[sinks.NAME]` to send the test message to.
+    #[arg(long)]
+    sink: String,
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    timeout: u64,
+}
+
 fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
-    let result = match cli.command {
+    let command = match cli.command {
+        Some(command) => command,
+        None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => Command::Lambda,
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            return ExitCode::from(2);
+        }
+    };
+    // Lambda mode sets up its own (JSON) logging.
+    if !matches!(command, Command::Lambda) {
+        init_tracing();
+    }
+    let result = match command {
         Command::Check(args) => check(args),
         Command::DryRun(args) => run_async(dry_run(args)),
+        Command::Send(args) => run_async(send(args)),
+        Command::SendTest(args) => run_async(send_test(args)),
+        Command::Lambda => Ok(audit_router::lambda::main()),
     };
     match result {
         Ok(code) => code,
@@ -145,11 +206,36 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
             for w in &warnings {
                 eprintln!("{w}");
             }
+            let (rule_count, sink_count) = (rules.rule_names().len(), rules.sinks().len());
+            // Build every sink (settings, templates) and render each template against sample
+            // data of every report type; no network, no secret is resolved.
+            let path = args.rules.rules.display().to_string();
+            let engine = match Engine::new(rules, None) {
+                Ok(engine) => engine,
+                Err(e) => {
+                    for err in &e.0 {
+                        eprintln!("{path}: error: sinks.{}: {}", err.sink, err.error);
+                    }
+                    eprintln!("{path}: invalid ({} sink errors)", e.0.len());
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let mut template_errors = 0;
+            for sink in &engine.sinks {
+                for (report, err) in audit_router::sinks::check_sink(sink.as_ref()) {
+                    template_errors += 1;
+                    eprintln!(
+                        "{path}: error: sinks.{}: template fails on a sample {report}: {err}",
+                        sink.name()
+                    );
+                }
+            }
+            if template_errors > 0 {
+                eprintln!("{path}: invalid ({template_errors} template errors)");
+                return Ok(ExitCode::FAILURE);
+            }
             println!(
-                "{}: ok ({} rules, {} sinks{})",
-                args.rules.rules.display(),
-                rules.rule_names().len(),
-                rules.sinks().len(),
+                "{path}: ok ({rule_count} rules, {sink_count} sinks{})",
                 match warnings.len() {
                     0 => String::new(),
                     1 => ", 1 warning".to_string(),
@@ -177,24 +263,13 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
     }
 }
 
-async fn dry_run(args: DryRunArgs) -> Result<ExitCode> {
-    if args.sources.is_empty() && args.event.is_none() {
+/// Reads the sources and the event into locations; unparsable sources become errors.
+fn collect_locations(src: &SourceArgs, dry: &mut DryRun) -> Result<Vec<ReportLocation>> {
+    if src.sources.is_empty() && src.event.is_none() {
         bail!("nothing to read: give report files or s3:// URIs, or --event FILE");
     }
-    let opts = LoadOptions {
-        resolve_env: true,
-        env_override: args.environment.clone(),
-        today: today()?,
-    };
-    let Some(rules) = load_rules(&args.rules, &opts)? else {
-        eprintln!("{}: invalid rules file", args.rules.rules.display());
-        return Ok(ExitCode::FAILURE);
-    };
-    let rules = Arc::new(rules);
-
-    let mut dry = DryRun::default();
     let mut locations = Vec::new();
-    for s in &args.sources {
+    for s in &src.sources {
         match ReportLocation::parse(s) {
             Ok(loc) => locations.push(loc),
             Err(e) => dry.errors.push(SourceError {
@@ -203,7 +278,7 @@ async fn dry_run(args: DryRunArgs) -> Result<ExitCode> {
             }),
         }
     }
-    if let Some(path) = &args.event {
+    if let Some(path) = &src.event {
         let bytes = std::fs::read(path)
             .with_context(|| format!("reading event file {}", path.display()))?;
         let found = event::locations_from_event(&bytes)
@@ -211,23 +286,49 @@ async fn dry_run(args: DryRunArgs) -> Result<ExitCode> {
         locations.extend(found.locations);
         dry.skipped.extend(found.skipped);
     }
+    Ok(locations)
+}
 
-    let s3 = if locations
-        .iter()
-        .any(|l| matches!(l, ReportLocation::S3 { .. }))
-    {
-        Some(fetch::s3_client().await)
+/// Loads the rules and builds the sinks; `None` (diagnostics printed) when either fails.
+/// `need_aws`: build AWS clients (S3 sources, real sends).
+async fn engine(
+    src_rules: &RulesArgs,
+    env: Option<String>,
+    need_aws: bool,
+) -> Result<Option<Engine>> {
+    let opts = LoadOptions {
+        resolve_env: true,
+        env_override: env,
+        today: today()?,
+    };
+    let Some(rules) = load_rules(src_rules, &opts)? else {
+        eprintln!("{}: invalid rules file", src_rules.rules.display());
+        return Ok(None);
+    };
+    let aws = if need_aws {
+        Some(pipeline::load_aws_config().await)
     } else {
         None
     };
-    let route_opts = RouteOptions {
-        listing: true,
-        explain: args.explain,
-        ..RouteOptions::default()
-    };
+    match Engine::new(rules, aws) {
+        Ok(engine) => Ok(Some(engine)),
+        Err(e) => {
+            eprintln!("{}: {e}", src_rules.rules.display());
+            Ok(None)
+        }
+    }
+}
+
+/// Routes every location, collecting runs and per-source errors.
+async fn route_all(
+    engine: &Engine,
+    locations: Vec<ReportLocation>,
+    opts: &RouteOptions,
+    dry: &mut DryRun,
+) {
     for loc in locations {
         let name = loc.to_string();
-        match pipeline::route_location(rules.clone(), loc, s3.as_ref(), route_opts.clone()).await {
+        match engine.route(loc, opts.clone()).await {
             Ok(run) => dry.runs.push(run),
             Err(e) => dry.errors.push(SourceError {
                 source: name,
@@ -235,18 +336,284 @@ async fn dry_run(args: DryRunArgs) -> Result<ExitCode> {
             }),
         }
     }
+}
+
+fn has_s3(locations: &[ReportLocation]) -> bool {
+    locations
+        .iter()
+        .any(|l| matches!(l, ReportLocation::S3 { .. }))
+}
+
+async fn dry_run(args: DryRunArgs) -> Result<ExitCode> {
+    let mut dry = DryRun::default();
+    let locations = collect_locations(&args.src, &mut dry)?;
+    let Some(engine) = engine(
+        &args.src.rules,
+        args.src.environment.clone(),
+        has_s3(&locations),
+    )
+    .await?
+    else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let route_opts = RouteOptions {
+        listing: args.format != OutputFormat::Summary,
+        explain: args.explain,
+        ..RouteOptions::default()
+    };
+    route_all(&engine, locations, &route_opts, &mut dry).await;
+    let jobs = dry.runs.iter().flat_map(|r| engine.jobs(r)).collect();
+    // The same render path `send` takes, with a recording sink in place of each real one.
+    let report = deliver::dry_run(jobs, &DeliverOptions::default()).await;
+    let render_failed = !report.all_delivered();
+    dry.outcomes = report.outcomes;
 
     match args.format {
         OutputFormat::Json => {
-            let doc = output::to_json(&dry, &rules, args.explain);
+            let doc = output::to_json(&dry, &engine.rules, args.explain);
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
-        OutputFormat::Text => print!("{}", output::to_text(&dry, &rules, args.explain)),
+        OutputFormat::Text => print!("{}", output::to_text(&dry, &engine.rules, args.explain)),
+        OutputFormat::Summary => print!("{}", output::to_summary(&dry)),
     }
     for e in &dry.errors {
         eprintln!("error: {}", e.error);
     }
-    Ok(if dry.errors.is_empty() {
+    for o in dry.outcomes.iter().filter(|o| !o.delivered()) {
+        if let deliver::Status::Failed { error, .. } = &o.status {
+            eprintln!(
+                "error: sink {}: rendering {} failed: {error}",
+                o.sink, o.source
+            );
+        }
+    }
+    Ok(if dry.errors.is_empty() && !render_failed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn deadline(seconds: u64) -> tokio::time::Instant {
+    tokio::time::Instant::now() + std::time::Duration::from_secs(seconds)
+}
+
+async fn send(args: SendArgs) -> Result<ExitCode> {
+    let mut dry = DryRun::default();
+    let locations = collect_locations(&args.src, &mut dry)?;
+    let Some(engine) = engine(&args.src.rules, args.src.environment.clone(), true).await? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    if let Some(uri) = &args.receipts {
+        return send_with_receipts(&args, uri, engine, locations, dry).await;
+    }
+    let route_opts = RouteOptions::default();
+    route_all(&engine, locations, &route_opts, &mut dry).await;
+    let jobs = dry.runs.iter().flat_map(|r| engine.jobs(r)).collect();
+    let opts = DeliverOptions {
+        deadline: Some(deadline(args.timeout)),
+        ..DeliverOptions::default()
+    };
+    let report = deliver::deliver(jobs, &opts).await;
+    let ok = report.all_delivered() && dry.errors.is_empty();
+    match args.format {
+        OutputFormat::Json => {
+            let doc = serde_json::json!({
+                "sources": dry.runs.iter().map(|r| serde_json::json!({
+                    "source": r.location.to_string(),
+                    "report": r.info.template,
+                    "format": r.info.format,
+                    "items": r.info.items,
+                    "silenced": r.silenced,
+                    "unmatched": r.unmatched,
+                })).collect::<Vec<_>>(),
+                "outcomes": report.outcomes,
+                "skipped": dry.skipped,
+                "errors": dry.errors,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        _ => {
+            for r in &dry.runs {
+                println!(
+                    "{}: {} items, {} silenced, {} unmatched",
+                    r.location, r.info.items, r.silenced, r.unmatched
+                );
+            }
+            if report.outcomes.is_empty() && !dry.runs.is_empty() {
+                println!("no finding routed to any sink: nothing sent");
+            }
+            print!("{}", output::outcomes_text(&report.outcomes));
+        }
+    }
+    for e in &dry.errors {
+        eprintln!("error: {}", e.error);
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `send --receipts`: each report through the same claim → route → deliver pending → record →
+/// release flow as the Lambda function ([`process::process_report`]).
+async fn send_with_receipts(
+    args: &SendArgs,
+    uri: &str,
+    engine: Engine,
+    locations: Vec<ReportLocation>,
+    mut dry: DryRun,
+) -> Result<ExitCode> {
+    // The lease must outlast this run's deliveries (`--timeout`), like the Lambda's lease its
+    // function timeout.
+    let lease = audit_router::lambda::DEFAULT_LEASE.max(std::time::Duration::from_secs(
+        args.timeout.saturating_add(30),
+    ));
+    let s3 = engine
+        .s3
+        .clone()
+        .context("no S3 client for the receipts (a bug: send always builds AWS clients)")?;
+    let store = ReceiptStore::from_uri(s3, uri, lease).with_context(|| "--receipts")?;
+    let opts = ProcessOptions {
+        owner: process::cli_owner(),
+        deliver: DeliverOptions {
+            deadline: Some(deadline(args.timeout)),
+            ..DeliverOptions::default()
+        },
+        route: RouteOptions::default(),
+    };
+    let mut processed = Vec::new();
+    for loc in locations {
+        let name = loc.to_string();
+        match process::process_report(&engine, Some(&store), loc, &opts).await {
+            Ok(p) => processed.push(p),
+            Err(e) => dry.errors.push(SourceError {
+                source: name,
+                error: e.to_string(),
+            }),
+        }
+    }
+    let ok = dry.errors.is_empty() && processed.iter().all(Processed::complete);
+    let receipt_uri = |p: &Processed| {
+        store
+            .receipt_key(&p.location.to_string())
+            .map(|k| format!("s3://{}/{k}", store.bucket()))
+            .unwrap_or_default()
+    };
+    match args.format {
+        OutputFormat::Json => {
+            let reports: Vec<_> = processed
+                .iter()
+                .map(|p| {
+                    let (status, claim) = match &p.disposition {
+                        Disposition::Routed if p.complete() => ("delivered", None),
+                        Disposition::Routed => ("incomplete", None),
+                        Disposition::Duplicate => ("duplicate", None),
+                        Disposition::Busy { owner, until } => (
+                            "busy",
+                            Some(serde_json::json!({"owner": owner, "until": until.to_rfc3339()})),
+                        ),
+                    };
+                    serde_json::json!({
+                        "source": p.location.to_string(),
+                        "status": status,
+                        "claim": claim,
+                        "report": p.run.as_ref().map(|r| r.info.template),
+                        "format": p.run.as_ref().map(|r| r.info.format),
+                        "items": p.run.as_ref().map(|r| r.info.items),
+                        "silenced": p.run.as_ref().map(|r| r.silenced),
+                        "unmatched": p.run.as_ref().map(|r| r.unmatched),
+                        "already_delivered": p.already_delivered,
+                        "receipt_uri": receipt_uri(p),
+                        "receipt": p.receipt,
+                    })
+                })
+                .collect();
+            let outcomes: Vec<_> = processed.iter().flat_map(|p| &p.outcomes).collect();
+            let doc = serde_json::json!({
+                "sources": reports,
+                "outcomes": outcomes,
+                "skipped": dry.skipped,
+                "errors": dry.errors,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        _ => {
+            for p in &processed {
+                let source = &p.location;
+                match &p.disposition {
+                    Disposition::Duplicate => println!(
+                        "{source}: already delivered to every routed sink ({}): nothing sent \
+                         (receipt {})",
+                        p.already_delivered.join(", "),
+                        receipt_uri(p)
+                    ),
+                    Disposition::Busy { owner, until } => println!(
+                        "{source}: another run ({owner}) holds the receipt until {until}: nothing \
+                         sent; try again later"
+                    ),
+                    Disposition::Routed => {
+                        if let Some(r) = &p.run {
+                            println!(
+                                "{source}: {} items, {} silenced, {} unmatched",
+                                r.info.items, r.silenced, r.unmatched
+                            );
+                            if r.digests.is_empty() {
+                                println!("no finding routed to any sink: nothing sent");
+                            }
+                        }
+                        for sink in &p.already_delivered {
+                            println!(
+                                "skipped: sink {sink}: already delivered (receipt {})",
+                                receipt_uri(p)
+                            );
+                        }
+                        print!("{}", output::outcomes_text(&p.outcomes));
+                    }
+                }
+            }
+        }
+    }
+    for e in &dry.errors {
+        eprintln!("error: {}", e.error);
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn send_test(args: SendTestArgs) -> Result<ExitCode> {
+    let Some(engine) = engine(&args.rules, None, true).await? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Some(sink) = engine.sinks.iter().find(|s| s.name() == args.sink) else {
+        bail!(
+            "no sink {:?} in {} (declared: {})",
+            args.sink,
+            args.rules.rules.display(),
+            engine
+                .sinks
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    let job = deliver::DeliveryJob {
+        sink: sink.clone(),
+        digest: audit_router::sinks::test_digest(sink.name()),
+    };
+    let mut opts = DeliverOptions {
+        deadline: Some(deadline(args.timeout)),
+        ..DeliverOptions::default()
+    };
+    opts.render.test = true;
+    let report = deliver::deliver(vec![job], &opts).await;
+    print!("{}", output::outcomes_text(&report.outcomes));
+    Ok(if report.all_delivered() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

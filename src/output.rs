@@ -1,6 +1,7 @@
 //! What `dry-run` prints: text for people, JSON for CI (the JSON shape is pinned).
 
 use crate::ReportTemplate;
+use crate::deliver::{Outcome, Status};
 use crate::pipeline::{Explained, FindingRow, ReportRun};
 use crate::report::Format;
 use crate::rules::Rules;
@@ -22,6 +23,34 @@ pub struct DryRun {
     /// Event records acknowledged and skipped (`s3:TestEvent`, …).
     pub skipped: Vec<String>,
     pub errors: Vec<SourceError>,
+    /// What each sink would send (dry-run) or did send (`send`): one outcome per digest.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// The outcome for one sink and one source, if rendering/delivery ran.
+fn outcome_for<'a>(outcomes: &'a [Outcome], source: &str, sink: &str) -> Option<&'a Outcome> {
+    outcomes
+        .iter()
+        .find(|o| o.source == source && o.sink == sink)
+}
+
+#[derive(Serialize)]
+struct JsonMessage<'a> {
+    subject: Option<&'a str>,
+    body: &'a str,
+}
+
+fn json_messages(o: Option<&Outcome>) -> Vec<JsonMessage<'_>> {
+    o.map(|o| {
+        o.messages
+            .iter()
+            .map(|m| JsonMessage {
+                subject: m.subject.as_deref(),
+                body: &m.body,
+            })
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 #[derive(Serialize)]
@@ -50,6 +79,9 @@ struct JsonDelivery<'a> {
     source: String,
     count: usize,
     findings: Vec<JsonFinding<'a>>,
+    messages: Vec<JsonMessage<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -102,7 +134,14 @@ pub fn to_json(dry: &DryRun, rules: &Rules, explain: bool) -> serde_json::Value 
                 continue;
             }
             let sink = &rules.sinks()[sink_idx];
+            let source = run.location.to_string();
+            let outcome = outcome_for(&dry.outcomes, &source, &sink.name);
             deliveries.push(JsonDelivery {
+                messages: json_messages(outcome),
+                error: outcome.and_then(|o| match &o.status {
+                    Status::Failed { error, .. } => Some(error.as_str()),
+                    Status::Delivered => None,
+                }),
                 sink: &sink.name,
                 kind: &sink.kind,
                 source: run.location.to_string(),
@@ -250,6 +289,9 @@ pub fn to_text(dry: &DryRun, rules: &Rules, explain: bool) -> String {
                     let _ = writeln!(out, "{indent}{}  [rule: {rule}]", finding_line(row));
                 }
             }
+            if let Some(o) = outcome_for(&dry.outcomes, &run.location.to_string(), &sink.name) {
+                write_messages(&mut out, o);
+            }
         }
         if !any {
             let _ = writeln!(out, "\n  no finding routed to any sink");
@@ -325,4 +367,116 @@ fn write_explain(out: &mut String, explained: &[Explained]) {
     if !explained.is_empty() {
         out.push('\n');
     }
+}
+
+/// The rendered messages of one outcome, indented, exactly as they would be sent.
+fn write_messages(out: &mut String, o: &Outcome) {
+    if let Status::Failed { error, .. } = &o.status {
+        let _ = writeln!(out, "    rendering failed: {error}");
+    }
+    let n = o.messages.len();
+    for m in &o.messages {
+        let _ = writeln!(
+            out,
+            "    message {}/{n} to {} ({}, {} bytes){}",
+            m.part,
+            o.destination,
+            m.content_type,
+            m.body.len(),
+            m.subject
+                .as_deref()
+                .map(|s| format!("\n      subject: {s}"))
+                .unwrap_or_default()
+        );
+        for line in m.body.lines() {
+            let _ = writeln!(out, "      | {line}");
+        }
+    }
+}
+
+/// `--format summary`: per source its counts, per sink what it would get — no per-finding
+/// listing, so memory stays bounded however large the report (the benchmark's mode).
+pub fn to_summary(dry: &DryRun) -> String {
+    let mut out = String::new();
+    for run in &dry.runs {
+        let _ = writeln!(
+            out,
+            "{}: {} {} items={} silenced={} unmatched={}",
+            run.location,
+            run.info.template.map(|t| t.name()).unwrap_or("unknown"),
+            match run.info.format {
+                Format::Json => "json",
+                Format::Csv => "csv",
+            },
+            run.info.items,
+            run.silenced,
+            run.unmatched
+        );
+        for d in &run.digests {
+            let o = outcome_for(&dry.outcomes, &run.location.to_string(), &d.sink);
+            let (messages, bytes) = o
+                .map(|o| {
+                    (
+                        o.messages.len(),
+                        o.messages.iter().map(|m| m.body.len()).sum::<usize>(),
+                    )
+                })
+                .unwrap_or((0, 0));
+            let _ = writeln!(
+                out,
+                "  sink {}: findings={} groups={} messages={messages} bytes={bytes}{}",
+                d.sink,
+                d.total,
+                d.groups.len(),
+                match o.map(|o| &o.status) {
+                    Some(Status::Failed { error, .. }) => format!(" error={error}"),
+                    _ => String::new(),
+                }
+            );
+        }
+    }
+    for e in &dry.errors {
+        let _ = writeln!(out, "error: {}", e.error);
+    }
+    out
+}
+
+/// What `send` prints: per sink and report, delivered (message ids) or failed (why).
+pub fn outcomes_text(outcomes: &[Outcome]) -> String {
+    let mut out = String::new();
+    for o in outcomes {
+        match &o.status {
+            Status::Delivered => {
+                let ids = o.message_ids();
+                let _ = writeln!(
+                    out,
+                    "delivered: sink {} ({}) → {}: {} for {}{}",
+                    o.sink,
+                    o.kind,
+                    o.destination,
+                    plural(o.sent.len(), "message", "messages"),
+                    o.source,
+                    if ids.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (ids: {})", ids.join(", "))
+                    }
+                );
+            }
+            Status::Failed { error, retryable } => {
+                let _ = writeln!(
+                    out,
+                    "FAILED: sink {} ({}) → {}: {} of {} messages sent for {}: {error}{}",
+                    o.sink,
+                    o.kind,
+                    o.destination,
+                    o.sent.len(),
+                    o.messages.len(),
+                    o.source,
+                    if *retryable { " (retryable)" } else { "" }
+                );
+            }
+        }
+    }
+    out
 }

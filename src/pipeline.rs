@@ -218,3 +218,85 @@ pub async fn route_location(
         message: e.to_string(),
     })?
 }
+
+/// A sink that could not be built from its `[sinks.NAME]` table.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(|e| format!("sinks.{}: {}", e.sink, e.error)).collect::<Vec<_>>().join("\n"))]
+pub struct SinkSetupError(pub Vec<crate::sinks::SinkBuildError>);
+
+/// Everything a process needs to run reports through the whole pipeline, built once (per CLI
+/// run, per Lambda cold start): the rules, the sinks built from them, and the AWS clients.
+#[derive(Clone)]
+pub struct Engine {
+    pub rules: Arc<Rules>,
+    /// Indexed like [`Rules::sinks`].
+    pub sinks: Vec<Arc<dyn crate::sink_api::Sink>>,
+    pub aws: Option<aws_config::SdkConfig>,
+    pub s3: Option<aws_sdk_s3::Client>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field(
+                "sinks",
+                &self.sinks.iter().map(|s| s.name()).collect::<Vec<_>>(),
+            )
+            .field("aws", &self.aws.is_some())
+            .finish()
+    }
+}
+
+/// The process's AWS configuration from the standard chain (honours `AWS_ENDPOINT_URL`,
+/// `AWS_REGION`, …). Loading it makes no network call.
+pub async fn load_aws_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+impl Engine {
+    /// Builds every declared sink (settings validated, templates compiled; secrets are resolved
+    /// lazily on first send). `aws` is `None` where nothing AWS is touched (dry runs of local
+    /// files): AWS sinks then fail on send, never on render.
+    pub fn new(rules: Rules, aws: Option<aws_config::SdkConfig>) -> Result<Engine, SinkSetupError> {
+        let ctx = crate::sink_api::BuildContext {
+            base_dir: rules.base_dir().to_path_buf(),
+            aws: aws.clone(),
+            secrets: crate::secrets::process_resolver(aws.clone()),
+        };
+        let sinks = crate::sinks::registry()
+            .build_all(rules.sinks(), &ctx)
+            .map_err(SinkSetupError)?;
+        let s3 = aws.as_ref().map(fetch::s3_client_from_config);
+        Ok(Engine {
+            rules: Arc::new(rules),
+            sinks,
+            aws,
+            s3,
+        })
+    }
+
+    /// Opens and routes one report.
+    pub async fn route(
+        &self,
+        location: ReportLocation,
+        opts: RouteOptions,
+    ) -> Result<ReportRun, PipelineError> {
+        route_location(self.rules.clone(), location, self.s3.as_ref(), opts).await
+    }
+
+    /// One delivery job per digest of `run` (one per sink that got findings).
+    pub fn jobs(&self, run: &ReportRun) -> Vec<crate::deliver::DeliveryJob> {
+        run.digests
+            .iter()
+            .filter_map(|digest| {
+                let sink = self.sinks.iter().find(|s| s.name() == digest.sink)?;
+                Some(crate::deliver::DeliveryJob {
+                    sink: sink.clone(),
+                    digest: digest.clone(),
+                })
+            })
+            .collect()
+    }
+}

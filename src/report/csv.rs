@@ -3,6 +3,7 @@
 //! `ByteRecord` per row.
 
 use super::input::Prepared;
+use super::limit::Region;
 use super::schema::{self, ItemProblem, Kind};
 use super::{Ctx, Format, ReportError};
 use crate::{RawItem, ReportTemplate};
@@ -53,6 +54,7 @@ pub(super) fn read(
         });
 
     // Map the header to columns.
+    ctx.meter.mark(Region::Header);
     let header = reader.byte_headers().map_err(csv_err)?.clone();
     let mut names = Vec::with_capacity(header.len());
     for (i, h) in header.iter().enumerate() {
@@ -131,7 +133,13 @@ pub(super) fn read(
     // One reused record per row; its UTF-8 is checked once for the whole record, and its
     // fields are copied into the item's one text buffer (values are made only if asked for).
     let mut record = csv::ByteRecord::new();
-    while reader.read_byte_record(&mut record).map_err(csv_err)? {
+    loop {
+        ctx.meter.mark(Region::Item {
+            line: Some(reader.position().line()),
+        });
+        if !reader.read_byte_record(&mut record).map_err(csv_err)? {
+            break;
+        }
         let index = ctx.items;
         let line = record.position().map(|p| p.line());
         let bad_utf8 = |record: &csv::ByteRecord| -> ReportError {

@@ -79,6 +79,8 @@ pub struct Prepared<'a> {
 pub enum PrepareError {
     /// No content at all, or only whitespace.
     Empty { gzip: bool },
+    /// More than `max_blank` bytes of whitespace before the first non-blank byte.
+    TooMuchBlank { gzip: bool },
     Io {
         origin: ErrorOrigin,
         error: io::Error,
@@ -86,8 +88,10 @@ pub enum PrepareError {
 }
 
 /// Sniffs gzip and format; the returned reader yields the decoded report from its first byte
-/// (leading whitespace kept, so parser line numbers match the file).
-pub fn prepare<'a, R: Read + 'a>(input: R) -> Result<Prepared<'a>, PrepareError> {
+/// (leading whitespace kept, so parser line numbers match the file). Leading whitespace is
+/// buffered to be replayed, so more than `max_blank` bytes of it is an error, not unbounded
+/// memory.
+pub fn prepare<'a, R: Read + 'a>(input: R, max_blank: u64) -> Result<Prepared<'a>, PrepareError> {
     let origin = Origin::default();
     let mut raw = Tracked {
         inner: input,
@@ -110,6 +114,9 @@ pub fn prepare<'a, R: Read + 'a>(input: R) -> Result<Prepared<'a>, PrepareError>
     let mut head = Vec::with_capacity(8 * 1024);
     let mut chunk = [0u8; 8 * 1024];
     let mut bom_checked = false;
+    // Bytes of `head` already known to be blank: each byte is scanned once, so a long blank
+    // prefix costs linear time, not quadratic.
+    let mut blank = 0;
     let first = loop {
         let k = read_up_to(&mut *decoded, &mut chunk).map_err(|error| PrepareError::Io {
             origin: origin.of_error(gzip),
@@ -122,11 +129,17 @@ pub fn prepare<'a, R: Read + 'a>(input: R) -> Result<Prepared<'a>, PrepareError>
             }
             bom_checked = true;
         }
-        if bom_checked && let Some(&b) = head.iter().find(|b| !b.is_ascii_whitespace()) {
-            break b;
+        if bom_checked {
+            if let Some(&b) = head[blank..].iter().find(|b| !b.is_ascii_whitespace()) {
+                break b;
+            }
+            blank = head.len();
         }
         if k == 0 {
             return Err(PrepareError::Empty { gzip });
+        }
+        if head.len() as u64 > max_blank {
+            return Err(PrepareError::TooMuchBlank { gzip });
         }
     };
     let format = if first == b'{' || first == b'[' {
@@ -178,11 +191,11 @@ mod tests {
     #[test]
     fn sniffs_gzip_by_magic_and_strips_bom() {
         let data = gz(b"\xef\xbb\xbf\"A\",\"B\"\n");
-        let p = prepare(&data[..]).ok().unwrap();
+        let p = prepare(&data[..], u64::MAX).ok().unwrap();
         assert!(p.gzip);
         assert_eq!(p.format, Format::Csv);
         assert_eq!(text(p), "\"A\",\"B\"\n");
-        let p = prepare(Trickle(b"\xef\xbb\xbf \n{\"reportItems\":[]}"))
+        let p = prepare(Trickle(b"\xef\xbb\xbf \n{\"reportItems\":[]}"), u64::MAX)
             .ok()
             .unwrap();
         assert!(!p.gzip);
@@ -194,7 +207,7 @@ mod tests {
     #[test]
     fn blank_input_is_empty() {
         for input in [&b""[..], b" \n\t ", b"\xef\xbb\xbf", b"\x1f"] {
-            let r = prepare(input);
+            let r = prepare(input, u64::MAX);
             if input == b"\x1f" {
                 // One byte that is not blank: a (bad) CSV, not empty.
                 assert!(matches!(
@@ -209,7 +222,7 @@ mod tests {
             }
         }
         assert!(matches!(
-            prepare(&gz(b"  \n")[..]),
+            prepare(&gz(b"  \n")[..], u64::MAX),
             Err(PrepareError::Empty { gzip: true })
         ));
     }

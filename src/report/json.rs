@@ -3,6 +3,7 @@
 //! whatever the report's size.
 
 use super::input::Prepared;
+use super::limit::Region;
 use super::schema::{self, ItemProblem, Kind, Schema};
 use super::{Ctx, Format, ReportError};
 use crate::{RawItem, ReportTemplate};
@@ -164,6 +165,8 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
         let mut found = false;
+        let meter = self.0.ctx.meter.clone();
+        meter.mark(Region::TopLevel);
         while let Some(is_items) = map.next_key_seed(TopKey)? {
             if is_items {
                 map.next_value_seed(Items(&mut *self.0))?;
@@ -171,6 +174,7 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
+            meter.mark(Region::TopLevel);
         }
         Ok(found)
     }
@@ -216,6 +220,7 @@ impl<'de> Visitor<'de> for Items<'_, '_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         loop {
             self.0.current = Some(self.0.ctx.items);
+            self.0.ctx.meter.mark(Region::Item { line: None });
             if seq.next_element_seed(Item(&mut *self.0))?.is_none() {
                 break;
             }

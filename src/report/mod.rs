@@ -5,13 +5,18 @@
 //! - [`json`]: a serde visitor over `{"reportItems": [...]}`, one item in memory at a time.
 //! - [`csv`](mod@csv): columns mapped by normalised header name, one reused record.
 //! - [`schema`]: the field tables per template and item → [`Finding`] normalisation.
+//! - `limit`: [`ReadLimits`], the size bounds (one item, the whole report) that turn a hostile
+//!   report into [`ReportError::TooLarge`] instead of an out-of-memory kill.
 //!
 //! `docs/report-formats.md` documents the fields and their sources.
 
 mod csv;
 mod input;
 mod json;
+mod limit;
 pub mod schema;
+
+pub use limit::{MAX_ITEM_BYTES, MAX_TOTAL_BYTES, ReadLimits};
 
 use crate::{Finding, ReportTemplate};
 use std::fmt;
@@ -136,6 +141,18 @@ pub enum ReportError {
         field: Option<String>,
         message: String,
     },
+    /// A [`ReadLimits`] bound was hit: one item (or the blank text before the content) is
+    /// larger than `max_item_bytes`, or the report is larger than `max_total_bytes`.
+    #[error("{source_name}: {what} is larger than the {} limit ({setting} = {limit}); {why}", limit::human(*limit))]
+    TooLarge {
+        source_name: String,
+        /// `item 3`, `the report (decoded)`, `the blank text before the first item`.
+        what: String,
+        /// The [`ReadLimits`] field that was exceeded.
+        setting: &'static str,
+        limit: u64,
+        why: &'static str,
+    },
 }
 
 /// The template named by a report object's file name
@@ -178,7 +195,19 @@ pub fn read_report<R: Read>(
     hint: Option<ReportTemplate>,
     each: &mut dyn FnMut(Finding),
 ) -> Result<ReportInfo, ReportError> {
-    let mut prepared = match input::prepare(input) {
+    read_report_with(input, source_name, hint, &ReadLimits::default(), each)
+}
+
+/// As [`read_report`], with explicit size [`ReadLimits`] (`read_report` uses the defaults:
+/// 16 MiB per item, 10 GiB per report).
+pub fn read_report_with<R: Read>(
+    input: R,
+    source_name: &str,
+    hint: Option<ReportTemplate>,
+    limits: &ReadLimits,
+    each: &mut dyn FnMut(Finding),
+) -> Result<ReportInfo, ReportError> {
+    let mut prepared = match input::prepare(input, limits.max_item_bytes) {
         Ok(p) => p,
         Err(input::PrepareError::Empty { gzip }) => {
             return Err(ReportError::Empty {
@@ -186,21 +215,46 @@ pub fn read_report<R: Read>(
                 gzip,
             });
         }
+        Err(input::PrepareError::TooMuchBlank { gzip }) => {
+            return Err(ReportError::TooLarge {
+                source_name: source_name.to_string(),
+                what: format!(
+                    "the blank text before the first item{}",
+                    if gzip { " (after gunzip)" } else { "" }
+                ),
+                setting: "max_item_bytes",
+                limit: limits.max_item_bytes,
+                why: "the report is nothing but whitespace so far",
+            });
+        }
         Err(input::PrepareError::Io { origin, error }) => {
             return Err(io_error(source_name, origin, error));
         }
     };
+    let meter = limit::Meter::default();
+    let reader = std::mem::replace(&mut prepared.reader, Box::new(std::io::empty()));
+    prepared.reader = Box::new(limit::Limited {
+        inner: reader,
+        meter: meter.clone(),
+        limits: *limits,
+    });
     let mut ctx = Ctx {
         source_name,
         hint,
         each,
         items: 0,
+        meter,
     };
     let (format, gzip) = (prepared.format, prepared.gzip);
     let result = match format {
         Format::Json => json::read(&mut prepared, &mut ctx),
         Format::Csv => csv::read(&mut prepared, &mut ctx),
     };
+    if result.is_err()
+        && let Some(exceeded) = ctx.meter.exceeded()
+    {
+        return Err(too_large(&ctx, format, exceeded, limits));
+    }
     let template = match result {
         Ok(t) => t,
         Err(e) if gzip && !matches!(e, ReportError::Io { .. } | ReportError::Gzip { .. }) => {
@@ -222,6 +276,46 @@ struct Ctx<'a> {
     hint: Option<ReportTemplate>,
     each: &'a mut dyn FnMut(Finding),
     items: u64,
+    /// Counts decoded bytes; the format readers mark where each item starts.
+    meter: limit::Meter,
+}
+
+/// The error for a [`ReadLimits`] bound hit while reading item `ctx.items`.
+fn too_large(
+    ctx: &Ctx<'_>,
+    format: Format,
+    exceeded: limit::Exceeded,
+    limits: &ReadLimits,
+) -> ReportError {
+    let source_name = ctx.source_name.to_string();
+    match exceeded {
+        limit::Exceeded::Item => ReportError::TooLarge {
+            source_name,
+            what: match ctx.meter.region() {
+                limit::Region::Item { line: Some(line) } => {
+                    format!("item {} (the {format} record at line {line})", ctx.items)
+                }
+                limit::Region::Item { line: None } => format!("item {}", ctx.items),
+                limit::Region::Header => "the CSV header".to_string(),
+                limit::Region::TopLevel => {
+                    "a top-level JSON key or value outside \"reportItems\"".to_string()
+                }
+            },
+            setting: "max_item_bytes",
+            limit: limits.max_item_bytes,
+            why: "an Audit Manager item is a few KiB; the report is corrupt or not a report",
+        },
+        limit::Exceeded::Total => ReportError::TooLarge {
+            source_name,
+            what: format!(
+                "the report (decoded, {} items read before the limit)",
+                ctx.items
+            ),
+            setting: "max_total_bytes",
+            limit: limits.max_total_bytes.unwrap_or(0),
+            why: "the whole report is rejected; raise the limit to read it",
+        },
+    }
 }
 
 impl Ctx<'_> {

@@ -38,6 +38,26 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// The largest rules file read (a real one is a few KiB; thousands of rules fit in 1 MiB).
+pub const MAX_RULES_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a UTF-8 file of at most `max` bytes: a bigger one (a wrong path pointing at a log, a
+/// device) is an error, not an unbounded read.
+fn read_bounded(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "larger than {} MiB; a rules file is a few KiB",
+            max / (1024 * 1024)
+        )));
+    }
+    Ok(text)
+}
+
 /// How to load a rules file.
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
@@ -189,15 +209,17 @@ impl Rules {
     /// Loads, validates and compiles `path`. On success returns the warnings too.
     pub fn load(path: &Path, opts: &LoadOptions) -> Result<(Rules, Vec<Diagnostic>), RulesError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| RulesError {
+        let fail = |message: String| RulesError {
             diagnostics: vec![Diagnostic {
                 severity: Severity::Error,
                 file: file.clone(),
                 line: 1,
                 column: 1,
-                message: format!("cannot read the rules file: {e}"),
+                message,
             }],
-        })?;
+        };
+        let text = read_bounded(path, MAX_RULES_BYTES)
+            .map_err(|e| fail(format!("cannot read the rules file: {e}")))?;
         let base_dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),

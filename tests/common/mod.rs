@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod sinks;
 
 use std::path::PathBuf;
 

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
+use serde_json::{Value, json};
 
 pub const REGION: &str = "us-east-1";
 pub const ACCESS_KEY: &str = "testing";
@@ -303,4 +304,87 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
+}
+
+/// SNS and SQS helpers (SQS over its JSON protocol: the crate has no SQS SDK, moto speaks it).
+impl Moto {
+    /// One SQS JSON-protocol call (the root crate has no SQS SDK; moto speaks the protocol).
+    pub async fn sqs(&self, action: &str, body: Value) -> Value {
+        let resp = reqwest::Client::new()
+            .post(self.endpoint())
+            .header("X-Amz-Target", format!("AmazonSQS.{action}"))
+            .header("Content-Type", "application/x-amz-json-1.0")
+            .header(
+                "Authorization",
+                format!(
+                    "AWS4-HMAC-SHA256 Credential=test/20260101/{REGION}/sqs/aws4_request, \
+                     SignedHeaders=host, Signature=0"
+                ),
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert!(status.is_success(), "SQS {action}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// A topic with an SQS queue subscribed (raw delivery off: the queue gets the SNS envelope
+    /// with Subject and MessageAttributes). Returns (topic ARN, queue URL).
+    pub async fn topic_with_queue(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        name: &str,
+    ) -> (String, String) {
+        let sns = aws_sdk_sns::Client::new(sdk);
+        let topic = sns
+            .create_topic()
+            .name(name)
+            .send()
+            .await
+            .unwrap()
+            .topic_arn()
+            .unwrap()
+            .to_string();
+        let q = self.sqs("CreateQueue", json!({"QueueName": name})).await;
+        let queue_url = q["QueueUrl"].as_str().unwrap().to_string();
+        let attrs = self
+            .sqs(
+                "GetQueueAttributes",
+                json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]}),
+            )
+            .await;
+        let queue_arn = attrs["Attributes"]["QueueArn"].as_str().unwrap();
+        sns.subscribe()
+            .topic_arn(&topic)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .unwrap();
+        (topic, queue_url)
+    }
+
+    /// Every SNS envelope waiting in the queue.
+    pub async fn receive(&self, queue_url: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let r = self
+                .sqs(
+                    "ReceiveMessage",
+                    json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10,
+                           "WaitTimeSeconds": 0, "VisibilityTimeout": 300}),
+                )
+                .await;
+            let msgs = r["Messages"].as_array().cloned().unwrap_or_default();
+            if msgs.is_empty() {
+                return out;
+            }
+            for m in msgs {
+                out.push(serde_json::from_str(m["Body"].as_str().unwrap()).unwrap());
+            }
+        }
+    }
 }

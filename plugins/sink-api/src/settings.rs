@@ -1,0 +1,206 @@
+//! Typed access to a `[sinks.NAME]` table with errors that name the sink and the key, and a
+//! check that no unknown key was given (a typo must not be silently ignored).
+
+use crate::sink::{BuildContext, SinkConfig, SinkError};
+use crate::template::{TemplateEngine, TemplateError};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// Reads settings; every key read is remembered so [`Settings::finish`] can reject the rest.
+pub struct Settings<'a> {
+    sink: &'a str,
+    table: &'a toml::Table,
+    used: RefCell<BTreeSet<String>>,
+}
+
+fn type_name(v: &toml::Value) -> &'static str {
+    v.type_str()
+}
+
+impl<'a> Settings<'a> {
+    pub fn new(config: SinkConfig<'a>) -> Self {
+        Settings {
+            sink: config.name,
+            table: config.settings,
+            used: RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    pub fn sink(&self) -> &str {
+        self.sink
+    }
+
+    fn err(&self, key: &str, message: impl Into<String>) -> SinkError {
+        SinkError::config(self.sink, Some(key), message)
+    }
+
+    fn get(&self, key: &str) -> Option<&'a toml::Value> {
+        self.used.borrow_mut().insert(key.to_string());
+        self.table.get(key)
+    }
+
+    pub fn opt_str(&self, key: &str) -> Result<Option<&'a str>, SinkError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s)),
+            Some(v) => Err(self.err(key, format!("expected a string, found {}", type_name(v)))),
+        }
+    }
+
+    pub fn str(&self, key: &str) -> Result<&'a str, SinkError> {
+        match self.opt_str(key)? {
+            Some(s) if !s.trim().is_empty() => Ok(s),
+            Some(_) => Err(self.err(key, "must not be empty")),
+            None => Err(self.err(key, "missing (required)")),
+        }
+    }
+
+    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>, SinkError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Boolean(b)) => Ok(Some(*b)),
+            Some(v) => Err(self.err(
+                key,
+                format!("expected true or false, found {}", type_name(v)),
+            )),
+        }
+    }
+
+    /// A non-negative integer within `min..=max`.
+    pub fn opt_uint(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>, SinkError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Integer(i))
+                if (*i as i128) >= min as i128 && (*i as i128) <= max as i128 =>
+            {
+                Ok(Some(*i as u64))
+            }
+            Some(toml::Value::Integer(i)) => Err(self.err(
+                key,
+                format!("expected an integer from {min} to {max}, found {i}"),
+            )),
+            Some(v) => Err(self.err(key, format!("expected an integer, found {}", type_name(v)))),
+        }
+    }
+
+    /// One of `allowed`.
+    pub fn opt_choice(
+        &self,
+        key: &str,
+        allowed: &[&'static str],
+    ) -> Result<Option<&'static str>, SinkError> {
+        match self.opt_str(key)? {
+            None => Ok(None),
+            Some(s) => allowed
+                .iter()
+                .copied()
+                .find(|a| *a == s)
+                .map(Some)
+                .ok_or_else(|| {
+                    self.err(
+                        key,
+                        format!("expected one of {}, found {s:?}", quoted(allowed)),
+                    )
+                }),
+        }
+    }
+
+    /// A table of strings (`headers = { Authorization = "…" }`), in key order.
+    pub fn opt_string_table(&self, key: &str) -> Result<Option<Vec<(String, String)>>, SinkError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Table(t)) => t
+                .iter()
+                .map(|(k, v)| match v {
+                    toml::Value::String(s) => Ok((k.clone(), s.clone())),
+                    v => Err(self.err(
+                        &format!("{key}.{k}"),
+                        format!("expected a string, found {}", type_name(v)),
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(v) => Err(self.err(key, format!("expected a table, found {}", type_name(v)))),
+        }
+    }
+
+    /// A list of strings.
+    pub fn opt_string_list(&self, key: &str) -> Result<Option<Vec<String>>, SinkError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    toml::Value::String(s) => Ok(s.clone()),
+                    v => Err(self.err(
+                        &format!("{key}[{i}]"),
+                        format!("expected a string, found {}", type_name(v)),
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(v) => Err(self.err(
+                key,
+                format!("expected a list of strings, found {}", type_name(v)),
+            )),
+        }
+    }
+
+    /// Marks keys handled elsewhere (so `finish` accepts them).
+    pub fn accept(&self, keys: &[&str]) {
+        let mut used = self.used.borrow_mut();
+        for k in keys {
+            used.insert((*k).to_string());
+        }
+    }
+
+    /// The `template` setting as a path resolved against rules.toml's directory.
+    pub fn template_path(&self, ctx: &BuildContext) -> Result<Option<PathBuf>, SinkError> {
+        Ok(self.opt_str("template")?.map(|p| ctx.base_dir.join(p)))
+    }
+
+    /// Registers template `name` in `engine`: the file named by the `template` setting when set,
+    /// else the built-in `default_source`.
+    pub fn load_template(
+        &self,
+        ctx: &BuildContext,
+        engine: &mut TemplateEngine,
+        name: &str,
+        default_source: &str,
+    ) -> Result<(), SinkError> {
+        match self.template_path(ctx)? {
+            Some(path) => engine.register_file(name, &path),
+            None => engine.register(name, default_source, &format!("built-in {name} template")),
+        }
+        .map_err(|e: TemplateError| SinkError::Template(e))
+    }
+
+    /// Errors on any key that was not read (except `type`).
+    pub fn finish(self) -> Result<(), SinkError> {
+        let used = self.used.borrow();
+        let unknown: Vec<&str> = self
+            .table
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "type" && !used.contains(*k))
+            .collect();
+        match unknown.first() {
+            None => Ok(()),
+            Some(k) => {
+                let mut known: Vec<&str> = used.iter().map(String::as_str).collect();
+                known.sort_unstable();
+                Err(self.err(k, format!("unknown setting (known: {})", quoted(&known))))
+            }
+        }
+    }
+}
+
+fn quoted(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,385 @@
+//! Block Kit building for Slack: escaping, turning rendered mrkdwn into blocks, splitting long
+//! sections and packing blocks into messages within Slack's limits.
+//!
+//! The Slack template renders *mrkdwn text*; this module turns it into blocks by a small,
+//! documented convention:
+//! - paragraphs are separated by blank lines; each paragraph becomes one `section` block;
+//! - a paragraph that is exactly `---` becomes a `divider` block;
+//! - a section longer than the section limit is split at line boundaries (and a single overlong
+//!   line at a character boundary that does not cut an `&entity;` or a `<link|…>`).
+
+use serde_json::{Value, json};
+
+/// Slack's documented limits for one message posted through an incoming webhook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlackLimits {
+    /// Blocks per message (Slack: 50).
+    pub max_blocks: usize,
+    /// Characters of one section's text (Slack: 3 000).
+    pub max_section_chars: usize,
+    /// Characters of all block texts of one message together. Slack documents 40 000 for
+    /// `text`; we use it as the budget of a whole message so it never hits `msg_too_long`.
+    pub max_message_chars: usize,
+    /// Characters of the top-level fallback `text` we send (notifications show only a line).
+    pub max_fallback_chars: usize,
+}
+
+impl Default for SlackLimits {
+    fn default() -> Self {
+        SlackLimits {
+            max_blocks: 50,
+            max_section_chars: 3000,
+            max_message_chars: 40_000,
+            max_fallback_chars: 3000,
+        }
+    }
+}
+
+/// Escapes the three characters Slack's mrkdwn treats as control characters, so a value from a
+/// report (e.g. a resource named `<!channel>`) shows as text and never mentions or links anyone.
+pub use audit_router_sink_api::template::slack_escape as escape;
+
+/// A Slack link `<url|text>`: the URL has the characters that would end or split the link
+/// percent-encoded, the text is escaped.
+pub fn link(url: &str, text: &str) -> String {
+    let mut u = String::with_capacity(url.len());
+    for c in url.chars() {
+        match c {
+            '|' => u.push_str("%7C"),
+            '<' => u.push_str("%3C"),
+            '>' => u.push_str("%3E"),
+            ' ' => u.push_str("%20"),
+            '&' => u.push_str("&amp;"),
+            c if c.is_control() => {}
+            c => u.push(c),
+        }
+    }
+    // `|` in the text would not break the link but `>` would: escape() handles it.
+    format!("<{u}|{}>", escape(text))
+}
+
+/// One Block Kit block we produce.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Block {
+    /// A `section` with `mrkdwn` text (already escaped).
+    Section(String),
+    /// A `context` block with one `mrkdwn` element.
+    Context(String),
+    Divider,
+}
+
+impl Block {
+    /// Characters of text this block carries (for the per-message budget).
+    pub fn chars(&self) -> usize {
+        match self {
+            Block::Section(t) | Block::Context(t) => t.chars().count(),
+            Block::Divider => 0,
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        match self {
+            Block::Section(t) => json!({"type": "section", "text": {"type": "mrkdwn", "text": t}}),
+            Block::Context(t) => {
+                json!({"type": "context", "elements": [{"type": "mrkdwn", "text": t}]})
+            }
+            Block::Divider => json!({"type": "divider"}),
+        }
+    }
+
+    /// The text of the block, for the fallback `text`.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Block::Section(t) | Block::Context(t) => Some(t),
+            Block::Divider => None,
+        }
+    }
+}
+
+/// Turns rendered mrkdwn into blocks (see the module docs for the convention). Empty input gives
+/// no blocks.
+pub fn parse_blocks(rendered: &str, max_section_chars: usize) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut para: Vec<&str> = Vec::new();
+    let flush = |para: &mut Vec<&str>, blocks: &mut Vec<Block>| {
+        if para.is_empty() {
+            return;
+        }
+        if para.len() == 1 && para[0].trim() == "---" {
+            blocks.push(Block::Divider);
+        } else {
+            for chunk in split_section(para, max_section_chars) {
+                blocks.push(Block::Section(chunk));
+            }
+        }
+        para.clear();
+    };
+    for line in rendered.lines() {
+        let line = line.trim_end();
+        if line.trim().is_empty() {
+            flush(&mut para, &mut blocks);
+        } else {
+            para.push(line);
+        }
+    }
+    flush(&mut para, &mut blocks);
+    blocks
+}
+
+/// Joins lines into chunks of at most `max` characters, breaking between lines where possible.
+fn split_section(lines: &[&str], max: usize) -> Vec<String> {
+    let max = max.max(16);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut cur_chars = 0usize;
+    for line in lines {
+        let n = line.chars().count();
+        let sep = usize::from(!cur.is_empty());
+        if cur_chars + sep + n <= max {
+            if sep == 1 {
+                cur.push('\n');
+            }
+            cur.push_str(line);
+            cur_chars += sep + n;
+            continue;
+        }
+        if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+            cur_chars = 0;
+        }
+        if n <= max {
+            cur.push_str(line);
+            cur_chars = n;
+        } else {
+            let mut pieces = split_long_line(line, max);
+            // Keep the last piece open so following lines can join it.
+            if let Some(last) = pieces.pop() {
+                out.extend(pieces);
+                cur_chars = last.chars().count();
+                cur = last;
+            }
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Splits one line into pieces of at most `max` characters without cutting an `&entity;` or a
+/// `<…>` link/mention (unless one alone is longer than `max`).
+fn split_long_line(line: &str, max: usize) -> Vec<String> {
+    let chars: Vec<char> = line.chars().collect();
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    while chars.len() - start > max {
+        let mut end = start + max;
+        // Back off to before an unterminated `&…` or `<…` that spans the cut.
+        let window = &chars[start..end];
+        let last_amp = window.iter().rposition(|&c| c == '&');
+        let last_semi = window.iter().rposition(|&c| c == ';');
+        if let Some(a) = last_amp
+            && last_semi.is_none_or(|s| s < a)
+            && a > 0
+        {
+            end = start + a;
+        }
+        let window = &chars[start..end];
+        let last_lt = window.iter().rposition(|&c| c == '<');
+        let last_gt = window.iter().rposition(|&c| c == '>');
+        if let Some(l) = last_lt
+            && last_gt.is_none_or(|g| g < l)
+            && l > 0
+        {
+            end = start + l;
+        }
+        out.push(chars[start..end].iter().collect());
+        start = end;
+    }
+    out.push(chars[start..].iter().collect());
+    out
+}
+
+/// Packs blocks into messages of at most `max_blocks` blocks and `max_chars` characters each,
+/// reserving `reserve_blocks` blocks in every message (for a "part i/n" line). Dividers are not
+/// carried to the start of a message.
+pub fn pack(
+    blocks: &[Block],
+    max_blocks: usize,
+    max_chars: usize,
+    reserve_blocks: usize,
+) -> Vec<Vec<Block>> {
+    let cap = max_blocks.saturating_sub(reserve_blocks).max(1);
+    let mut out: Vec<Vec<Block>> = Vec::new();
+    let mut cur: Vec<Block> = Vec::new();
+    let mut chars = 0usize;
+    for b in blocks {
+        if cur.is_empty() && *b == Block::Divider && !out.is_empty() {
+            continue;
+        }
+        let n = b.chars();
+        if !cur.is_empty() && (cur.len() >= cap || chars + n > max_chars) {
+            // Never end a message on a divider.
+            if cur.last() == Some(&Block::Divider) {
+                cur.pop();
+            }
+            out.push(std::mem::take(&mut cur));
+            chars = 0;
+            if *b == Block::Divider {
+                continue;
+            }
+        }
+        chars += n;
+        cur.push(b.clone());
+    }
+    if cur.last() == Some(&Block::Divider) {
+        cur.pop();
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Cuts `s` to at most `max` characters, ending with `…` when cut, without cutting an entity.
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut pieces = split_long_line(s, max.saturating_sub(1).max(1));
+    let mut first = if pieces.is_empty() {
+        String::new()
+    } else {
+        pieces.swap_remove(0)
+    };
+    first.push('…');
+    first
+}
+
+/// The Slack webhook body for one message: blocks plus the fallback `text` shown in
+/// notifications and by clients that cannot show blocks.
+pub fn message_json(fallback: &str, blocks: &[Block]) -> Value {
+    json!({
+        "text": fallback,
+        "blocks": blocks.iter().map(Block::to_json).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_neutralises_mentions_and_links() {
+        assert_eq!(
+            escape("<!channel> & <@U123>"),
+            "&lt;!channel&gt; &amp; &lt;@U123&gt;"
+        );
+        assert_eq!(escape("plain"), "plain");
+    }
+
+    #[test]
+    fn link_encodes_separators() {
+        assert_eq!(
+            link("https://x.test/a?b=1&c=|d", "a<b>"),
+            "<https://x.test/a?b=1&amp;c=%7Cd|a&lt;b&gt;>"
+        );
+    }
+
+    #[test]
+    fn parses_paragraphs_and_dividers() {
+        let b = parse_blocks("*Title*\nline 2\n\n---\n\n\nnext\n", 3000);
+        assert_eq!(
+            b,
+            vec![
+                Block::Section("*Title*\nline 2".into()),
+                Block::Divider,
+                Block::Section("next".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn long_sections_split_on_lines_within_limit() {
+        let line = "x".repeat(40);
+        let text = vec![line.as_str(); 200].join("\n");
+        let b = parse_blocks(&text, 3000);
+        assert!(b.len() > 2);
+        for block in &b {
+            assert!(block.chars() <= 3000, "{}", block.chars());
+        }
+        let total: usize = b
+            .iter()
+            .map(|b| b.text().unwrap().matches('x').count())
+            .sum();
+        assert_eq!(total, 40 * 200);
+    }
+
+    #[test]
+    fn overlong_line_split_does_not_cut_entities() {
+        let line = "ab&amp;".repeat(1000); // 7000 chars
+        let pieces = split_long_line(&line, 3000);
+        assert!(pieces.len() >= 3);
+        for p in &pieces {
+            assert!(p.chars().count() <= 3000);
+            // Every `&` in a piece is a whole entity.
+            assert_eq!(p.matches('&').count(), p.matches("&amp;").count(), "{p}");
+        }
+        assert_eq!(pieces.concat(), line);
+    }
+
+    #[test]
+    fn overlong_line_split_does_not_cut_links() {
+        let line = format!(
+            "{}<https://example.test/{}|link>",
+            "a".repeat(2990),
+            "b".repeat(30)
+        );
+        let pieces = split_long_line(&line, 3000);
+        assert_eq!(pieces.len(), 2);
+        assert!(pieces[1].starts_with("<https://"));
+    }
+
+    #[test]
+    fn pack_respects_block_and_char_budgets() {
+        let blocks: Vec<Block> = (0..120).map(|i| Block::Section(format!("s{i}"))).collect();
+        let msgs = pack(&blocks, 50, 40_000, 1);
+        assert_eq!(
+            msgs.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![49, 49, 22]
+        );
+        let big: Vec<Block> = (0..5).map(|_| Block::Section("y".repeat(3000))).collect();
+        let msgs = pack(&big, 50, 7000, 0);
+        assert_eq!(msgs.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1]);
+    }
+
+    #[test]
+    fn pack_drops_dividers_at_message_edges() {
+        let blocks = vec![
+            Block::Section("a".into()),
+            Block::Divider,
+            Block::Section("b".into()),
+            Block::Divider,
+            Block::Section("c".into()),
+        ];
+        let msgs = pack(&blocks, 2, 1000, 0);
+        for m in &msgs {
+            assert_ne!(m.first(), Some(&Block::Divider));
+            assert_ne!(m.last(), Some(&Block::Divider));
+        }
+        let texts: Vec<_> = msgs
+            .concat()
+            .iter()
+            .filter_map(|b| b.text().map(String::from))
+            .collect();
+        assert_eq!(texts, vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn truncate_chars_marks_the_cut() {
+        assert_eq!(truncate_chars("hello", 10), "hello");
+        let t = truncate_chars(&"é".repeat(50), 10);
+        assert_eq!(t.chars().count(), 10);
+        assert!(t.ends_with('…'));
+    }
+}

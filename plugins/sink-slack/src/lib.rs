@@ -1,0 +1,460 @@
+//! The `slack` sink: posts to a Slack incoming webhook with Block Kit and a text fallback.
+//!
+//! ```toml
+//! [sinks.ops-slack]
+//! type = "slack"
+//! url = "${ssm:/audit-router/slack-webhook}"   # secret: never printed, redacted to https://host/…
+//! overflow = "split"                           # or "truncate" (default): one message + "…and N more"
+//! max_messages = 5                             # with "split": at most this many numbered messages
+//! template = "templates/slack.hbs"             # optional, relative to rules.toml
+//! ```
+//!
+//! Rendering: the template (Handlebars, strict mode, every value Slack-escaped so `<!channel>` in
+//! a report never pings anyone) produces mrkdwn text; [`blocks::parse_blocks`] turns its
+//! paragraphs into `section` blocks (a `---` paragraph into a `divider`), splitting sections over
+//! 3 000 characters; blocks are packed into messages of at most 50 blocks. When the digest does
+//! not fit in the allowed number of messages, fewer findings are listed (binary search) and a
+//! final context block says "…and N more … not listed" with a link to the report in the S3
+//! console. Split messages start with a "part i/n" context line.
+
+pub mod blocks;
+
+use audit_router_sink_api::template::pluralize_word;
+use audit_router_sink_api::text::{and_more, fit_digest};
+use audit_router_sink_api::{
+    BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, Payload, RenderContext,
+    ReportTemplate, Sent, SettingDoc, Settings, Sink, SinkConfig, SinkError, SinkFactory,
+    TemplateEngine, render_data,
+};
+use audit_router_sink_webhook::http;
+use blocks::{Block, SlackLimits};
+use reqwest::StatusCode;
+use reqwest::header::CONTENT_TYPE;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The built-in template (mrkdwn; see the module docs for how it becomes blocks).
+pub const DEFAULT_TEMPLATE: &str = include_str!("templates/default.hbs");
+
+const TEMPLATE_NAME: &str = "slack";
+const DEFAULT_MAX_MESSAGES: u64 = 5;
+
+static SETTINGS: &[SettingDoc] = &[
+    SettingDoc {
+        key: "url",
+        required: true,
+        secret: true,
+        help: "Incoming webhook URL (may be a ${ssm:…}/${secretsmanager:…} reference). Redacted in all output.",
+    },
+    SettingDoc {
+        key: "template",
+        required: false,
+        secret: false,
+        help: "Handlebars mrkdwn template, relative to rules.toml; blank lines separate blocks, `---` is a divider.",
+    },
+    SettingDoc {
+        key: "overflow",
+        required: false,
+        secret: false,
+        help: "\"truncate\" (default: one message ending \"…and N more\" + report link) or \"split\" (numbered messages).",
+    },
+    SettingDoc {
+        key: "max_messages",
+        required: false,
+        secret: false,
+        help: "With overflow = \"split\": at most this many messages per digest (default 5), then truncated.",
+    },
+    SettingDoc {
+        key: "timeout_secs",
+        required: false,
+        secret: false,
+        help: "Whole-request timeout in seconds (default 15).",
+    },
+    SettingDoc {
+        key: "allow_insecure_http",
+        required: false,
+        secret: false,
+        help: "Accept an http:// URL (local testing only; default false).",
+    },
+];
+
+/// How a digest larger than one Slack message is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overflow {
+    Truncate,
+    Split,
+}
+
+/// The factory for `type = "slack"`: `src/sinks.rs` registers it with one line.
+pub fn factory() -> SlackFactory {
+    SlackFactory
+}
+
+/// The factory registered in `src/sinks.rs` for `type = "slack"`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SlackFactory;
+
+impl SinkFactory for SlackFactory {
+    fn kind(&self) -> &'static str {
+        "slack"
+    }
+
+    fn settings(&self) -> &'static [SettingDoc] {
+        SETTINGS
+    }
+
+    fn limits(&self) -> Limits {
+        limits_of(&SlackLimits::default(), 1)
+    }
+
+    fn build(
+        &self,
+        config: SinkConfig<'_>,
+        ctx: &BuildContext,
+    ) -> Result<Arc<dyn Sink>, SinkError> {
+        Ok(Arc::new(SlackSink::build(config, ctx)?))
+    }
+}
+
+fn limits_of(l: &SlackLimits, max_messages: usize) -> Limits {
+    Limits {
+        max_blocks: Some(l.max_blocks),
+        max_section_chars: Some(l.max_section_chars),
+        max_messages: Some(max_messages),
+        ..Limits::default()
+    }
+}
+
+/// One configured `type = "slack"` sink.
+pub struct SlackSink {
+    name: String,
+    url: LazySecret,
+    allow_insecure_http: bool,
+    engine: TemplateEngine,
+    overflow: Overflow,
+    max_messages: usize,
+    slack: SlackLimits,
+    limits: Limits,
+    client: reqwest::Client,
+}
+
+impl std::fmt::Debug for SlackSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackSink")
+            .field("name", &self.name)
+            .field("destination", &self.destination())
+            .field("overflow", &self.overflow)
+            .field("max_messages", &self.max_messages)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One digest rendered into messages (before numbering).
+#[derive(Debug)]
+struct Rendered {
+    title: String,
+    messages: Vec<Vec<Block>>,
+}
+
+impl SlackSink {
+    pub fn build(config: SinkConfig<'_>, ctx: &BuildContext) -> Result<SlackSink, SinkError> {
+        let s = Settings::new(config);
+        let name = config.name.to_string();
+        let raw_url = s.str("url")?;
+        let allow_insecure_http = s.opt_bool("allow_insecure_http")?.unwrap_or(false);
+        if !audit_router_sink_api::SecretRef::contains_reference(raw_url) {
+            http::check_url(&name, "url", raw_url, allow_insecure_http)?;
+        }
+        let overflow = match s.opt_choice("overflow", &["truncate", "split"])? {
+            Some("split") => Overflow::Split,
+            _ => Overflow::Truncate,
+        };
+        let max_messages = match overflow {
+            Overflow::Truncate => {
+                s.accept(&["max_messages"]);
+                1
+            }
+            Overflow::Split => s
+                .opt_uint("max_messages", 1, 50)?
+                .unwrap_or(DEFAULT_MAX_MESSAGES) as usize,
+        };
+        let timeout = s
+            .opt_uint("timeout_secs", 1, 300)?
+            .map_or(http::DEFAULT_TIMEOUT, Duration::from_secs);
+        let mut engine = TemplateEngine::new(Escape::Slack);
+        s.load_template(ctx, &mut engine, TEMPLATE_NAME, DEFAULT_TEMPLATE)?;
+        s.finish()?;
+        let slack = SlackLimits::default();
+        Ok(SlackSink {
+            url: LazySecret::new(raw_url, ctx.secrets.clone()),
+            allow_insecure_http,
+            engine,
+            overflow,
+            max_messages,
+            limits: limits_of(&slack, max_messages),
+            slack,
+            client: http::client(timeout)?,
+            name,
+        })
+    }
+
+    /// Renders `shown` (a possibly reduced copy of `original`) into packed messages; when
+    /// findings are left out, a last context block says how many and links the full report.
+    fn render_blocks(
+        &self,
+        shown: &Digest,
+        original: &Digest,
+        ctx: &RenderContext,
+    ) -> Result<Rendered, SinkError> {
+        let mut data = render_data(shown, ctx);
+        let hidden_controls = original.groups.len().saturating_sub(shown.groups.len());
+        if let serde_json::Value::Object(m) = &mut data {
+            // Groups hidden to fit are still counted.
+            m.insert("controls".into(), original.groups.len().into());
+            m.insert("hidden_controls".into(), hidden_controls.into());
+        }
+        let text = self.engine.render(TEMPLATE_NAME, &data)?;
+        let mut blocks = blocks::parse_blocks(&text, self.slack.max_section_chars);
+        if shown.omitted > 0 {
+            blocks.push(Block::Context(blocks::truncate_chars(
+                &tail_text(shown, hidden_controls),
+                self.slack.max_section_chars,
+            )));
+        }
+        let title = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("audit-router")
+            .to_string();
+        let messages = if blocks.is_empty() {
+            Vec::new()
+        } else {
+            blocks::pack(
+                &blocks,
+                self.slack.max_blocks,
+                self.slack.max_message_chars,
+                // Room for the "part i/n" line should the digest need several messages.
+                usize::from(self.max_messages > 1),
+            )
+        };
+        Ok(Rendered { title, messages })
+    }
+
+    fn fit(&self, digest: &Digest, ctx: &RenderContext) -> Result<Rendered, SinkError> {
+        let max = self.max_messages;
+        let fits = |r: &Rendered| r.messages.len() <= max;
+        match fit_digest(digest, |d| self.render_blocks(d, digest, ctx), fits)? {
+            Ok((r, _)) => Ok(r),
+            Err(_) => {
+                // Even with no finding listed the controls alone are too many: list only the
+                // first `g` groups (largest that fits); the tail counts the rest.
+                let zero = digest.limited(0);
+                let with_groups = |g: usize| {
+                    let mut d = zero.clone();
+                    d.groups.truncate(g);
+                    d
+                };
+                let first = self.render_blocks(&with_groups(0), digest, ctx)?;
+                if !fits(&first) {
+                    return Err(SinkError::config(
+                        &self.name,
+                        Some("template"),
+                        format!(
+                            "the template renders to {} messages even listing no control or \
+                             finding, over the limit of {max}: shorten it",
+                            first.messages.len()
+                        ),
+                    ));
+                }
+                let (mut lo, mut hi, mut best) = (0usize, digest.groups.len(), first);
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    let r = self.render_blocks(&with_groups(mid), digest, ctx)?;
+                    if fits(&r) {
+                        lo = mid;
+                        best = r;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                Ok(best)
+            }
+        }
+    }
+
+    fn to_payloads(&self, r: Rendered) -> Vec<Payload> {
+        let n = r.messages.len();
+        let mut out = Vec::with_capacity(n);
+        for (i, mut msg) in r.messages.into_iter().enumerate() {
+            let (subject, fallback) = if n > 1 {
+                let part = format!("part {} of {n}", i + 1);
+                msg.insert(
+                    0,
+                    Block::Context(blocks::truncate_chars(
+                        &format!("{} · {part}", r.title),
+                        self.slack.max_section_chars,
+                    )),
+                );
+                (
+                    format!("{} ({part})", r.title),
+                    format!("{} ({part})", r.title),
+                )
+            } else {
+                (r.title.clone(), r.title.clone())
+            };
+            let body = blocks::message_json(
+                &blocks::truncate_chars(&fallback, self.slack.max_fallback_chars),
+                &msg,
+            );
+            out.push(Payload::new(
+                Some(subject),
+                body.to_string(),
+                "application/json",
+            ));
+        }
+        Payload::number(&mut out);
+        out
+    }
+
+    fn what(&self) -> String {
+        format!("slack sink `{}` ({})", self.name, self.destination())
+    }
+
+    async fn post(&self, payload: &Payload) -> Result<Sent, SinkError> {
+        let url = self.url.get().await?;
+        let parsed = http::check_url(&self.name, "url", url.expose(), self.allow_insecure_http)?;
+        let resp = self
+            .client
+            .post(parsed)
+            .header(CONTENT_TYPE, "application/json; charset=utf-8")
+            .body(payload.body.clone())
+            .send()
+            .await
+            .map_err(|e| http::classify_transport(&self.what(), e))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.text().await.unwrap_or_default();
+        if status.is_success() {
+            return Ok(Sent { message_id: None });
+        }
+        Err(classify_slack(&self.what(), status, &headers, &body))
+    }
+}
+
+/// "…and 2 950 more resources not listed here (3 more controls). Full report: <link>".
+fn tail_text(shown: &Digest, hidden_controls: usize) -> String {
+    let noun = match shown.report {
+        ReportTemplate::ResourceCompliance => "resource",
+        ReportTemplate::ControlCompliance => "evaluation",
+        _ => "job",
+    };
+    let noun = if shown.omitted == 1 {
+        noun.to_string()
+    } else {
+        pluralize_word(noun)
+    };
+    let mut s = and_more(shown.omitted, &noun);
+    s.push_str(" not listed here");
+    if hidden_controls > 0 {
+        let c = if hidden_controls == 1 {
+            "control"
+        } else {
+            "controls"
+        };
+        s.push_str(&format!(", in {hidden_controls} more {c}"));
+    }
+    s.push_str(". Full report: ");
+    match (&shown.source.bucket, &shown.source.key) {
+        (Some(b), Some(k)) => s.push_str(&blocks::link(
+            &audit_router_sink_api::template::s3_console_url(b, k),
+            "open in the S3 console",
+        )),
+        _ => s.push_str(&blocks::escape(&shown.source.uri)),
+    }
+    s
+}
+
+/// Slack's answer to a failed post: 429 (with `Retry-After`) and 5xx are retryable; 4xx carry an
+/// error string (`invalid_blocks`, `no_text`, …) and are permanent.
+pub fn classify_slack(
+    what: &str,
+    status: StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    body: &str,
+) -> SinkError {
+    let code = http::body_snippet(body);
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return SinkError::retryable(
+            format!("{what}: rate limited by Slack (HTTP 429)"),
+            http::retry_after(headers),
+        );
+    }
+    if status.is_server_error() {
+        return SinkError::retryable(
+            format!("{what}: Slack answered HTTP {}: {code}", status.as_u16()),
+            http::retry_after(headers),
+        );
+    }
+    let hint = match code.as_str() {
+        "invalid_payload" => "the body is not valid JSON for Slack",
+        "invalid_blocks" | "invalid_blocks_format" => {
+            "Slack refused a block (malformed, or over a Block Kit limit)"
+        }
+        "no_text" => "the message has no text",
+        "too_many_attachments" => "too many attachments",
+        "msg_too_long" => "the message is too long",
+        "channel_not_found" => "the webhook's channel no longer exists",
+        "channel_is_archived" => "the webhook's channel is archived",
+        "action_prohibited" => "a workspace admin restricted posting to this channel",
+        "posting_to_general_channel_denied" => "only admins may post to this channel",
+        "user_not_found" => "the webhook's user no longer exists",
+        "invalid_token" | "no_service" | "no_service_id" | "no_team" | "team_disabled" => {
+            "the webhook URL is invalid or was revoked: create a new one"
+        }
+        _ => "Slack rejected the message",
+    };
+    let code = if code.is_empty() {
+        "(no error string)".to_string()
+    } else {
+        code
+    };
+    SinkError::permanent(format!(
+        "{what}: HTTP {} {code}: {hint} (not retried)",
+        status.as_u16()
+    ))
+}
+
+impl Sink for SlackSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "slack"
+    }
+
+    fn destination(&self) -> String {
+        http::redact_url(self.url.raw())
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn render(&self, digest: &Digest, ctx: &RenderContext) -> Result<Vec<Payload>, SinkError> {
+        let rendered = self.fit(digest, ctx)?;
+        if rendered.messages.is_empty() {
+            return Err(SinkError::config(
+                &self.name,
+                Some("template"),
+                "the template rendered no text: Slack refuses empty messages (no_text)",
+            ));
+        }
+        Ok(self.to_payloads(rendered))
+    }
+
+    fn send<'a>(&'a self, payload: &'a Payload) -> BoxFuture<'a, Result<Sent, SinkError>> {
+        Box::pin(self.post(payload))
+    }
+}

@@ -1,0 +1,535 @@
+//! The `webhook` sink: POSTs a Handlebars-rendered body to any HTTP endpoint, with configurable
+//! headers and content type — Microsoft Teams, Discord, Google Chat, PagerDuty Events v2 and
+//! in-house services.
+//!
+//! ```toml
+//! [sinks.teams]
+//! type = "webhook"
+//! url = "${ssm:/audit-router/teams-webhook}"   # secret: never printed, redacted to https://host/…
+//! template = "templates/teams.json.hbs"        # relative to rules.toml; default: a generic JSON document
+//! content_type = "application/json"            # default; JSON bodies are validated and sent compact
+//! headers = { Authorization = "Bearer ${secretsmanager:teams-token}" }
+//! overflow = "truncate"                        # or "split" into numbered messages
+//! max_body_bytes = 28000                       # the service's limit (default 262144)
+//! ```
+//!
+//! Secrets the *body* needs (PagerDuty's `routing_key`) go in `secrets = { NAME = "${ssm:…}" }`;
+//! the template writes `{{secrets.NAME}}`, which renders as a per-process placeholder
+//! (`${secret:NAME:…}`) — so dry-run output never holds the value — and is replaced by the
+//! resolved, escaped value only when sending. Example templates for Teams, Discord, Google Chat
+//! and PagerDuty are in `plugins/sink-webhook/templates/`.
+//!
+//! Values from reports are escaped for the content type: inside JSON string literals for JSON
+//! bodies (`"{{resource}}"` is always a valid string), HTML-escaped for HTML, as-is for text
+//! (`escape = "json" | "html" | "slack" | "none"` overrides). The template sees the shared data
+//! of [`audit_router_sink_api::render_data`] plus `part` and `parts` (1-based numbering when a
+//! digest is split).
+
+pub mod http;
+
+use audit_router_sink_api::text::fit_digest;
+use audit_router_sink_api::{
+    BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, Payload, RenderContext, Sent,
+    SettingDoc, Settings, Sink, SinkConfig, SinkError, SinkFactory, TemplateEngine, TemplateError,
+    render_data,
+};
+use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The built-in body template: a generic JSON document (summary `text` plus every group and
+/// finding) that most JSON webhooks accept or a small transform can consume.
+pub const DEFAULT_TEMPLATE: &str = include_str!("templates/default.json.hbs");
+
+const TEMPLATE_NAME: &str = "webhook";
+const DEFAULT_MAX_BODY_BYTES: u64 = 256 * 1024;
+const DEFAULT_MAX_MESSAGES: u64 = 10;
+
+static SETTINGS: &[SettingDoc] = &[
+    SettingDoc {
+        key: "url",
+        required: true,
+        secret: true,
+        help: "Endpoint URL (https; may be a ${ssm:…}/${secretsmanager:…} reference). Redacted in all output.",
+    },
+    SettingDoc {
+        key: "method",
+        required: false,
+        secret: false,
+        help: "\"POST\" (default) or \"PUT\".",
+    },
+    SettingDoc {
+        key: "content_type",
+        required: false,
+        secret: false,
+        help: "Content-Type of the body (default \"application/json\"; JSON bodies are validated).",
+    },
+    SettingDoc {
+        key: "headers",
+        required: false,
+        secret: true,
+        help: "Extra request headers, e.g. { Authorization = \"Bearer ${ssm:/x}\" }; no line breaks.",
+    },
+    SettingDoc {
+        key: "secrets",
+        required: false,
+        secret: true,
+        help: "Secrets the body needs, e.g. { routing_key = \"${ssm:/pd/key}\" }: the template writes {{secrets.routing_key}}, a placeholder replaced only when sending.",
+    },
+    SettingDoc {
+        key: "template",
+        required: false,
+        secret: false,
+        help: "Handlebars body template, relative to rules.toml (default: a generic JSON document).",
+    },
+    SettingDoc {
+        key: "escape",
+        required: false,
+        secret: false,
+        help: "How report values are escaped: \"json\", \"html\", \"slack\" or \"none\" (default from content_type).",
+    },
+    SettingDoc {
+        key: "overflow",
+        required: false,
+        secret: false,
+        help: "\"truncate\" (default: one message, \"…and N more\") or \"split\" (numbered messages).",
+    },
+    SettingDoc {
+        key: "max_body_bytes",
+        required: false,
+        secret: false,
+        help: "Largest body the endpoint accepts, in bytes (default 262144; Teams ~28000, Google Chat 32000).",
+    },
+    SettingDoc {
+        key: "max_messages",
+        required: false,
+        secret: false,
+        help: "With overflow = \"split\": at most this many messages per digest (default 10).",
+    },
+    SettingDoc {
+        key: "timeout_secs",
+        required: false,
+        secret: false,
+        help: "Whole-request timeout in seconds (default 15).",
+    },
+    SettingDoc {
+        key: "allow_insecure_http",
+        required: false,
+        secret: false,
+        help: "Accept an http:// URL (local testing only; default false).",
+    },
+];
+
+/// How a digest larger than the endpoint's limit is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overflow {
+    /// One message listing as many findings as fit, the rest counted ("…and N more").
+    Truncate,
+    /// Numbered messages (`part`/`parts`), at most `max_messages`; beyond that, truncated.
+    Split,
+}
+
+/// The factory for `type = "webhook"`: `src/sinks.rs` registers it with one line.
+pub fn factory() -> WebhookFactory {
+    WebhookFactory
+}
+
+/// The factory registered in `src/sinks.rs` for `type = "webhook"`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WebhookFactory;
+
+impl SinkFactory for WebhookFactory {
+    fn kind(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn settings(&self) -> &'static [SettingDoc] {
+        SETTINGS
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            max_message_bytes: Some(DEFAULT_MAX_BODY_BYTES as usize),
+            max_messages: Some(1),
+            ..Limits::default()
+        }
+    }
+
+    fn build(
+        &self,
+        config: SinkConfig<'_>,
+        ctx: &BuildContext,
+    ) -> Result<Arc<dyn Sink>, SinkError> {
+        Ok(Arc::new(WebhookSink::build(config, ctx)?))
+    }
+}
+
+/// One configured `type = "webhook"` sink.
+pub struct WebhookSink {
+    name: String,
+    url: LazySecret,
+    allow_insecure_http: bool,
+    method: reqwest::Method,
+    content_type: String,
+    is_json: bool,
+    headers: Vec<(String, LazySecret)>,
+    /// `secrets = { NAME = "${ssm:…}" }`: (name, placeholder written in rendered bodies, value).
+    body_secrets: Vec<(String, String, LazySecret)>,
+    engine: TemplateEngine,
+    overflow: Overflow,
+    max_body_bytes: usize,
+    max_messages: usize,
+    limits: Limits,
+    client: reqwest::Client,
+}
+
+impl std::fmt::Debug for WebhookSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSink")
+            .field("name", &self.name)
+            .field("destination", &self.destination())
+            .field("content_type", &self.content_type)
+            .field("overflow", &self.overflow)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhookSink {
+    pub fn build(config: SinkConfig<'_>, ctx: &BuildContext) -> Result<WebhookSink, SinkError> {
+        let s = Settings::new(config);
+        let name = config.name.to_string();
+        let raw_url = s.str("url")?;
+        let allow_insecure_http = s.opt_bool("allow_insecure_http")?.unwrap_or(false);
+        if !audit_router_sink_api::SecretRef::contains_reference(raw_url) {
+            http::check_url(&name, "url", raw_url, allow_insecure_http)?;
+        }
+        let method = match s.opt_choice("method", &["POST", "PUT"])? {
+            Some("PUT") => reqwest::Method::PUT,
+            _ => reqwest::Method::POST,
+        };
+        let content_type = s
+            .opt_str("content_type")?
+            .unwrap_or("application/json")
+            .trim()
+            .to_string();
+        let content_type_value = HeaderValue::from_str(&content_type).map_err(|_| {
+            SinkError::config(
+                &name,
+                Some("content_type"),
+                "not a valid header value (expected e.g. \"application/json\")",
+            )
+        })?;
+        drop(content_type_value);
+        let lower_ct = content_type.to_ascii_lowercase();
+        let is_json = lower_ct.contains("json");
+        let escape = match s.opt_choice("escape", &["json", "html", "slack", "none"])? {
+            Some("json") => Escape::Json,
+            Some("html") => Escape::Html,
+            Some("slack") => Escape::Slack,
+            Some(_) => Escape::None,
+            None if is_json => Escape::Json,
+            None if lower_ct.contains("html") => Escape::Html,
+            None => Escape::None,
+        };
+        let mut headers = Vec::new();
+        for (k, v) in s.opt_string_table("headers")?.unwrap_or_default() {
+            // Literal values are checked now; references once resolved (at send).
+            let probe = if audit_router_sink_api::SecretRef::contains_reference(&v) {
+                "x"
+            } else {
+                v.as_str()
+            };
+            let (hname, _) = http::check_header(&name, &k, probe)?;
+            if hname == CONTENT_TYPE {
+                return Err(SinkError::config(
+                    &name,
+                    Some(&format!("headers.{k}")),
+                    "set the content type with `content_type`, not in headers",
+                ));
+            }
+            headers.push((k, LazySecret::new(v, ctx.secrets.clone())));
+        }
+        // Per-process nonce: a report value cannot forge a placeholder and pull a secret in.
+        let nonce = {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        };
+        let mut body_secrets = Vec::new();
+        for (k, v) in s.opt_string_table("secrets")?.unwrap_or_default() {
+            if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(SinkError::config(
+                    &name,
+                    Some(&format!("secrets.{k}")),
+                    "secret names must be letters, digits and `_`",
+                ));
+            }
+            let placeholder = format!("${{secret:{k}:{nonce:016x}}}");
+            body_secrets.push((k, placeholder, LazySecret::new(v, ctx.secrets.clone())));
+        }
+        let overflow = match s.opt_choice("overflow", &["truncate", "split"])? {
+            Some("split") => Overflow::Split,
+            _ => Overflow::Truncate,
+        };
+        let max_body_bytes = s
+            .opt_uint("max_body_bytes", 256, 64 * 1024 * 1024)?
+            .unwrap_or(DEFAULT_MAX_BODY_BYTES) as usize;
+        let max_messages = match overflow {
+            Overflow::Truncate => {
+                s.accept(&["max_messages"]);
+                1
+            }
+            Overflow::Split => s
+                .opt_uint("max_messages", 1, 100)?
+                .unwrap_or(DEFAULT_MAX_MESSAGES) as usize,
+        };
+        let timeout = s
+            .opt_uint("timeout_secs", 1, 300)?
+            .map_or(http::DEFAULT_TIMEOUT, Duration::from_secs);
+        let mut engine = TemplateEngine::new(escape);
+        s.load_template(ctx, &mut engine, TEMPLATE_NAME, DEFAULT_TEMPLATE)?;
+        s.finish()?;
+        Ok(WebhookSink {
+            url: LazySecret::new(raw_url, ctx.secrets.clone()),
+            allow_insecure_http,
+            method,
+            is_json,
+            content_type,
+            headers,
+            body_secrets,
+            engine,
+            overflow,
+            max_body_bytes,
+            max_messages,
+            limits: Limits {
+                max_message_bytes: Some(max_body_bytes),
+                max_messages: Some(max_messages),
+                ..Limits::default()
+            },
+            client: http::client(timeout)?,
+            name,
+        })
+    }
+
+    /// Renders one body for `digest` as part `part` of `parts`. JSON bodies are parsed (a
+    /// template that produces invalid JSON is an error pointing into the rendered text) and
+    /// re-serialized compactly.
+    fn render_one(
+        &self,
+        digest: &Digest,
+        ctx: &RenderContext,
+        part: usize,
+        parts: usize,
+    ) -> Result<String, SinkError> {
+        let mut data = render_data(digest, ctx);
+        if let serde_json::Value::Object(m) = &mut data {
+            m.insert("part".into(), part.into());
+            m.insert("parts".into(), parts.into());
+            let secrets: serde_json::Map<String, serde_json::Value> = self
+                .body_secrets
+                .iter()
+                .map(|(k, placeholder, _)| (k.clone(), placeholder.clone().into()))
+                .collect();
+            m.insert("secrets".into(), secrets.into());
+        }
+        let body = self.engine.render(TEMPLATE_NAME, &data)?;
+        if !self.is_json {
+            return Ok(body);
+        }
+        match serde_json::from_str::<serde_json::Value>(&body) {
+            Ok(v) => Ok(v.to_string()),
+            Err(e) => Err(SinkError::Template(TemplateError {
+                origin: self
+                    .engine
+                    .origin(TEMPLATE_NAME)
+                    .unwrap_or(TEMPLATE_NAME)
+                    .to_string(),
+                line: None,
+                column: None,
+                message: format!(
+                    "the rendered body is not valid JSON ({e} in the rendered output, near {:?}); \
+                     check the template's quotes and commas, and use {{{{{{json value}}}}}} for \
+                     non-string values",
+                    near(&body, e.line(), e.column())
+                ),
+            })),
+        }
+    }
+
+    fn too_big(&self, what: &str, bytes: usize) -> SinkError {
+        SinkError::config(
+            &self.name,
+            Some("max_body_bytes"),
+            format!(
+                "{what} renders to {bytes} bytes even listing no finding, over the limit of {} \
+                 bytes: shorten the template or raise max_body_bytes",
+                self.max_body_bytes
+            ),
+        )
+    }
+
+    fn render_truncated(
+        &self,
+        digest: &Digest,
+        ctx: &RenderContext,
+    ) -> Result<Vec<Payload>, SinkError> {
+        let fit = fit_digest(
+            digest,
+            |d| self.render_one(d, ctx, 1, 1),
+            |b| b.len() <= self.max_body_bytes,
+        )?;
+        match fit {
+            Ok((body, _)) => Ok(vec![self.payload(body)]),
+            Err(body) => Err(self.too_big("the body", body.len())),
+        }
+    }
+
+    fn render_split(
+        &self,
+        digest: &Digest,
+        ctx: &RenderContext,
+    ) -> Result<Vec<Payload>, SinkError> {
+        let max = self.max_body_bytes;
+        let render_parts = |per_part: usize, d: &Digest| -> Result<Vec<String>, SinkError> {
+            let chunks = d.chunks(per_part);
+            let n = chunks.len();
+            chunks
+                .iter()
+                .enumerate()
+                .map(|(i, c)| self.render_one(c, ctx, i + 1, n))
+                .collect()
+        };
+        let fits = |bodies: &[String]| bodies.iter().all(|b| b.len() <= max);
+        let kept = digest.kept();
+        let full = self.render_one(digest, ctx, 1, 1)?;
+        if full.len() <= max || kept == 0 {
+            return self.render_truncated(digest, ctx);
+        }
+        let base = self.render_one(&digest.limited(0), ctx, 1, 1)?;
+        if base.len() >= max {
+            return Err(self.too_big("the body", base.len()));
+        }
+        // Bodies grow about linearly with the findings listed: start from the estimate and
+        // shrink by a fifth until every part fits (a few renders, not a search over 1..kept).
+        let per_finding = (full.len().saturating_sub(base.len()) / kept).max(1);
+        let mut per_part = ((max - base.len()) / per_finding).clamp(1, kept);
+        let mut bodies = render_parts(per_part, digest)?;
+        while !fits(&bodies) {
+            if per_part == 1 {
+                // Even one finding per message is too big: one truncated message instead.
+                return self.render_truncated(digest, ctx);
+            }
+            per_part = (per_part * 4 / 5).min(per_part - 1).max(1);
+            bodies = render_parts(per_part, digest)?;
+        }
+        if bodies.len() <= self.max_messages {
+            return Ok(self.payloads(bodies));
+        }
+        // Too many parts: list what `max_messages` parts hold; the last part counts the rest
+        // ("omitted"), which makes it a little longer, so shrink it until it fits.
+        let mut keep = per_part.saturating_mul(self.max_messages);
+        loop {
+            let bodies = render_parts(per_part, &digest.limited(keep))?;
+            if fits(&bodies) && bodies.len() <= self.max_messages {
+                return Ok(self.payloads(bodies));
+            }
+            if keep == 0 {
+                return self.render_truncated(digest, ctx);
+            }
+            keep = keep.saturating_sub((per_part / 20).max(1));
+        }
+    }
+
+    fn payload(&self, body: String) -> Payload {
+        Payload::new(None, body, self.content_type.clone())
+    }
+
+    fn payloads(&self, bodies: Vec<String>) -> Vec<Payload> {
+        let mut out: Vec<Payload> = bodies.into_iter().map(|b| self.payload(b)).collect();
+        Payload::number(&mut out);
+        out
+    }
+
+    fn what(&self) -> String {
+        format!("webhook sink `{}` ({})", self.name, self.destination())
+    }
+
+    async fn send_body(&self, payload: &Payload) -> Result<Sent, SinkError> {
+        let url = self.url.get().await?;
+        let parsed = http::check_url(&self.name, "url", url.expose(), self.allow_insecure_http)?;
+        let mut req = self
+            .client
+            .request(self.method.clone(), parsed)
+            .header(CONTENT_TYPE, payload.content_type.as_str());
+        for (k, v) in &self.headers {
+            let value = v.get().await?;
+            let (hname, hvalue): (HeaderName, HeaderValue) =
+                http::check_header(&self.name, k, value.expose())?;
+            req = req.header(hname, hvalue);
+        }
+        let mut body = payload.body.clone();
+        for (_, placeholder, value) in &self.body_secrets {
+            if body.contains(placeholder.as_str()) {
+                let v = value.get().await?;
+                let v = if self.is_json {
+                    audit_router_sink_api::template::json_escape(v.expose())
+                } else {
+                    v.expose().to_string()
+                };
+                body = body.replace(placeholder.as_str(), &v);
+            }
+        }
+        let resp = req
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| http::classify_transport(&self.what(), e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(Sent { message_id: None });
+        }
+        let headers = resp.headers().clone();
+        let body = resp.text().await.unwrap_or_default();
+        Err(http::classify_status(&self.what(), status, &headers, &body))
+    }
+}
+
+/// A short excerpt of `text` around a 1-based line/column, for JSON errors.
+fn near(text: &str, line: usize, column: usize) -> String {
+    let l = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
+    let chars: Vec<char> = l.chars().collect();
+    let at = column.saturating_sub(1).min(chars.len());
+    let from = at.saturating_sub(30);
+    let to = (at + 30).min(chars.len());
+    chars[from..to].iter().collect()
+}
+
+impl Sink for WebhookSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn destination(&self) -> String {
+        http::redact_url(self.url.raw())
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn render(&self, digest: &Digest, ctx: &RenderContext) -> Result<Vec<Payload>, SinkError> {
+        match self.overflow {
+            Overflow::Truncate => self.render_truncated(digest, ctx),
+            Overflow::Split => self.render_split(digest, ctx),
+        }
+    }
+
+    fn send<'a>(&'a self, payload: &'a Payload) -> BoxFuture<'a, Result<Sent, SinkError>> {
+        Box::pin(self.send_body(payload))
+    }
+}

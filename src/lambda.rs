@@ -1,0 +1,820 @@
+//! The AWS Lambda function: the same binary as the CLI (`audit-router` with no subcommand when
+//! `AWS_LAMBDA_RUNTIME_API` is set, or the hidden `audit-router lambda`), over the same library.
+//!
+//! Cold start ([`Handler::init`]): the rules and every sink's templates are loaded and validated
+//! once. An invalid rules file fails the init with exactly the lines `audit-router check` prints
+//! (reported to the Runtime API's `/init/error` and logged), so a bad deploy is visible at once.
+//!
+//! Each invocation ([`Handler::handle`]): the event (S3 notification, EventBridge, SQS/SNS
+//! wrapped, direct `{"bucket","key"}`) names reports; each goes through
+//! [`crate::process::process_report`] (claim receipt → stream and route → deliver the sinks not yet
+//! delivered → record → release) with the Lambda's remaining time minus a safety margin as the
+//! deadline.
+//!
+//! What the invocation returns, so that Lambda's retries (two for an asynchronous invocation,
+//! then the on-failure destination) do the right thing:
+//!
+//! | situation | result |
+//! |---|---|
+//! | every routed sink delivered (now, or a duplicate event) | `Ok` |
+//! | a sink failed with a retryable error (5xx, timeout, throttling, deadline) | `Err`: Lambda retries; the retry sends to the failed sinks only |
+//! | another invocation holds the receipt's claim | `Err`: the retry finds the report done |
+//! | a sink failed for good (4xx, bad settings) and nothing retryable is left | `Ok`, logged at ERROR; the receipt keeps it for `audit-router send --receipts` after a fix |
+//! | the event is not understood, the report is missing or does not parse | `Err` (permanent, logged at ERROR): after the retries the event lands in the on-failure queue, so it is not lost |
+//! | receipts unreadable / unwritable | `Err` |
+//!
+//! Configuration (environment):
+//! - `AUDIT_ROUTER_RULES`: a path or `s3://bucket/key`. Unset: `$LAMBDA_TASK_ROOT/rules.toml`
+//!   when that file exists, else the `rules.toml` compiled into the binary (SAM's
+//!   `rust-cargolambda` build ships only `bootstrap`).
+//! - `AUDIT_ROUTER_RECEIPTS=s3://bucket/prefix`, `AUDIT_ROUTER_RECEIPT_LEASE_SECS` (default 90):
+//!   delivery receipts. Unset: no exactly-once (every event is sent).
+//! - `AUDIT_ROUTER_REPORT_PREFIX`: the trigger's key prefix; the init refuses a receipts prefix
+//!   inside it (each receipt write would trigger the function again).
+//! - `AUDIT_ROUTER_ENV`, `AUDIT_ROUTER_TODAY`: as for the CLI.
+//! - `AUDIT_ROUTER_DEADLINE_MARGIN_MS` (default 2000): time kept back from the Lambda deadline
+//!   for recording receipts and answering.
+//! - `RUST_LOG` (default `info`): the JSON log's filter.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::deliver::{DeliverOptions, RetryPolicy};
+use crate::event;
+use crate::fetch;
+use crate::location::ReportLocation;
+use crate::pipeline::{Engine, RouteOptions};
+use crate::process::{self, Disposition, ProcessOptions, Processed};
+use crate::receipt::ReceiptStore;
+use crate::rules::{Diagnostic as RuleDiagnostic, LoadOptions, Rules, Severity};
+
+/// The `rules.toml` at the crate root, compiled in.
+pub const BUNDLED_RULES: &str = include_str!("../rules.toml");
+
+/// The name bundled rules carry in diagnostics.
+pub const BUNDLED_RULES_NAME: &str = "rules.toml (bundled)";
+
+/// Default receipt lease: longer than the template's 60 s timeout, shorter than Lambda's first
+/// retry delay plus the timeout (see [`crate::receipt`]).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(90);
+
+/// Default time kept back from the Lambda deadline.
+pub const DEFAULT_MARGIN: Duration = Duration::from_secs(2);
+
+/// A Lambda deadline (ms since the epoch) before this (2001-09-09) is not a real one.
+const PLAUSIBLE_DEADLINE_MS: u64 = 1_000_000_000_000;
+
+/// Lambda's longest function timeout.
+const MAX_LAMBDA_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// Largest rules file read from S3.
+const MAX_RULES_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Where the rules come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RulesSource {
+    /// [`BUNDLED_RULES`].
+    Bundled,
+    Path(PathBuf),
+    S3 {
+        bucket: String,
+        key: String,
+    },
+}
+
+impl std::fmt::Display for RulesSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RulesSource::Bundled => f.write_str(BUNDLED_RULES_NAME),
+            RulesSource::Path(p) => write!(f, "{}", p.display()),
+            RulesSource::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+        }
+    }
+}
+
+/// The function's configuration, from the environment ([`LambdaConfig::from_env`]).
+#[derive(Clone, Debug)]
+pub struct LambdaConfig {
+    pub rules: RulesSource,
+    /// Relative template paths in the rules resolve against this (for S3 and bundled rules:
+    /// `$LAMBDA_TASK_ROOT`, else `.`).
+    pub task_root: PathBuf,
+    pub receipts: Option<String>,
+    pub lease: Duration,
+    pub report_prefix: Option<String>,
+    pub load: LoadOptions,
+    pub margin: Duration,
+}
+
+/// A cold start that cannot go on. The message is what the operator needs (for rules: the lines
+/// `audit-router check` prints).
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{var}={value:?}: {reason}")]
+    Config {
+        var: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("cannot read the rules {source_name}: {detail}")]
+    RulesRead { source_name: String, detail: String },
+    /// The rules (or a sink, or a template) are invalid: one line per problem, then the summary
+    /// line, as `audit-router check` prints them.
+    #[error("{}", .lines.join("\n"))]
+    Rules { lines: Vec<String> },
+    #[error("AUDIT_ROUTER_RECEIPTS: {0}")]
+    Receipts(#[from] crate::receipt::ReceiptError),
+    #[error("not running under AWS Lambda: {0}")]
+    NotLambda(String),
+}
+
+impl LambdaConfig {
+    pub fn from_env() -> Result<LambdaConfig, InitError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`LambdaConfig::from_env`] over any variable lookup (empty values count as unset).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<LambdaConfig, InitError> {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let task_root = var("LAMBDA_TASK_ROOT").map(PathBuf::from);
+        let rules = match var("AUDIT_ROUTER_RULES") {
+            Some(v) => match ReportLocation::parse(v.trim()) {
+                Ok(ReportLocation::S3 { bucket, key }) => RulesSource::S3 { bucket, key },
+                Ok(ReportLocation::Local(p)) => RulesSource::Path(p),
+                Err(e) => {
+                    return Err(InitError::Config {
+                        var: "AUDIT_ROUTER_RULES",
+                        value: v,
+                        reason: format!("{e} (expected a path or s3://bucket/key)"),
+                    });
+                }
+            },
+            None => match &task_root {
+                Some(root) if root.join("rules.toml").is_file() => {
+                    RulesSource::Path(root.join("rules.toml"))
+                }
+                _ => RulesSource::Bundled,
+            },
+        };
+        let secs = |name: &'static str, default: Duration, millis: bool| match var(name) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .map(|n| {
+                    if millis {
+                        Duration::from_millis(n)
+                    } else {
+                        Duration::from_secs(n)
+                    }
+                })
+                .map_err(|e| InitError::Config {
+                    var: name,
+                    value: v.clone(),
+                    reason: format!(
+                        "expected a whole number of {}: {e}",
+                        if millis { "milliseconds" } else { "seconds" }
+                    ),
+                }),
+        };
+        let lease = secs("AUDIT_ROUTER_RECEIPT_LEASE_SECS", DEFAULT_LEASE, false)?;
+        if lease.is_zero() {
+            return Err(InitError::Config {
+                var: "AUDIT_ROUTER_RECEIPT_LEASE_SECS",
+                value: "0".into(),
+                reason: "a lease must be longer than the function timeout".into(),
+            });
+        }
+        let margin = secs("AUDIT_ROUTER_DEADLINE_MARGIN_MS", DEFAULT_MARGIN, true)?;
+        let today = match var("AUDIT_ROUTER_TODAY") {
+            Some(s) => chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|e| {
+                InitError::Config {
+                    var: "AUDIT_ROUTER_TODAY",
+                    value: s.clone(),
+                    reason: format!("expected YYYY-MM-DD: {e}"),
+                }
+            })?,
+            None => chrono::Utc::now().date_naive(),
+        };
+        Ok(LambdaConfig {
+            rules,
+            task_root: task_root.unwrap_or_else(|| PathBuf::from(".")),
+            receipts: var("AUDIT_ROUTER_RECEIPTS"),
+            lease,
+            report_prefix: var("AUDIT_ROUTER_REPORT_PREFIX"),
+            load: LoadOptions {
+                resolve_env: true,
+                env_override: var("AUDIT_ROUTER_ENV"),
+                today,
+            },
+            margin,
+        })
+    }
+}
+
+/// `s` and its plural by count, as `check` words it.
+fn errors_word(n: usize) -> &'static str {
+    if n == 1 { "error" } else { "errors" }
+}
+
+/// Parses and validates rules text, builds every sink and renders each template against sample
+/// data of every report type: what `audit-router check` does, with its messages (`file` names
+/// the rules in them). Returns the engine and the warnings.
+pub fn validate(
+    text: &str,
+    file: &str,
+    base_dir: PathBuf,
+    opts: &LoadOptions,
+    aws: Option<aws_config::SdkConfig>,
+) -> Result<(Engine, Vec<RuleDiagnostic>), InitError> {
+    let (rules, warnings) = match Rules::parse(text, file, base_dir, opts) {
+        Ok(ok) => ok,
+        Err(e) => {
+            let errors = e
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            let mut lines: Vec<String> = e.diagnostics.iter().map(|d| d.to_string()).collect();
+            lines.push(format!(
+                "{file}: invalid ({errors} {})",
+                errors_word(errors)
+            ));
+            return Err(InitError::Rules { lines });
+        }
+    };
+    let engine = match Engine::new(rules, aws) {
+        Ok(engine) => engine,
+        Err(e) => {
+            let mut lines: Vec<String> = warnings.iter().map(|d| d.to_string()).collect();
+            lines.extend(
+                e.0.iter()
+                    .map(|err| format!("{file}: error: sinks.{}: {}", err.sink, err.error)),
+            );
+            lines.push(format!("{file}: invalid ({} sink errors)", e.0.len()));
+            return Err(InitError::Rules { lines });
+        }
+    };
+    let mut template_errors = Vec::new();
+    for sink in &engine.sinks {
+        for (report, err) in crate::sinks::check_sink(sink.as_ref()) {
+            template_errors.push(format!(
+                "{file}: error: sinks.{}: template fails on a sample {report}: {err}",
+                sink.name()
+            ));
+        }
+    }
+    if !template_errors.is_empty() {
+        let n = template_errors.len();
+        let mut lines: Vec<String> = warnings.iter().map(|d| d.to_string()).collect();
+        lines.extend(template_errors);
+        lines.push(format!("{file}: invalid ({n} template errors)"));
+        return Err(InitError::Rules { lines });
+    }
+    Ok((engine, warnings))
+}
+
+/// The rules text, the name it goes by in messages, and the directory relative paths resolve in.
+async fn read_rules(
+    config: &LambdaConfig,
+    s3: &aws_sdk_s3::Client,
+) -> Result<(String, String, PathBuf), InitError> {
+    let name = config.rules.to_string();
+    match &config.rules {
+        RulesSource::Bundled => Ok((BUNDLED_RULES.to_owned(), name, config.task_root.clone())),
+        RulesSource::Path(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| InitError::RulesRead {
+                source_name: name.clone(),
+                detail: e.to_string(),
+            })?;
+            Ok((text, name, parent_dir(path)))
+        }
+        RulesSource::S3 { bucket, key } => {
+            let loc = ReportLocation::S3 {
+                bucket: bucket.clone(),
+                key: key.clone(),
+            };
+            let read_err = |detail: String| InitError::RulesRead {
+                source_name: name.clone(),
+                detail,
+            };
+            let opened = fetch::open(&loc, Some(s3))
+                .await
+                .map_err(|e| read_err(e.to_string()))?;
+            if let Some(size) = opened.size
+                && size > MAX_RULES_BYTES
+            {
+                return Err(read_err(format!(
+                    "{size} bytes; a rules file is at most {MAX_RULES_BYTES} bytes"
+                )));
+            }
+            let text = tokio::task::spawn_blocking(move || {
+                use std::io::Read;
+                let mut bytes = Vec::new();
+                opened
+                    .reader
+                    .take(MAX_RULES_BYTES + 1)
+                    .read_to_end(&mut bytes)
+                    .map(|_| bytes)
+            })
+            .await
+            .map_err(|e| read_err(format!("reader stopped: {e}")))?
+            .map_err(|e| read_err(e.to_string()))?;
+            let text =
+                String::from_utf8(text).map_err(|e| read_err(format!("not UTF-8 text: {e}")))?;
+            Ok((text, name, config.task_root.clone()))
+        }
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// An invocation that failed: Lambda retries it, then hands it to the on-failure destination.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct HandlerError {
+    /// `AuditRouter.RetryableDelivery`, `AuditRouter.Busy`, `AuditRouter.BadEvent`,
+    /// `AuditRouter.BadReport`, `AuditRouter.Receipts`.
+    pub error_type: &'static str,
+    /// Names every report that failed and why (failed sinks with their errors).
+    pub message: String,
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Diagnostic {
+        Diagnostic {
+            error_type: e.error_type.to_owned(),
+            error_message: e.message,
+        }
+    }
+}
+
+/// The function, initialised once per cold start.
+#[derive(Debug)]
+pub struct Handler {
+    pub engine: Engine,
+    pub receipts: Option<ReceiptStore>,
+    /// Kept back from the Lambda deadline.
+    pub margin: Duration,
+    /// Retries of a sink's retryable errors within one invocation.
+    pub retry: RetryPolicy,
+    /// The rules in use (for the log).
+    pub rules_name: String,
+}
+
+impl Handler {
+    /// Loads and validates rules and templates, builds sinks and clients, checks the receipts
+    /// location.
+    pub async fn init(
+        config: &LambdaConfig,
+        aws: aws_config::SdkConfig,
+    ) -> Result<Handler, InitError> {
+        let s3 = fetch::s3_client_from_config(&aws);
+        let (text, name, base_dir) = read_rules(config, &s3).await?;
+        let (engine, warnings) = validate(&text, &name, base_dir, &config.load, Some(aws))?;
+        for w in &warnings {
+            tracing::warn!(rules = %name, "{w}");
+        }
+        let receipts = match &config.receipts {
+            Some(uri) => {
+                let store = ReceiptStore::from_uri(s3, uri.trim(), config.lease)?;
+                if let Some(prefix) = &config.report_prefix {
+                    // The template keeps reports and receipts in one bucket.
+                    store.ensure_outside_trigger(store.bucket(), prefix, "")?;
+                }
+                Some(store)
+            }
+            None => {
+                tracing::warn!(
+                    "AUDIT_ROUTER_RECEIPTS is not set: no delivery receipts, so a duplicate or \
+                     retried event sends again"
+                );
+                None
+            }
+        };
+        tracing::info!(
+            rules = %name,
+            sinks = ?engine.sinks.iter().map(|s| s.name()).collect::<Vec<_>>(),
+            receipts = ?receipts.as_ref().map(|r| format!("s3://{}/{}", r.bucket(), r.prefix())),
+            "initialised"
+        );
+        Ok(Handler {
+            engine,
+            receipts,
+            margin: config.margin,
+            retry: RetryPolicy::default(),
+            rules_name: name,
+        })
+    }
+
+    /// One invocation, as the Lambda runtime calls it.
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+        let deadline = deadline_of(&event.context, self.margin);
+        tracing::info!(
+            remaining_ms =
+                deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64),
+            "invocation"
+        );
+        self.handle_payload(&event.payload, &event.context.request_id, deadline)
+            .await
+    }
+
+    /// [`Handler::handle`] with the parts spelled out: `owner` claims receipts (the request id),
+    /// `deadline` bounds the deliveries.
+    pub async fn handle_payload(
+        &self,
+        payload: &Value,
+        owner: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Value, HandlerError> {
+        let found = event::locations_from_value(payload).map_err(|e| {
+            tracing::error!(error = %e, permanent = true, "event not understood");
+            HandlerError {
+                error_type: "AuditRouter.BadEvent",
+                message: format!("event not understood (permanent): {e}"),
+            }
+        })?;
+        let mut skipped = found.skipped;
+        for s in &skipped {
+            tracing::info!(skipped = %s, "event record skipped");
+        }
+        let opts = ProcessOptions {
+            owner: owner.to_owned(),
+            deliver: DeliverOptions {
+                deadline,
+                retry: self.retry.clone(),
+                ..DeliverOptions::default()
+            },
+            route: RouteOptions::default(),
+        };
+        let mut reports = Vec::new();
+        let mut failures: Vec<(&'static str, String)> = Vec::new();
+        for location in found.locations {
+            if let Some(why) = self.receipt_object(&location) {
+                tracing::error!(report = %location, "{why}");
+                skipped.push(format!("{location}: {why}"));
+                continue;
+            }
+            let uri = location.to_string();
+            match process::process_report(&self.engine, self.receipts.as_ref(), location, &opts)
+                .await
+            {
+                Ok(p) => {
+                    log_processed(&p);
+                    if p.retry_can_help() {
+                        failures.push(match &p.disposition {
+                            Disposition::Busy { owner, until } => (
+                                "AuditRouter.Busy",
+                                format!(
+                                    "{uri}: another invocation ({owner}) is delivering it (claim \
+                                     until {until}); retry later"
+                                ),
+                            ),
+                            _ => ("AuditRouter.RetryableDelivery", failure_line(&p)),
+                        });
+                    }
+                    reports.push(report_json(&p));
+                }
+                Err(e) => {
+                    let permanent = e.is_permanent();
+                    tracing::error!(report = %uri, error = %e, permanent, "report failed");
+                    let kind = match &e {
+                        process::ProcessError::Pipeline(_) => "AuditRouter.BadReport",
+                        process::ProcessError::Receipt { .. } => "AuditRouter.Receipts",
+                    };
+                    failures.push((
+                        kind,
+                        format!(
+                            "{uri}: {e}{}",
+                            if permanent {
+                                " (permanent: retries will fail the same way)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    ));
+                    reports.push(json!({"report": uri, "status": "error", "error": e.to_string()}));
+                }
+            }
+        }
+        if failures.is_empty() {
+            return Ok(json!({"reports": reports, "skipped": skipped}));
+        }
+        let error_type = failures[0].0;
+        let n = failures.len();
+        let lines: Vec<String> = failures.into_iter().map(|(_, l)| l).collect();
+        Err(HandlerError {
+            error_type,
+            message: format!(
+                "{n} report{} not delivered to every sink: {}",
+                if n == 1 { "" } else { "s" },
+                lines.join("; ")
+            ),
+        })
+    }
+
+    /// Why `location` is one of our own receipts (a trigger that overlaps the receipts prefix).
+    fn receipt_object(&self, location: &ReportLocation) -> Option<String> {
+        let store = self.receipts.as_ref()?;
+        let ReportLocation::S3 { bucket, key } = location else {
+            return None;
+        };
+        let under = store.prefix().is_empty() || key.starts_with(&format!("{}/", store.prefix()));
+        (bucket == store.bucket() && under).then(|| {
+            format!(
+                "is a delivery receipt under s3://{}/{}, not a report: the trigger's filter \
+                 overlaps the receipts prefix; skipped",
+                store.bucket(),
+                store.prefix()
+            )
+        })
+    }
+}
+
+/// `context.deadline` (ms since the epoch) minus a margin, as a tokio instant; `None` when the
+/// context carries none (0). The margin is `margin`, but at most a quarter of the time left, so
+/// a short timeout (Lambda's default is 3 s) still leaves most of it for sending.
+pub fn deadline_of(ctx: &lambda_runtime::Context, margin: Duration) -> Option<Instant> {
+    if ctx.deadline == 0 {
+        return None;
+    }
+    let left = if ctx.deadline < PLAUSIBLE_DEADLINE_MS {
+        // Not an epoch time. The emulator of cargo-lambda 1.9 sends the timeout itself
+        // (600000); take it as the time left, at most Lambda's 15-minute maximum.
+        tracing::warn!(
+            deadline = ctx.deadline,
+            "the runtime sent a deadline that is no epoch time; taking it as milliseconds from now"
+        );
+        Duration::from_millis(ctx.deadline).min(MAX_LAMBDA_TIMEOUT)
+    } else {
+        ctx.deadline()
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+    };
+    let margin = margin.min(left / 4);
+    tracing::debug!(
+        left_ms = left.as_millis() as u64,
+        margin_ms = margin.as_millis() as u64,
+        "invocation deadline"
+    );
+    Some(Instant::now() + left.saturating_sub(margin))
+}
+
+fn failure_line(p: &Processed) -> String {
+    let mut parts: Vec<String> = p
+        .failed()
+        .iter()
+        .map(|(sink, error, retryable)| {
+            format!(
+                "sink {sink} failed: {error}{}",
+                if *retryable {
+                    " (retryable)"
+                } else {
+                    " (permanent)"
+                }
+            )
+        })
+        .collect();
+    if let Some(receipt) = &p.receipt {
+        // Routed sinks never tried (e.g. a crashed sink task).
+        for s in receipt.routed.iter().flatten() {
+            if !receipt.sinks.contains_key(s) {
+                parts.push(format!("sink {s} not tried"));
+            }
+        }
+    }
+    if parts.is_empty() {
+        parts.push("not every routed sink was delivered".to_owned());
+    }
+    format!("{}: {}", p.location, parts.join(", "))
+}
+
+fn log_processed(p: &Processed) {
+    let uri = p.location.to_string();
+    if let Some(run) = &p.run {
+        tracing::info!(
+            report = %uri,
+            template = ?run.info.template,
+            items = run.info.items,
+            silenced = run.silenced,
+            unmatched = run.unmatched,
+            routed = ?run.digests.iter().map(|d| d.sink.as_str()).collect::<Vec<_>>(),
+            already_delivered = ?p.already_delivered,
+            "report routed"
+        );
+    }
+    for o in &p.outcomes {
+        match &o.status {
+            crate::deliver::Status::Delivered => tracing::info!(
+                report = %uri, sink = %o.sink, kind = o.kind, destination = %o.destination,
+                messages = o.sent.len(), message_ids = ?o.message_ids(), "delivered"
+            ),
+            crate::deliver::Status::Failed { error, retryable } => tracing::error!(
+                report = %uri, sink = %o.sink, kind = o.kind, destination = %o.destination,
+                %error, retryable, sent = o.sent.len(), of = o.messages.len(), "delivery failed"
+            ),
+        }
+    }
+}
+
+fn report_json(p: &Processed) -> Value {
+    let status = match &p.disposition {
+        Disposition::Duplicate => "duplicate",
+        Disposition::Busy { .. } => "busy",
+        Disposition::Routed if p.complete() => "delivered",
+        Disposition::Routed => "incomplete",
+    };
+    let outcomes: Vec<Value> = p
+        .outcomes
+        .iter()
+        .map(|o| match &o.status {
+            crate::deliver::Status::Delivered => json!({
+                "sink": o.sink, "status": "delivered", "message_ids": o.message_ids(),
+            }),
+            crate::deliver::Status::Failed { error, retryable } => json!({
+                "sink": o.sink, "status": "failed", "error": error, "retryable": retryable,
+            }),
+        })
+        .collect();
+    let mut v = json!({
+        "report": p.location.to_string(),
+        "status": status,
+        "sent": outcomes,
+        "already_delivered": p.already_delivered,
+    });
+    if let Some(run) = &p.run {
+        v["items"] = json!(run.info.items);
+        v["silenced"] = json!(run.silenced);
+        v["unmatched"] = json!(run.unmatched);
+    }
+    v
+}
+
+// ------------------------------------------------------------------------------------------------
+// The process: JSON logs, panic hook, init, runtime loop.
+// ------------------------------------------------------------------------------------------------
+
+/// JSON logs to stdout (CloudWatch takes each line as one event), filtered by `RUST_LOG`
+/// (default `info`).
+pub fn init_json_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .try_init();
+}
+
+/// One JSON log line for a panic (what [`install_panic_hook`] writes).
+pub fn panic_json(message: &str, location: Option<String>) -> String {
+    json!({
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "level": "ERROR",
+        "target": "audit_router::panic",
+        "message": format!("panic: {message}"),
+        "location": location,
+    })
+    .to_string()
+}
+
+/// Installs a panic hook that hands [`panic_json`]'s line to `write` before the previous hook
+/// runs. Lambda builds use `panic = "abort"`: the process dies right after the hooks, so this
+/// line is the only place the panic message survives.
+pub fn install_panic_hook(write: impl Fn(&str) + Send + Sync + 'static) {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(a non-string panic payload)".to_owned());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+        write(&panic_json(&message, location));
+        previous(info);
+    }));
+}
+
+fn write_stdout_line(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Reports a failed init to the Runtime API (`/runtime/init/error`), so the invocation's error
+/// says why; the process exits after this.
+async fn report_init_error(api: &str, err: &InitError) {
+    // `host:port` in Lambda; emulators may give a full URL (`http://127.0.0.1:9000/.rt`).
+    let base = if api.contains("://") {
+        api.trim_end_matches('/').to_owned()
+    } else {
+        format!("http://{api}")
+    };
+    let url = format!("{base}/2018-06-01/runtime/init/error");
+    let body = json!({"errorType": "AuditRouter.InitError", "errorMessage": err.to_string()});
+    let sent = reqwest::Client::new()
+        .post(&url)
+        .header(
+            "Lambda-Runtime-Function-Error-Type",
+            "AuditRouter.InitError",
+        )
+        .json(&body)
+        .send()
+        .await;
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "could not report the init error to the Runtime API");
+    }
+}
+
+/// The Lambda process: logs, panic hook, cold-start init, then the runtime loop. Returns when the
+/// runtime stops (an error) or the init failed.
+pub async fn run() -> Result<(), InitError> {
+    let Some(api) = std::env::var("AWS_LAMBDA_RUNTIME_API")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        return Err(InitError::NotLambda(
+            "AWS_LAMBDA_RUNTIME_API is not set (use `cargo lambda watch` to run the function \
+             locally, or the CLI subcommands)"
+                .into(),
+        ));
+    };
+    let started = std::time::Instant::now();
+    let init = async {
+        let config = LambdaConfig::from_env()?;
+        let aws = crate::pipeline::load_aws_config().await;
+        Handler::init(&config, aws).await
+    };
+    let handler = match init.await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "init failed");
+            report_init_error(&api, &e).await;
+            return Err(e);
+        }
+    };
+    tracing::info!(
+        init_ms = started.elapsed().as_millis() as u64,
+        "ready for invocations"
+    );
+    let handler = &handler;
+    // lambda_runtime's tracing layer wraps each invocation in a span carrying its request id.
+    let service = lambda_runtime::service_fn(move |event: LambdaEvent<Value>| async move {
+        let started = std::time::Instant::now();
+        let result = handler.handle(event).await;
+        match &result {
+            Ok(_) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "done"),
+            Err(e) => tracing::error!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                error_type = e.error_type,
+                error = %e,
+                "invocation failed; Lambda will retry"
+            ),
+        }
+        result
+    });
+    if let Err(e) = lambda_runtime::run(service).await {
+        tracing::error!(error = %e, "the Lambda runtime loop stopped");
+        return Err(InitError::NotLambda(format!("runtime loop stopped: {e}")));
+    }
+    Ok(())
+}
+
+/// `main` for Lambda mode: JSON logs, the panic hook, a runtime, [`run`]. Exit code 1 on failure.
+pub fn main() -> std::process::ExitCode {
+    init_json_tracing();
+    install_panic_hook(write_stdout_line);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The sink registry: every sink plugin, one registration line each. Adding a sink = one crate in
+//! `plugins/` + one line in [`registry`] (see `plugins/README.md`).
+
+use crate::rules::SinkDecl;
+use audit_router_sink_api::samples::{sample_digest, sample_digests};
+use audit_router_sink_api::{
+    BuildContext, Digest, RenderContext, ReportTemplate, Sink, SinkConfig, SinkError, SinkFactory,
+};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Every sink type this binary knows.
+pub fn registry() -> Registry {
+    let mut r = Registry::empty();
+    r.register(audit_router_sink_log::factory());
+    r.register(audit_router_sink_sns::factory());
+    r.register(audit_router_sink_slack::factory());
+    r.register(audit_router_sink_webhook::factory());
+    r
+}
+
+/// Sink factories by type name.
+pub struct Registry {
+    factories: BTreeMap<&'static str, Box<dyn SinkFactory>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.factories.keys()).finish()
+    }
+}
+
+/// A sink that failed to build or whose templates fail on sample data.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct SinkBuildError {
+    pub sink: String,
+    #[source]
+    pub error: SinkError,
+}
+
+impl Registry {
+    pub fn empty() -> Self {
+        Registry {
+            factories: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a factory; a later factory of the same type replaces the earlier one.
+    pub fn register(&mut self, factory: impl SinkFactory + 'static) {
+        self.factories.insert(factory.kind(), Box::new(factory));
+    }
+
+    pub fn get(&self, kind: &str) -> Option<&dyn SinkFactory> {
+        self.factories.get(kind).map(|f| &**f)
+    }
+
+    /// The registered type names, sorted.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.factories.keys().copied().collect()
+    }
+
+    /// Builds one declared sink (validates its settings, compiles its templates).
+    pub fn build(&self, decl: &SinkDecl, ctx: &BuildContext) -> Result<Arc<dyn Sink>, SinkError> {
+        let factory = self.get(&decl.kind).ok_or_else(|| {
+            SinkError::config(
+                &decl.name,
+                Some("type"),
+                format!(
+                    "unknown sink type {:?} (known: {})",
+                    decl.kind,
+                    self.kinds().join(", ")
+                ),
+            )
+        })?;
+        factory.build(
+            SinkConfig {
+                name: &decl.name,
+                kind: &decl.kind,
+                settings: &decl.settings,
+            },
+            ctx,
+        )
+    }
+
+    /// Builds every declared sink, in order; all errors, not just the first.
+    pub fn build_all(
+        &self,
+        decls: &[SinkDecl],
+        ctx: &BuildContext,
+    ) -> Result<Vec<Arc<dyn Sink>>, Vec<SinkBuildError>> {
+        let mut sinks = Vec::with_capacity(decls.len());
+        let mut errors = Vec::new();
+        for d in decls {
+            match self.build(d, ctx) {
+                Ok(s) => sinks.push(s),
+                Err(error) => errors.push(SinkBuildError {
+                    sink: d.name.clone(),
+                    error,
+                }),
+            }
+        }
+        if errors.is_empty() {
+            Ok(sinks)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// `check`: renders sample data of every report template with `sink`; one error per template
+/// that fails (template errors carry file:line:column).
+pub fn check_sink(sink: &dyn Sink) -> Vec<(ReportTemplate, SinkError)> {
+    let ctx = RenderContext::now();
+    let mut errors = Vec::new();
+    for d in sample_digests(sink.name()) {
+        if let Err(e) = sink.render(&d, &ctx) {
+            errors.push((d.report, e));
+        }
+    }
+    errors
+}
+
+/// `send-test`: the sample digest a test message is built from (render it with
+/// `RenderContext { test: true, .. }` so templates mark it as a test).
+pub fn test_digest(sink: &str) -> Digest {
+    sample_digest(ReportTemplate::ResourceCompliance, sink)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use audit_router_sink_api::StaticSecrets;
+
+    fn ctx() -> BuildContext {
+        BuildContext {
+            base_dir: std::env::temp_dir(),
+            aws: None,
+            secrets: Arc::new(StaticSecrets::new()),
+        }
+    }
+
+    fn decl(name: &str, kind: &str, settings: &str) -> SinkDecl {
+        SinkDecl {
+            name: name.into(),
+            kind: kind.into(),
+            settings: settings.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn registry_knows_core_sinks_and_names_unknown_types() {
+        let r = registry();
+        assert!(r.kinds().contains(&"log") && r.kinds().contains(&"sns"));
+        let e = r
+            .build(&decl("pager", "carrier-pigeon", ""), &ctx())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.starts_with("sinks.pager.type: unknown sink type \"carrier-pigeon\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn build_all_reports_every_error() {
+        let r = registry();
+        let errs = r
+            .build_all(
+                &[
+                    decl("a", "sns", ""),
+                    decl("b", "log", ""),
+                    decl("c", "log", "bogus = 1"),
+                ],
+                &ctx(),
+            )
+            .err()
+            .unwrap();
+        let names: Vec<&str> = errs.iter().map(|e| e.sink.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
+        assert!(errs[0].to_string().contains("sinks.a.topic_arn: missing"));
+    }
+
+    #[test]
+    fn check_reports_template_errors_with_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("bad.hbs"),
+            "ok line\n{{#each groups}}{{controll}}{{/each}}\n",
+        )
+        .unwrap();
+        let ctx = BuildContext {
+            base_dir: dir.path().to_path_buf(),
+            ..ctx()
+        };
+        let sink = registry()
+            .build(
+                &decl(
+                    "ops",
+                    "sns",
+                    "topic_arn = \"arn:aws:sns:eu-west-1:111122223333:t\"\ntemplate = \"bad.hbs\"",
+                ),
+                &ctx,
+            )
+            .unwrap();
+        let errs = check_sink(&*sink);
+        assert_eq!(errs.len(), ReportTemplate::ALL.len());
+        let msg = errs[0].1.to_string();
+        assert!(msg.contains("bad.hbs:2:17:"), "{msg}");
+        assert!(msg.contains("controll"), "{msg}");
+        // The built-in templates pass on every report type.
+        let good = registry()
+            .build(
+                &decl(
+                    "ops",
+                    "sns",
+                    "topic_arn = \"arn:aws:sns:eu-west-1:111122223333:t\"",
+                ),
+                &ctx,
+            )
+            .unwrap();
+        assert!(check_sink(&*good).is_empty());
+    }
+}

@@ -1,0 +1,205 @@
+//! Helpers of the handler, `send --receipts` and Lambda end-to-end tests: an SNS topic with an SQS
+//! queue subscribed (in moto), a test rules file, the fixture report's expected names.
+//! Included with `#[path = "handler_support/mod.rs"] mod support;` next to `mod common;`.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+
+use crate::common::moto::{ACCESS_KEY, Moto, REGION};
+
+/// The report all these tests route: a resource compliance report (controls and resources).
+pub const REPORT_FIXTURE: &str = "reports/aws/RESOURCE_COMPLIANCE_REPORT.json";
+
+/// A report key as Audit Manager writes it, with spaces and `:` (encoded in S3 events).
+pub const REPORT_KEY: &str = "audit reports/Backup/444444444444/us-east-1/2026/11/26/daily plan/\
+RESOURCE_COMPLIANCE_REPORT_daily plan_2026-11-25T00:00:00Z_2026-11-26T00:00:00Z.json";
+
+pub const RECEIPTS_PREFIX: &str = "audit-router-receipts";
+
+/// The non-compliant (control, resource) pairs of the fixture, read from the fixture itself.
+pub fn non_compliant() -> Vec<(String, String)> {
+    let doc: Value = serde_json::from_slice(&crate::common::fixture_bytes(REPORT_FIXTURE))
+        .expect("fixture is JSON");
+    let items = doc["reportItems"].as_array().expect("reportItems");
+    let out: Vec<(String, String)> = items
+        .iter()
+        .filter(|i| i["resourceComplianceStatus"] == "NON_COMPLIANT")
+        .map(|i| {
+            (
+                i["controlName"].as_str().expect("controlName").to_owned(),
+                i["resourceId"].as_str().expect("resourceId").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        out.len() >= 2,
+        "the fixture must have several non-compliant items"
+    );
+    out
+}
+
+/// Every non-compliant control and resource of the fixture appears in `text`.
+pub fn assert_names_all(what: &str, text: &str) {
+    for (control, resource) in non_compliant() {
+        assert!(
+            text.contains(&control),
+            "{what} lacks control {control}:\n{text}"
+        );
+        assert!(
+            text.contains(&resource),
+            "{what} lacks resource {resource}:\n{text}"
+        );
+    }
+}
+
+/// Rules routing every non-compliant finding to an SNS sink and a Slack sink.
+pub fn rules_toml(topic_arn: &str, slack_url: &str) -> String {
+    format!(
+        r#"[settings]
+default_environment = "prod"
+
+[sinks.ops-sns]
+type = "sns"
+topic_arn = "{topic_arn}"
+
+[sinks.ops-slack]
+type = "slack"
+url = "{slack_url}"
+allow_insecure_http = true
+
+[[rules]]
+name = "non-compliant"
+sinks = ["ops-sns", "ops-slack"]
+[rules.match]
+status = "NON_COMPLIANT"
+"#
+    )
+}
+
+/// The fixture S3 notification, pointed at `bucket`/`key` (the key form-URL-encoded as S3 does).
+pub fn s3_event(bucket: &str, key: &str) -> Value {
+    let mut v: Value = serde_json::from_slice(&crate::common::fixture_bytes(
+        "events/s3-object-created.json",
+    ))
+    .expect("fixture event is JSON");
+    let encoded: String = form_urlencoded::byte_serialize(key.as_bytes()).collect();
+    let s3 = &mut v["Records"][0]["s3"];
+    s3["bucket"]["name"] = json!(bucket);
+    s3["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
+    s3["object"]["key"] = json!(encoded);
+    v
+}
+
+/// The fixture EventBridge "Object Created" event, pointed at `bucket`/`key` (not encoded).
+pub fn eventbridge_event(bucket: &str, key: &str) -> Value {
+    let mut v: Value = serde_json::from_slice(&crate::common::fixture_bytes(
+        "events/eventbridge-object-created.json",
+    ))
+    .expect("fixture event is JSON");
+    v["resources"] = json!([format!("arn:aws:s3:::{bucket}")]);
+    v["detail"]["bucket"]["name"] = json!(bucket);
+    v["detail"]["object"]["key"] = json!(key);
+    v
+}
+
+/// One SQS JSON-protocol call against moto (the crate has no SQS SDK).
+pub async fn sqs(moto: &Moto, action: &str, body: Value) -> Value {
+    let resp = reqwest::Client::new()
+        .post(moto.endpoint())
+        .header("X-Amz-Target", format!("AmazonSQS.{action}"))
+        .header("Content-Type", "application/x-amz-json-1.0")
+        .header(
+            "Authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20260101/{REGION}/sqs/aws4_request, \
+                 SignedHeaders=host, Signature=0"
+            ),
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("SQS {action}: {e}"));
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    assert!(status.is_success(), "SQS {action}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// A topic with an SQS queue subscribed: (topic ARN, queue URL).
+pub async fn topic_with_queue(moto: &Moto, name: &str) -> (String, String) {
+    let sns = aws_sdk_sns::Client::new(&moto.sdk_config().await);
+    let topic = sns
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .expect("moto: create topic")
+        .topic_arn()
+        .expect("topic ARN")
+        .to_owned();
+    let q = sqs(moto, "CreateQueue", json!({"QueueName": name})).await;
+    let queue_url = q["QueueUrl"].as_str().expect("QueueUrl").to_owned();
+    let attrs = sqs(
+        moto,
+        "GetQueueAttributes",
+        json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]}),
+    )
+    .await;
+    let queue_arn = attrs["Attributes"]["QueueArn"].as_str().expect("QueueArn");
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .expect("moto: subscribe");
+    (topic, queue_url)
+}
+
+/// The SNS messages (`Message` of each envelope) waiting in the queue, removed from it.
+pub async fn drain(moto: &Moto, queue_url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    loop {
+        let r = sqs(
+            moto,
+            "ReceiveMessage",
+            json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10,
+                   "WaitTimeSeconds": 0, "VisibilityTimeout": 300}),
+        )
+        .await;
+        let msgs = r["Messages"].as_array().cloned().unwrap_or_default();
+        if msgs.is_empty() {
+            return out;
+        }
+        for m in msgs {
+            let envelope: Value =
+                serde_json::from_str(m["Body"].as_str().expect("Body")).expect("SNS envelope");
+            out.push(envelope["Message"].as_str().expect("Message").to_owned());
+            sqs(
+                moto,
+                "DeleteMessage",
+                json!({"QueueUrl": queue_url, "ReceiptHandle": m["ReceiptHandle"]}),
+            )
+            .await;
+        }
+    }
+}
+
+/// The receipt document of `s3://bucket/key`.
+pub async fn read_receipt(moto: &Moto, bucket: &str, key: &str) -> Value {
+    let body = moto
+        .get_object(bucket, &format!("{RECEIPTS_PREFIX}/{bucket}/{key}.json"))
+        .await;
+    serde_json::from_slice(&body).expect("receipt is JSON")
+}
+
+/// The bodies of the requests wiremock received.
+pub async fn bodies(server: &wiremock::MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect()
+}

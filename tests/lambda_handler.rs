@@ -1,0 +1,501 @@
+//! The Lambda handler called in-process (no emulator): receipts against a real `moto_server`
+//! (S3 for the report and receipts, SNS → SQS), wiremock as Slack. Covers duplicates, a partial
+//! failure and its retry, a busy claim, a permanent sink failure, a bad report, init errors
+//! (same lines as `check`), configuration and the panic hook.
+
+mod common;
+#[path = "handler_support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use audit_router::deliver::RetryPolicy;
+use audit_router::lambda::{
+    Handler, InitError, LambdaConfig, RulesSource, deadline_of, install_panic_hook, panic_json,
+};
+use audit_router::receipt::{Claim, ReceiptStore};
+use common::moto::Moto;
+use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+use support::*;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const BUCKET: &str = "reports";
+
+struct Env {
+    moto: Moto,
+    slack: MockServer,
+    queue: String,
+    handler: Handler,
+    _dir: tempfile::TempDir,
+}
+
+fn config(vars: &[(&str, &str)]) -> Result<LambdaConfig, InitError> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    LambdaConfig::from_vars(|name| map.get(name).cloned())
+}
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 2,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(20),
+        max_retry_after: Duration::from_millis(20),
+    }
+}
+
+async fn setup(name: &str) -> Env {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET).await;
+    moto.put_object(BUCKET, REPORT_KEY, common::fixture_bytes(REPORT_FIXTURE))
+        .await;
+    let (topic, queue) = topic_with_queue(&moto, name).await;
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&slack)
+        .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        rules_toml(&topic, &format!("{}/services/T0/B0/x", slack.uri())),
+    )
+    .expect("write rules");
+    let receipts = format!("s3://{BUCKET}/{RECEIPTS_PREFIX}/");
+    let cfg = config(&[
+        ("AUDIT_ROUTER_RULES", rules.to_str().expect("utf-8 path")),
+        ("AUDIT_ROUTER_RECEIPTS", &receipts),
+        ("AUDIT_ROUTER_REPORT_PREFIX", "audit reports/"),
+    ])
+    .expect("config");
+    let mut handler = Handler::init(&cfg, moto.sdk_config().await)
+        .await
+        .expect("init");
+    handler.retry = fast_retries();
+    Env {
+        moto,
+        slack,
+        queue,
+        handler,
+        _dir: dir,
+    }
+}
+
+fn event(request_id: &str, payload: Value) -> LambdaEvent<Value> {
+    let mut ctx = lambda_runtime::Context::default();
+    ctx.request_id = request_id.to_owned();
+    // 30 s from now, in ms since the epoch, as the Runtime API sends it.
+    ctx.deadline = (std::time::SystemTime::now() + Duration::from_secs(30))
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64;
+    LambdaEvent::new(payload, ctx)
+}
+
+async fn slack_status(slack: &MockServer, status: u16) {
+    slack.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(status).set_body_string("status"))
+        .mount(slack)
+        .await;
+}
+
+fn state(receipt: &Value, sink: &str) -> String {
+    receipt["sinks"][sink]["state"]
+        .as_str()
+        .unwrap_or("none")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivers_once_then_a_duplicate_sends_nothing() {
+    let env = setup("dup").await;
+    let out = env
+        .handler
+        .handle(event("req-1", s3_event(BUCKET, REPORT_KEY)))
+        .await
+        .expect("first invocation succeeds");
+    assert_eq!(out["reports"][0]["status"], "delivered", "{out}");
+    assert_eq!(
+        out["reports"][0]["report"],
+        format!("s3://{BUCKET}/{REPORT_KEY}")
+    );
+
+    let sns = drain(&env.moto, &env.queue).await;
+    assert_eq!(sns.len(), 1, "{sns:?}");
+    assert_names_all("SNS message", &sns[0]);
+    let slack = bodies(&env.slack).await;
+    assert_eq!(slack.len(), 1);
+    assert_names_all("Slack payload", &slack[0]);
+
+    let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
+    assert_eq!(state(&receipt, "ops-sns"), "delivered", "{receipt}");
+    assert_eq!(state(&receipt, "ops-slack"), "delivered", "{receipt}");
+    assert_eq!(receipt["routed"], json!(["ops-slack", "ops-sns"]));
+    assert!(receipt["claim"].is_null(), "claim released: {receipt}");
+    assert!(
+        !receipt["sinks"]["ops-sns"]["message_ids"][0]
+            .as_str()
+            .unwrap_or("")
+            .is_empty(),
+        "SNS message id recorded: {receipt}"
+    );
+
+    // The same event again (S3 delivers at least once), and the EventBridge shape of it.
+    for (id, payload) in [
+        ("req-2", s3_event(BUCKET, REPORT_KEY)),
+        ("req-3", eventbridge_event(BUCKET, REPORT_KEY)),
+    ] {
+        let out = env
+            .handler
+            .handle(event(id, payload))
+            .await
+            .expect("duplicate succeeds");
+        assert_eq!(out["reports"][0]["status"], "duplicate", "{out}");
+    }
+    assert!(drain(&env.moto, &env.queue).await.is_empty());
+    assert_eq!(bodies(&env.slack).await.len(), 1, "no second Slack post");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_slack_outage_sends_slack_only() {
+    let env = setup("outage").await;
+    slack_status(&env.slack, 500).await;
+    let err = env
+        .handler
+        .handle(event("req-1", s3_event(BUCKET, REPORT_KEY)))
+        .await
+        .expect_err("a retryable failure fails the invocation");
+    assert_eq!(err.error_type, "AuditRouter.RetryableDelivery");
+    assert!(
+        err.message.contains(&format!("s3://{BUCKET}/{REPORT_KEY}"))
+            && err.message.contains("ops-slack")
+            && !err.message.contains("sink ops-sns"),
+        "{err}"
+    );
+    assert_eq!(drain(&env.moto, &env.queue).await.len(), 1, "SNS sent once");
+    let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
+    assert_eq!(state(&receipt, "ops-sns"), "delivered");
+    assert_eq!(state(&receipt, "ops-slack"), "failed");
+    assert_eq!(receipt["sinks"]["ops-slack"]["retryable"], true);
+
+    // Lambda retries (same request id for an async retry); Slack is back.
+    slack_status(&env.slack, 200).await;
+    let out = env
+        .handler
+        .handle(event("req-1", s3_event(BUCKET, REPORT_KEY)))
+        .await
+        .expect("the retry succeeds");
+    assert_eq!(out["reports"][0]["already_delivered"], json!(["ops-sns"]));
+    assert!(
+        drain(&env.moto, &env.queue).await.is_empty(),
+        "SNS not sent again"
+    );
+    let slack = bodies(&env.slack).await;
+    assert_eq!(slack.len(), 1, "Slack sent once after the outage");
+    assert_names_all("Slack payload", &slack[0]);
+    let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
+    assert_eq!(state(&receipt, "ops-slack"), "delivered", "{receipt}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_claim_of_another_invocation_sends_nothing_and_fails() {
+    let env = setup("busy").await;
+    let store = ReceiptStore::from_uri(
+        env.moto.s3_client().await,
+        &format!("s3://{BUCKET}/{RECEIPTS_PREFIX}"),
+        Duration::from_secs(300),
+    )
+    .expect("store");
+    let uri = format!("s3://{BUCKET}/{REPORT_KEY}");
+    let Claim::Acquired(_held) = store.claim(&uri, "other-invocation").await.expect("claim") else {
+        panic!("the first claim must be acquired");
+    };
+    let err = env
+        .handler
+        .handle(event("req-1", s3_event(BUCKET, REPORT_KEY)))
+        .await
+        .expect_err("busy must fail so Lambda retries");
+    assert_eq!(err.error_type, "AuditRouter.Busy");
+    assert!(err.message.contains("other-invocation"), "{err}");
+    assert!(drain(&env.moto, &env.queue).await.is_empty());
+    assert!(bodies(&env.slack).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_sink_failure_is_recorded_and_does_not_retry() {
+    let env = setup("permanent").await;
+    slack_status(&env.slack, 404).await;
+    let out = env
+        .handler
+        .handle(event("req-1", s3_event(BUCKET, REPORT_KEY)))
+        .await
+        .expect("nothing a retry could fix: the invocation succeeds");
+    assert_eq!(out["reports"][0]["status"], "incomplete", "{out}");
+    let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
+    assert_eq!(state(&receipt, "ops-slack"), "failed");
+    assert_eq!(receipt["sinks"]["ops-slack"]["retryable"], false);
+    assert_eq!(state(&receipt, "ops-sns"), "delivered");
+    assert_eq!(bodies(&env.slack).await.len(), 1, "no retry of a 404");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_reports_and_events_fail_permanently_and_send_nothing() {
+    let env = setup("bad").await;
+    let key = "audit reports/RESOURCE_COMPLIANCE_REPORT_broken.json";
+    env.moto
+        .put_object(
+            BUCKET,
+            key,
+            b"{\"reportItems\": [{\"accountId\": 12".to_vec(),
+        )
+        .await;
+    let err = env
+        .handler
+        .handle(event("req-1", s3_event(BUCKET, key)))
+        .await
+        .expect_err("an unparsable report fails the invocation");
+    assert_eq!(err.error_type, "AuditRouter.BadReport");
+    assert!(
+        err.message.contains(key) && err.message.contains("permanent"),
+        "{err}"
+    );
+    // The claim was given back: no receipt is left claimed.
+    let receipt = read_receipt(&env.moto, BUCKET, key).await;
+    assert!(receipt["claim"].is_null(), "{receipt}");
+
+    let missing = "audit reports/RESOURCE_COMPLIANCE_REPORT_gone.json";
+    let err = env
+        .handler
+        .handle(event("req-2", s3_event(BUCKET, missing)))
+        .await
+        .expect_err("a missing report fails");
+    assert!(err.message.contains("no such object"), "{err}");
+
+    let err = env
+        .handler
+        .handle(event("req-3", json!({"Records": [{"s3": {"bucket": {}}}]})))
+        .await
+        .expect_err("a malformed event fails");
+    assert_eq!(err.error_type, "AuditRouter.BadEvent");
+    assert!(err.message.contains("Records[0].s3"), "{err}");
+
+    // A receipt object reaching the function (trigger overlapping the receipts) is not routed.
+    let out = env
+        .handler
+        .handle(event(
+            "req-4",
+            s3_event(BUCKET, &format!("{RECEIPTS_PREFIX}/{BUCKET}/x.json.json")),
+        ))
+        .await
+        .expect("skipped");
+    assert!(
+        out["skipped"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("delivery receipt")
+    );
+    assert!(drain(&env.moto, &env.queue).await.is_empty());
+    assert!(bodies(&env.slack).await.is_empty());
+}
+
+/// An invalid rules file fails the init with the lines `audit-router check` prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_rules_fail_init_with_the_check_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cases = [
+        (
+            "syntax.toml",
+            "[sinks.a]\ntype = \"log\"\n\n[[rules]]\nname = \"r\"\nsinks = [\"nope\"]\n",
+        ),
+        (
+            "sink.toml",
+            "[sinks.s]\ntype = \"slack\"\nurl = \"ftp://example.invalid/x\"\n\n[[rules]]\nname = \"r\"\nsinks = [\"s\"]\n",
+        ),
+    ];
+    let aws = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
+    for (file, text) in cases {
+        let path = dir.path().join(file);
+        std::fs::write(&path, text).expect("write");
+        let cfg = config(&[("AUDIT_ROUTER_RULES", path.to_str().expect("utf-8"))]).expect("config");
+        let err = Handler::init(&cfg, aws.clone())
+            .await
+            .expect_err("invalid rules fail the init");
+        assert!(matches!(err, InitError::Rules { .. }), "{err}");
+        let check = std::process::Command::new(env!("CARGO_BIN_EXE_audit-router"))
+            .args(["check", "--rules"])
+            .arg(&path)
+            .output()
+            .expect("run check");
+        assert!(!check.status.success());
+        assert_eq!(
+            err.to_string(),
+            String::from_utf8_lossy(&check.stderr).trim_end(),
+            "init and check must say the same"
+        );
+    }
+}
+
+#[test]
+fn configuration_from_the_environment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().to_str().expect("utf-8");
+    // Nothing set, no rules.toml in the task root: the bundled rules.
+    let c = config(&[("LAMBDA_TASK_ROOT", root)]).expect("config");
+    assert_eq!(c.rules, RulesSource::Bundled);
+    assert!(c.receipts.is_none());
+    assert_eq!(c.lease, Duration::from_secs(90));
+    // A rules.toml next to bootstrap wins over the bundled one.
+    std::fs::write(dir.path().join("rules.toml"), "").expect("write");
+    let c = config(&[("LAMBDA_TASK_ROOT", root)]).expect("config");
+    assert_eq!(c.rules, RulesSource::Path(dir.path().join("rules.toml")));
+    // AUDIT_ROUTER_RULES wins over both.
+    let c = config(&[
+        ("LAMBDA_TASK_ROOT", root),
+        (
+            "AUDIT_ROUTER_RULES",
+            "s3://cfg-bucket/audit router/rules.toml",
+        ),
+        ("AUDIT_ROUTER_RECEIPTS", "s3://b/p"),
+        ("AUDIT_ROUTER_RECEIPT_LEASE_SECS", "120"),
+        ("AUDIT_ROUTER_ENV", "staging"),
+    ])
+    .expect("config");
+    assert_eq!(
+        c.rules,
+        RulesSource::S3 {
+            bucket: "cfg-bucket".into(),
+            key: "audit router/rules.toml".into()
+        }
+    );
+    assert_eq!(c.lease, Duration::from_secs(120));
+    assert_eq!(c.receipts.as_deref(), Some("s3://b/p"));
+    assert_eq!(c.load.env_override.as_deref(), Some("staging"));
+    // Bad values name the variable.
+    for (var, value) in [
+        ("AUDIT_ROUTER_RECEIPT_LEASE_SECS", "ninety"),
+        ("AUDIT_ROUTER_RECEIPT_LEASE_SECS", "0"),
+        ("AUDIT_ROUTER_RULES", "s3://bucket-only"),
+        ("AUDIT_ROUTER_TODAY", "26/11/2026"),
+        ("AUDIT_ROUTER_DEADLINE_MARGIN_MS", "-1"),
+    ] {
+        let err = config(&[(var, value)]).expect_err(var).to_string();
+        assert!(err.contains(var), "{err}");
+    }
+}
+
+/// Rules from S3 (`AUDIT_ROUTER_RULES=s3://…`) are read with the S3 client at init; a missing
+/// object names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_from_s3() {
+    let moto = Moto::start();
+    moto.create_bucket("cfg").await;
+    moto.put_object(
+        "cfg",
+        "audit router/rules.toml",
+        "[sinks.audit]\ntype = \"log\"\n\n[[rules]]\nname = \"all\"\nsinks = [\"audit\"]\n",
+    )
+    .await;
+    let cfg =
+        config(&[("AUDIT_ROUTER_RULES", "s3://cfg/audit router/rules.toml")]).expect("config");
+    let h = Handler::init(&cfg, moto.sdk_config().await)
+        .await
+        .expect("init from S3 rules");
+    assert_eq!(h.rules_name, "s3://cfg/audit router/rules.toml");
+    assert_eq!(h.engine.sinks.len(), 1);
+
+    let cfg = config(&[("AUDIT_ROUTER_RULES", "s3://cfg/missing.toml")]).expect("config");
+    let err = Handler::init(&cfg, moto.sdk_config().await)
+        .await
+        .expect_err("missing rules object")
+        .to_string();
+    assert!(
+        err.contains("s3://cfg/missing.toml") && err.contains("no such object"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_panic_hook_logs_the_message_as_one_json_line() {
+    let line = panic_json("boom", Some("src/x.rs:1:2".into()));
+    let v: Value = serde_json::from_str(&line).expect("JSON");
+    assert_eq!(v["level"], "ERROR");
+    assert_eq!(v["message"], "panic: boom");
+
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = seen.clone();
+    install_panic_hook(move |l| {
+        if let Ok(mut v) = sink.lock() {
+            v.push(l.to_owned());
+        }
+    });
+    let code = 42;
+    let _ = std::panic::catch_unwind(|| panic!("handler blew up with {code}"));
+    let _ = std::panic::take_hook();
+    let lines = seen.lock().expect("lock").clone();
+    let hit = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["message"] == "panic: handler blew up with 42")
+        .unwrap_or_else(|| panic!("no JSON line for the panic: {lines:?}"));
+    assert!(
+        hit["location"]
+            .as_str()
+            .unwrap_or("")
+            .contains("lambda_handler.rs"),
+        "{hit}"
+    );
+}
+
+#[test]
+fn the_deadline_keeps_a_margin_and_survives_odd_runtimes() {
+    let epoch_ms = |d: Duration| {
+        (std::time::SystemTime::now() + d)
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_millis() as u64
+    };
+    let mut ctx = lambda_runtime::Context::default();
+    assert!(
+        deadline_of(&ctx, Duration::from_secs(2)).is_none(),
+        "no deadline given"
+    );
+    let left = |ctx: &lambda_runtime::Context| {
+        deadline_of(ctx, Duration::from_secs(2))
+            .expect("a deadline")
+            .saturating_duration_since(tokio::time::Instant::now())
+    };
+    // 60 s left: 2 s margin.
+    ctx.deadline = epoch_ms(Duration::from_secs(60));
+    let l = left(&ctx);
+    assert!(
+        l > Duration::from_secs(57) && l <= Duration::from_secs(58),
+        "{l:?}"
+    );
+    // 3 s left (Lambda's default timeout): the margin shrinks to a quarter.
+    ctx.deadline = epoch_ms(Duration::from_secs(3));
+    let l = left(&ctx);
+    assert!(
+        l > Duration::from_millis(2000) && l <= Duration::from_millis(2250),
+        "{l:?}"
+    );
+    // Past: no time left.
+    ctx.deadline = epoch_ms(Duration::ZERO) - 5_000;
+    assert_eq!(left(&ctx), Duration::ZERO);
+    // cargo-lambda's emulator sends the timeout (600000) instead of an epoch time.
+    ctx.deadline = 600_000;
+    let l = left(&ctx);
+    assert!(
+        l > Duration::from_secs(595) && l <= Duration::from_secs(598),
+        "{l:?}"
+    );
+}

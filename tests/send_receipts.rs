@@ -1,0 +1,195 @@
+//! `audit-router send --receipts s3://bucket/prefix`: the CLI uses the Lambda's receipts, so a
+//! manual replay sends only what is not delivered yet. Real `moto_server` (S3, SNS → SQS) and
+//! wiremock as Slack; the binary runs as a child process.
+
+mod common;
+#[path = "handler_support/mod.rs"]
+mod support;
+
+use std::process::{Command, Output};
+
+use common::moto::Moto;
+use serde_json::Value;
+use support::*;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const BUCKET: &str = "reports";
+
+struct Env {
+    moto: Moto,
+    slack: MockServer,
+    queue: String,
+    rules: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(name: &str) -> Env {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET).await;
+    moto.put_object(BUCKET, REPORT_KEY, common::fixture_bytes(REPORT_FIXTURE))
+        .await;
+    let (topic, queue) = topic_with_queue(&moto, name).await;
+    let slack = MockServer::start().await;
+    slack_status(&slack, 200).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        rules_toml(&topic, &format!("{}/services/T0/B0/x", slack.uri())),
+    )
+    .expect("write rules");
+    Env {
+        moto,
+        slack,
+        queue,
+        rules,
+        _dir: dir,
+    }
+}
+
+async fn slack_status(slack: &MockServer, status: u16) {
+    slack.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(status).set_body_string("status"))
+        .mount(slack)
+        .await;
+}
+
+/// Runs `audit-router send --receipts … <extra>` against moto, off the async threads.
+async fn send(env: &Env, extra: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_audit-router"));
+    env.moto.configure(&mut cmd);
+    cmd.env_remove("AUDIT_ROUTER_RECEIPTS")
+        .args(["send", "--timeout", "5", "--rules"])
+        .arg(&env.rules)
+        .args(["--receipts", &format!("s3://{BUCKET}/{RECEIPTS_PREFIX}/")])
+        .args(extra);
+    tokio::task::spawn_blocking(move || cmd.output().expect("run audit-router"))
+        .await
+        .expect("join")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn state(receipt: &Value, sink: &str) -> String {
+    receipt["sinks"][sink]["state"]
+        .as_str()
+        .unwrap_or("none")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_records_receipts_and_a_second_send_sends_nothing() {
+    let env = setup("cli-dup").await;
+    let uri = format!("s3://{BUCKET}/{REPORT_KEY}");
+    let out = send(&env, &[&uri]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("delivered: sink ops-sns") && stdout.contains("delivered: sink ops-slack"),
+        "{}",
+        text(&out)
+    );
+    let sns = drain(&env.moto, &env.queue).await;
+    assert_eq!(sns.len(), 1);
+    assert_names_all("SNS message", &sns[0]);
+    assert_eq!(bodies(&env.slack).await.len(), 1);
+    let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
+    assert_eq!(state(&receipt, "ops-sns"), "delivered", "{receipt}");
+    assert_eq!(state(&receipt, "ops-slack"), "delivered", "{receipt}");
+    assert!(receipt["claim"].is_null());
+
+    // Again, with JSON output: a duplicate, nothing sent.
+    let out = send(&env, &["--format", "json", &uri]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    assert_eq!(doc["sources"][0]["status"], "duplicate", "{doc}");
+    assert_eq!(doc["outcomes"], serde_json::json!([]));
+    assert_eq!(
+        doc["sources"][0]["receipt_uri"],
+        format!("s3://{BUCKET}/{RECEIPTS_PREFIX}/{BUCKET}/{REPORT_KEY}.json")
+    );
+    assert!(drain(&env.moto, &env.queue).await.is_empty());
+    assert_eq!(bodies(&env.slack).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_after_a_slack_outage_sends_slack_only() {
+    let env = setup("cli-outage").await;
+    let uri = format!("s3://{BUCKET}/{REPORT_KEY}");
+    slack_status(&env.slack, 503).await;
+    let out = send(&env, &[&uri]).await;
+    assert!(!out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("FAILED: sink ops-slack") && stdout.contains("delivered: sink ops-sns"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(drain(&env.moto, &env.queue).await.len(), 1);
+    let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
+    assert_eq!(state(&receipt, "ops-slack"), "failed", "{receipt}");
+
+    slack_status(&env.slack, 200).await;
+    let out = send(&env, &[&uri]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("skipped: sink ops-sns: already delivered")
+            && stdout.contains("delivered: sink ops-slack"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        drain(&env.moto, &env.queue).await.is_empty(),
+        "SNS not again"
+    );
+    let slack = bodies(&env.slack).await;
+    assert_eq!(slack.len(), 1);
+    assert_names_all("Slack payload", &slack[0]);
+    let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
+    assert_eq!(state(&receipt, "ops-slack"), "delivered", "{receipt}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_need_s3_reports_and_a_valid_location() {
+    let env = setup("cli-bad").await;
+    let local = common::fixture(REPORT_FIXTURE);
+    let out = send(&env, &[local.to_str().expect("utf-8")]).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("receipts are kept for S3 reports only")
+            && stderr.contains("RESOURCE_COMPLIANCE_REPORT.json"),
+        "{}",
+        text(&out)
+    );
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_audit-router"));
+    env.moto.configure(&mut cmd);
+    cmd.args(["send", "--rules"]).arg(&env.rules).args([
+        "--receipts",
+        "reports/receipts",
+        "s3://reports/x.json",
+    ]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run"))
+        .await
+        .expect("join");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--receipts") && stderr.contains("reports/receipts"),
+        "{}",
+        text(&out)
+    );
+    assert!(drain(&env.moto, &env.queue).await.is_empty());
+    assert!(bodies(&env.slack).await.is_empty());
+}

@@ -1,0 +1,278 @@
+//! The SNS sink against a real `moto_server`: a topic with an SQS subscription; each test reads
+//! the delivered message back from the queue.
+
+use audit_router::deliver::{DeliverOptions, DeliveryJob, Status, deliver, dry_run};
+use audit_router::rules::SinkDecl;
+use audit_router::secrets::SecretResolver;
+use audit_router::sink_api::samples::{sample_digest, sample_source};
+use audit_router::sink_api::{
+    BuildContext, Digest, DigestBuilder, Finding, Payload, RenderContext, ReportTemplate, Sink,
+};
+use audit_router::sinks::registry;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+mod common;
+
+use common::moto::{Moto, REGION};
+
+fn build_ctx(sdk: &aws_config::SdkConfig) -> BuildContext {
+    BuildContext {
+        base_dir: std::env::temp_dir(),
+        aws: Some(sdk.clone()),
+        secrets: Arc::new(SecretResolver::with_env(Some(sdk.clone()), |_| None)),
+    }
+}
+
+fn sns_sink(ctx: &BuildContext, settings: &str) -> Arc<dyn Sink> {
+    registry()
+        .build(
+            &SinkDecl {
+                name: "ops-email".into(),
+                kind: "sns".into(),
+                settings: settings.parse().unwrap(),
+            },
+            ctx,
+        )
+        .unwrap()
+}
+
+fn opts() -> DeliverOptions {
+    DeliverOptions {
+        deadline: Some(tokio::time::Instant::now() + Duration::from_secs(60)),
+        render: RenderContext {
+            now: "2026-11-26T08:00:00Z".parse().unwrap(),
+            test: false,
+        },
+        ..DeliverOptions::default()
+    }
+}
+
+fn attr<'a>(envelope: &'a Value, name: &str) -> (&'a str, &'a str) {
+    let a = &envelope["MessageAttributes"][name];
+    (
+        a["Type"].as_str().unwrap_or("?"),
+        a["Value"].as_str().unwrap_or("?"),
+    )
+}
+
+fn big_digest(n: usize) -> Digest {
+    let mut b = DigestBuilder::new(
+        "ops-email",
+        ReportTemplate::ResourceCompliance,
+        sample_source(ReportTemplate::ResourceCompliance),
+        n,
+    );
+    for i in 0..n {
+        let mut f = Finding::new(ReportTemplate::ResourceCompliance);
+        f.framework = Some("prod-backup-policy".into());
+        f.control = Some(format!("CONTROL_{}", i % 5));
+        f.status = Some("NON_COMPLIANT".into());
+        f.account = Some("111122223333".into());
+        f.region = Some(REGION.into());
+        f.environment = "prod".into();
+        f.resource_type = Some("AWS::EC2::Instance".into());
+        f.resource = Some(format!(
+            "arn:aws:ec2:{REGION}:111122223333:instance/i-{i:017x}/{}",
+            "n".repeat(60)
+        ));
+        b.push(&f, "r");
+    }
+    b.finish()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sns_delivers_the_exact_payload_to_subscribers() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let (topic, queue) = moto.topic_with_queue(&sdk, "audit").await;
+    let ctx = build_ctx(&sdk);
+    let sink = sns_sink(&ctx, &format!("topic_arn = \"{topic}\""));
+    let digest = sample_digest(ReportTemplate::ResourceCompliance, "ops-email");
+
+    // What dry-run shows ...
+    let dry = dry_run(
+        vec![DeliveryJob {
+            sink: sink.clone(),
+            digest: digest.clone(),
+        }],
+        &opts(),
+    )
+    .await;
+    assert!(dry.all_delivered());
+    assert!(
+        moto.receive(&queue).await.is_empty(),
+        "dry-run sends nothing"
+    );
+
+    // ... is exactly what send sends.
+    let report = deliver(vec![DeliveryJob { sink, digest }], &opts()).await;
+    let o = &report.outcomes[0];
+    assert_eq!(o.status, Status::Delivered, "{o:?}");
+    assert_eq!(o.messages, dry.outcomes[0].messages);
+    assert_eq!(o.message_ids().len(), 1);
+    assert_eq!(o.destination, topic);
+
+    let got = moto.receive(&queue).await;
+    assert_eq!(got.len(), 1);
+    let env = &got[0];
+    let sent: &Payload = &o.messages[0];
+    assert_eq!(env["Message"].as_str().unwrap(), sent.body);
+    assert_eq!(env["Subject"].as_str(), sent.subject.as_deref());
+    assert_eq!(env["MessageId"].as_str(), Some(o.message_ids()[0]));
+    assert!(
+        sent.body
+            .contains("BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN")
+    );
+    assert!(sent.body.contains("AWS::DynamoDB::Table/orders"));
+    assert_eq!(
+        attr(env, "report"),
+        ("String", "RESOURCE_COMPLIANCE_REPORT")
+    );
+    assert_eq!(attr(env, "environment"), ("String.Array", "[\"sample\"]"));
+    assert_eq!(attr(env, "findings"), ("Number", "4"));
+    assert_eq!(attr(env, "controls"), ("Number", "3"));
+    assert!(env["MessageAttributes"].get("test").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_thousand_resources_arrive_within_256kb() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let (topic, queue) = moto.topic_with_queue(&sdk, "big").await;
+    let ctx = build_ctx(&sdk);
+    let sink = sns_sink(&ctx, &format!("topic_arn = \"{topic}\""));
+
+    // SNS (and moto) really reject an oversized message: the limit is not ours to invent.
+    let mut huge = Payload::new(Some("too big".into()), "x".repeat(262_145), "text/plain");
+    huge.attributes.clear();
+    let e = sink.send(&huge).await.unwrap_err();
+    assert!(!e.is_retryable(), "{e}");
+    assert!(e.to_string().contains("InvalidParameter"), "{e}");
+
+    let report = deliver(
+        vec![DeliveryJob {
+            sink,
+            digest: big_digest(3000),
+        }],
+        &opts(),
+    )
+    .await;
+    let o = &report.outcomes[0];
+    assert_eq!(o.status, Status::Delivered, "{:?}", o.status);
+    let got = moto.receive(&queue).await;
+    assert_eq!(got.len(), 1);
+    let body = got[0]["Message"].as_str().unwrap();
+    assert!(
+        body.len() <= 262_144 && body.len() > 200_000,
+        "{}",
+        body.len()
+    );
+    for c in 0..5 {
+        assert!(body.contains(&format!("== CONTROL_{c} (NON_COMPLIANT)")));
+    }
+    let listed = body.matches("   - AWS::EC2::Instance").count();
+    assert!(body.contains(&format!("{} of 3000 not listed here", 3000 - listed)));
+    assert_eq!(attr(&got[0], "findings"), ("Number", "3000"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_arn_by_reference_from_ssm_and_secrets_manager() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let (topic, queue) = moto.topic_with_queue(&sdk, "secret-topic").await;
+    aws_sdk_ssm::Client::new(&sdk)
+        .put_parameter()
+        .name("/audit/topic")
+        .value(&topic)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name("audit/sinks")
+        .secret_string(json!({"topic": topic}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let ctx = build_ctx(&sdk);
+    let by_ssm = sns_sink(&ctx, "topic_arn = \"${ssm:/audit/topic}\"");
+    let by_sm = sns_sink(&ctx, "topic_arn = \"${secretsmanager:audit/sinks#topic}\"");
+    let missing = sns_sink(&ctx, "topic_arn = \"${ssm:/audit/nope}\"");
+    // The reference, never the value, is what dry-run and logs show.
+    assert_eq!(by_ssm.destination(), "${ssm:/audit/topic}");
+    let jobs = [by_ssm, by_sm, missing]
+        .into_iter()
+        .map(|sink| DeliveryJob {
+            sink,
+            digest: sample_digest(ReportTemplate::BackupJob, "ops-email"),
+        })
+        .collect();
+    let report = deliver(jobs, &opts()).await;
+    assert_eq!(report.outcomes[0].status, Status::Delivered, "{report:?}");
+    assert_eq!(report.outcomes[1].status, Status::Delivered, "{report:?}");
+    match &report.outcomes[2].status {
+        Status::Failed { error, retryable } => {
+            assert!(error.contains("secret ${ssm:/audit/nope}"), "{error}");
+            assert!(error.contains("ParameterNotFound"), "{error}");
+            assert!(!retryable);
+        }
+        s => panic!("expected a failure, got {s:?}"),
+    }
+    assert!(!report.all_delivered());
+    let text = serde_json::to_string(&report).unwrap();
+    assert!(
+        !text.contains(&topic),
+        "resolved secret leaked into the report"
+    );
+    assert_eq!(moto.receive(&queue).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_topic_is_a_permanent_failure_and_test_messages_are_marked() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let (topic, queue) = moto.topic_with_queue(&sdk, "real").await;
+    let ctx = build_ctx(&sdk);
+    let gone = sns_sink(
+        &ctx,
+        &format!("topic_arn = \"arn:aws:sns:{REGION}:123456789012:does-not-exist\""),
+    );
+    let real = sns_sink(&ctx, &format!("topic_arn = \"{topic}\""));
+    let mut o = opts();
+    o.render.test = true;
+    let digest = audit_router::sinks::test_digest("ops-email");
+    let report = deliver(
+        vec![
+            DeliveryJob {
+                sink: gone,
+                digest: digest.clone(),
+            },
+            DeliveryJob { sink: real, digest },
+        ],
+        &o,
+    )
+    .await;
+    let bad = &report.outcomes[0];
+    assert_eq!(bad.attempts, 1, "permanent errors are not retried");
+    match &bad.status {
+        Status::Failed { error, retryable } => {
+            assert!(error.contains("NotFound"), "{error}");
+            assert!(!retryable);
+        }
+        s => panic!("expected failure, got {s:?}"),
+    }
+    assert_eq!(report.outcomes[1].status, Status::Delivered);
+    let got = moto.receive(&queue).await;
+    assert_eq!(got.len(), 1);
+    assert!(got[0]["Subject"].as_str().unwrap().starts_with("[TEST] "));
+    assert!(
+        got[0]["Message"]
+            .as_str()
+            .unwrap()
+            .contains("*** TEST MESSAGE")
+    );
+    assert_eq!(attr(&got[0], "test"), ("String", "true"));
+}

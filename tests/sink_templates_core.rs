@@ -1,0 +1,74 @@
+//! Snapshots of the built-in log and SNS templates for every report template, and a send-test
+//! message. Review changes with `cargo insta review`.
+
+use audit_router::rules::SinkDecl;
+use audit_router::sink_api::samples::sample_digest;
+use audit_router::sink_api::{BuildContext, RenderContext, ReportTemplate, Sink, StaticSecrets};
+use audit_router::sinks::registry;
+use std::sync::Arc;
+
+fn sink(kind: &str, settings: &str) -> Arc<dyn Sink> {
+    registry()
+        .build(
+            &SinkDecl {
+                name: format!("my-{kind}"),
+                kind: kind.into(),
+                settings: settings.parse().unwrap(),
+            },
+            &BuildContext {
+                base_dir: std::env::temp_dir(),
+                aws: None,
+                secrets: Arc::new(StaticSecrets::new()),
+            },
+        )
+        .unwrap()
+}
+
+fn ctx(test: bool) -> RenderContext {
+    RenderContext {
+        now: "2026-11-26T08:00:00Z".parse().unwrap(),
+        test,
+    }
+}
+
+fn sns_text(s: &dyn Sink, r: ReportTemplate, test: bool) -> String {
+    let p = s.render(&sample_digest(r, s.name()), &ctx(test)).unwrap();
+    assert_eq!(p.len(), 1);
+    format!(
+        "SUBJECT: {}\nATTRIBUTES: {}\n\n{}",
+        p[0].subject.as_deref().unwrap(),
+        serde_json::to_string(&p[0].attributes).unwrap(),
+        p[0].body
+    )
+}
+
+#[test]
+fn sns_default_templates() {
+    let s = sink(
+        "sns",
+        "topic_arn = \"arn:aws:sns:eu-west-1:111122223333:audit\"",
+    );
+    for r in ReportTemplate::ALL {
+        insta::assert_snapshot!(
+            format!("sns_default_{}", r.name().to_lowercase()),
+            sns_text(&*s, r, false)
+        );
+    }
+    insta::assert_snapshot!(
+        "sns_send_test",
+        sns_text(&*s, ReportTemplate::ResourceCompliance, true)
+    );
+}
+
+#[test]
+fn log_default_templates() {
+    let s = sink("log", "");
+    for r in ReportTemplate::ALL {
+        let p = s.render(&sample_digest(r, "my-log"), &ctx(false)).unwrap();
+        let lines: Vec<&str> = p.iter().map(|p| p.body.as_str()).collect();
+        insta::assert_snapshot!(
+            format!("log_default_{}", r.name().to_lowercase()),
+            lines.join("\n")
+        );
+    }
+}
