@@ -11,9 +11,10 @@
 //! target/release/deps/route_file-… --rules rules.toml REPORT [REPORT…]
 //! ```
 //! Run by `cargo bench` itself (no report given) it only prints its usage. `--read-only`
-//! reads and normalises every finding (`report::read_report`) without routing or grouping, to
-//! split the route path's cost between the reader and the rest; `--route-only` also routes
-//! every finding (`Rules::route_into`) but groups nothing, to split routing from grouping.
+//! reads every item and checks its matchable fields (`report::read_report_items`, as the
+//! route path does) without routing or grouping, to split the route path's cost between the
+//! reader and the rest; `--route-only` also routes every finding (`Rules::route_view_memo`) but
+//! groups nothing, to split routing from grouping.
 
 use anyhow::{Context, Result, bail};
 use audit_router::location::ReportLocation;
@@ -65,9 +66,10 @@ fn main() -> Result<ExitCode> {
         if read_only {
             let (mut items, mut flagged) = (0u64, 0u64);
             let name = location.to_string();
-            audit_router::report::read_report(file, &name, None, &mut |f| {
+            let limits = audit_router::report::ReadLimits::default();
+            audit_router::report::read_report_items(file, &name, None, &limits, &mut |item| {
                 items += 1;
-                flagged += u64::from(f.status.as_deref() == Some("NON_COMPLIANT"));
+                flagged += u64::from(item.view.status == Some("NON_COMPLIANT"));
             })?;
             println!("{location}: {items} items read, {flagged} non-compliant");
             continue;
@@ -75,10 +77,13 @@ fn main() -> Result<ExitCode> {
         if route_only {
             let (mut items, mut deliveries) = (0u64, 0u64);
             let mut routing = audit_router::rules::Routing::default();
+            let mut memo = audit_router::rules::RouteMemo::new();
             let name = location.to_string();
-            audit_router::report::read_report(file, &name, None, &mut |mut f| {
+            let limits = audit_router::report::ReadLimits::default();
+            audit_router::report::read_report_items(file, &name, None, &limits, &mut |item| {
                 items += 1;
-                rules.route_into(&mut f, &mut routing);
+                let mut view = item.view;
+                rules.route_view_memo(&mut view, &mut routing, &mut memo);
                 deliveries += routing.deliveries.len() as u64;
             })?;
             println!("{location}: {items} items routed, {deliveries} deliveries");

@@ -13,27 +13,15 @@
 
 use super::pattern::{FastBuild, FieldMatcher};
 use super::{Delivery, Routing, RuleTrace};
-use crate::Finding;
 use crate::sink_api::MATCH_FIELDS;
+use crate::{Finding, FindingView};
 use regex::RegexSet;
 use std::collections::HashMap;
 
 /// The value of match field `field` (index into [`MATCH_FIELDS`]).
 #[inline]
-pub fn field_value(f: &Finding, field: usize) -> Option<&str> {
-    match field {
-        0 => Some(f.report.name()),
-        1 => f.framework.as_deref(),
-        2 => f.control.as_deref(),
-        3 => f.status.as_deref(),
-        4 => f.account.as_deref(),
-        5 => f.region.as_deref(),
-        6 => Some(f.environment.as_str()),
-        7 => f.resource_type.as_deref(),
-        8 => f.resource.as_deref(),
-        9 => f.job_id.as_deref(),
-        _ => None,
-    }
+pub fn field_value<'a>(f: &FindingView<'a>, field: usize) -> Option<&'a str> {
+    f.field_at(field)
 }
 
 /// The fields a rule or silence constrains; every one must match.
@@ -44,13 +32,13 @@ pub struct Matcher {
 
 impl Matcher {
     #[inline]
-    pub fn is_match(&self, f: &Finding) -> bool {
+    pub fn is_match(&self, f: &FindingView<'_>) -> bool {
         self.fields
             .iter()
             .all(|m| m.is_match(field_value(f, m.field)))
     }
 
-    pub fn reasons(&self, f: &Finding) -> Vec<String> {
+    pub fn reasons(&self, f: &FindingView<'_>) -> Vec<String> {
         self.fields
             .iter()
             .map(|m| m.explain(MATCH_FIELDS[m.field], field_value(f, m.field)))
@@ -297,33 +285,180 @@ fn narrow(candidates: &mut [u64], allowed: &[u64]) -> bool {
     any != 0
 }
 
-/// Routes `finding` (environment already set) through `rules`, appending to `out`.
-pub fn route_rules(index: &Index, rules: &[CompiledRule], finding: &Finding, out: &mut Routing) {
-    let words = index.words;
-    let (mut stack_c, mut stack_a) = ([0u64; STACK_WORDS], [0u64; STACK_WORDS]);
-    let (mut heap_c, mut heap_a) = (Vec::new(), Vec::new());
-    let (candidates, allowed): (&mut [u64], &mut [u64]) = if words <= STACK_WORDS {
-        (&mut stack_c[..words], &mut stack_a[..words])
-    } else {
-        heap_c.resize(words, 0);
-        heap_a.resize(words, 0);
-        (&mut heap_c, &mut heap_a)
-    };
-    for (w, c) in candidates.iter_mut().enumerate() {
-        *c = index.mask(w);
+/// Whether match field `field` repeats across a report's findings: every field but the resource
+/// and job ids (the environment follows from the account). The routing memo is keyed by these.
+#[inline]
+pub fn is_repeating(field: usize) -> bool {
+    field != 8 && field != 9
+}
+
+/// What [`route_rules_memo`] remembers for one report: per indexed repeating field, the rules
+/// each value seen lets through (hash lookups and pattern sets included). Bounded: past
+/// [`RouteMemo::MAX_VALUES`] values in all, new values are looked up without being kept.
+#[derive(Debug, Default)]
+pub struct RouteMemo {
+    /// Indexed like [`Index::fields`] (empty tables for the other fields).
+    tables: Vec<HashMap<Box<str>, Box<[u64]>, FastBuild>>,
+    values: usize,
+}
+
+impl RouteMemo {
+    /// Values kept across all fields (each one key and one bit set: well under 10 MB in all).
+    pub const MAX_VALUES: usize = 1 << 15;
+
+    pub fn new() -> Self {
+        Self::default()
     }
-    // Phase 1, every field: hash lookups; rules with set patterns on the field stay candidates
-    // for now.
-    for ix in &index.fields {
+
+    /// Values kept so far.
+    pub fn len(&self) -> usize {
+        self.values
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values == 0
+    }
+}
+
+/// As [`route_rules`], the repeating fields' verdicts taken from (or added to) `memo`.
+pub fn route_rules_memo(
+    index: &Index,
+    rules: &[CompiledRule],
+    finding: &FindingView<'_>,
+    out: &mut Routing,
+    memo: &mut RouteMemo,
+) {
+    if memo.tables.len() != index.fields.len() {
+        memo.tables = index.fields.iter().map(|_| HashMap::default()).collect();
+        memo.values = 0;
+    }
+    let mut scratch = Scratch::new(index);
+    let (candidates, allowed) = scratch.split(index);
+    for (ix, table) in index.fields.iter().zip(memo.tables.iter_mut()) {
+        if !is_repeating(ix.field) {
+            continue;
+        }
+        let value = field_value(finding, ix.field);
+        let bits: &[u64] = match value {
+            Some(v) => match table.get(v) {
+                Some(bits) => bits,
+                None => {
+                    ix.allowed(Some(v), allowed);
+                    if let Some(p) = &ix.patterns {
+                        // Phase 1 and 2 at once: the set runs once per distinct value.
+                        if p.set.is_match(v) {
+                            for i in p.set.matches(v).iter() {
+                                if let Some(&r) = p.pattern_rule.get(i) {
+                                    set_bit(allowed, r);
+                                }
+                            }
+                        }
+                    }
+                    if memo.values < RouteMemo::MAX_VALUES {
+                        table.insert(v.into(), allowed.to_vec().into_boxed_slice());
+                        memo.values += 1;
+                    }
+                    allowed
+                }
+            },
+            None => {
+                ix.allowed(None, allowed);
+                allowed
+            }
+        };
+        if !narrow(candidates, bits) {
+            return;
+        }
+    }
+    if narrow_by(index, finding, |f| !is_repeating(f), candidates, allowed) {
+        finish(index, rules, finding, candidates, allowed, out);
+    }
+}
+
+/// Candidate bit sets on the stack up to [`STACK_WORDS`] words, on the heap past that.
+pub struct Scratch {
+    stack: [[u64; STACK_WORDS]; 2],
+    heap: [Vec<u64>; 2],
+    words: usize,
+}
+
+impl Scratch {
+    pub fn new(index: &Index) -> Self {
+        let words = index.words;
+        let mut s = Scratch {
+            stack: [[0; STACK_WORDS]; 2],
+            heap: [Vec::new(), Vec::new()],
+            words,
+        };
+        if words > STACK_WORDS {
+            s.heap = [vec![0; words], vec![0; words]];
+        }
+        s
+    }
+
+    /// (candidates, allowed); candidates set to every rule.
+    fn split(&mut self, index: &Index) -> (&mut [u64], &mut [u64]) {
+        let words = self.words;
+        let (c, a) = if words <= STACK_WORDS {
+            let [c, a] = &mut self.stack;
+            (&mut c[..words], &mut a[..words])
+        } else {
+            let [c, a] = &mut self.heap;
+            (&mut c[..], &mut a[..])
+        };
+        for (w, x) in c.iter_mut().enumerate() {
+            *x = index.mask(w);
+        }
+        (c, a)
+    }
+}
+
+/// Phase 1 over the indexed fields `which` accepts: hash lookups; rules with set patterns on a
+/// field stay candidates for now. False when no candidate is left.
+#[inline]
+fn narrow_by(
+    index: &Index,
+    finding: &FindingView<'_>,
+    which: impl Fn(usize) -> bool,
+    candidates: &mut [u64],
+    allowed: &mut [u64],
+) -> bool {
+    for ix in index.fields.iter().filter(|ix| which(ix.field)) {
         let value = field_value(finding, ix.field);
         ix.allowed(value, allowed);
         if let (Some(_), Some(p)) = (value, &ix.patterns) {
             or_into(allowed, &p.rules);
         }
         if !narrow(candidates, allowed) {
-            return;
+            return false;
         }
     }
+    true
+}
+
+/// Routes `finding` (environment already set) through `rules`, appending to `out`.
+pub fn route_rules(
+    index: &Index,
+    rules: &[CompiledRule],
+    finding: &FindingView<'_>,
+    out: &mut Routing,
+) {
+    let mut scratch = Scratch::new(index);
+    let (candidates, allowed) = scratch.split(index);
+    if narrow_by(index, finding, |_| true, candidates, allowed) {
+        finish(index, rules, finding, candidates, allowed, out);
+    }
+}
+
+/// Phase 2 and the final walk.
+fn finish(
+    index: &Index,
+    rules: &[CompiledRule],
+    finding: &FindingView<'_>,
+    candidates: &mut [u64],
+    allowed: &mut [u64],
+    out: &mut Routing,
+) {
     // Phase 2, fields with sets: once the lookups have narrowed the candidates, run a field's
     // set only if more than a few of its rules are left (fewer are checked one by one below).
     for ix in &index.fields {
@@ -374,6 +509,7 @@ pub fn route_rules(index: &Index, rules: &[CompiledRule], finding: &Finding, out
 }
 
 pub fn explain_rules(rules: &[CompiledRule], finding: &Finding) -> Vec<RuleTrace> {
+    let finding = &finding.view();
     rules
         .iter()
         .map(|r| RuleTrace {
@@ -417,6 +553,7 @@ mod tests {
             Rules::parse(&text, "t.toml", ".".into(), &LoadOptions::new(today)).unwrap();
         let resources = ["i-0a1", "i-ff", "i-00-x", "vol-12", "vol-13", "x", "i-7e-x"];
         let mut routed = 0;
+        let mut memo = crate::rules::RouteMemo::new();
         for (n, resource) in resources.iter().enumerate() {
             for status in ["COMPLIANT", "NON_COMPLIANT", "FAILED"] {
                 let mut f = Finding::new(ReportTemplate::ResourceCompliance);
@@ -424,6 +561,15 @@ mod tests {
                 f.status = Some(status.to_string());
                 f.index = n as u64;
                 let got = rules.route(&mut f).deliveries;
+                // The memo (a miss, then a hit) routes the same.
+                for _ in 0..2 {
+                    let mut view = f.view();
+                    view.environment = "";
+                    let mut out = crate::rules::Routing::default();
+                    rules.route_view_memo(&mut view, &mut out, &mut memo);
+                    assert_eq!(out.deliveries, got, "memo: {resource} {status}");
+                    assert_eq!(view.environment, f.environment);
+                }
                 let mut expected: Vec<Delivery> = Vec::new();
                 for (r, t) in rules.explain(&f).iter().enumerate() {
                     if !t.matched {
@@ -443,5 +589,107 @@ mod tests {
             }
         }
         assert!(routed > 10, "{routed}");
+        assert!(!memo.is_empty());
+    }
+
+    /// Rules and silences on repeating fields only: the memo reuses whole decisions, which must
+    /// equal routing each finding afresh — for every combination, in any order, hit or miss.
+    #[test]
+    fn memoised_decisions_equal_fresh_routing() {
+        let text = r#"
+[environments.prod]
+accounts = ["111111111111"]
+[sinks.a]
+type = "log"
+[sinks.b]
+type = "log"
+[[silences]]
+until = "2099-01-01"
+reason = "known"
+[silences.match]
+control = "C3"
+account = "222222222222"
+[[rules]]
+name = "prod-nc"
+sinks = ["a"]
+continue = true
+[rules.match]
+environment = "prod"
+status = "NON_COMPLIANT"
+[[rules]]
+name = "c1-or-c2-east"
+sinks = ["b"]
+[rules.match]
+control = ["C1", "re:^C2$"]
+region = "us-*"
+[[rules]]
+name = "by-resource"
+sinks = ["a", "b"]
+[rules.match]
+resource = "*-special"
+[[rules]]
+name = "rest"
+sinks = ["a"]
+[rules.match]
+status = "!COMPLIANT"
+"#;
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let (rules, _) =
+            Rules::parse(text, "t.toml", ".".into(), &LoadOptions::new(today)).unwrap();
+        let mut memo = crate::rules::RouteMemo::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut n = 0u64;
+        for round in 0..2 {
+            for control in ["C1", "C2", "C3", "C4"] {
+                for account in [Some("111111111111"), Some("222222222222"), None] {
+                    for region in ["us-east-1", "eu-west-1"] {
+                        for status in ["COMPLIANT", "NON_COMPLIANT"] {
+                            for resource in ["vol-1", "vol-special", ""] {
+                                let mut f = Finding::new(ReportTemplate::ResourceCompliance);
+                                f.control = Some(control.into());
+                                f.account = account.map(str::to_string);
+                                f.region = Some(region.into());
+                                f.status = Some(status.into());
+                                f.resource = (!resource.is_empty()).then(|| resource.into());
+                                f.index = n;
+                                n += 1;
+                                let fresh = rules.route(&mut f);
+                                let mut view = f.view();
+                                view.environment = "";
+                                let mut out = crate::rules::Routing::default();
+                                rules.route_view_memo(&mut view, &mut out, &mut memo);
+                                assert_eq!(out, fresh, "round {round}: {f:?}");
+                                assert_eq!(view.environment, f.environment);
+                                seen.insert(format!("{:?}", fresh));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Silenced, unrouted, and each rule's sinks all occurred.
+        assert!(seen.len() >= 5, "{seen:?}");
+        // One entry per value of each indexed repeating field: 4 controls, 2 statuses, 2
+        // regions, 1 report, 3 environments... (the resource is not memoised).
+        let kept = memo.len();
+        assert!((8..=20).contains(&kept), "{kept}");
+
+        // Past its first table size (1 024 slots): the table grows and keeps every entry.
+        for round in 0..2 {
+            for a in 0..3000 {
+                let mut f = Finding::new(ReportTemplate::ResourceCompliance);
+                f.account = Some(format!("{a:012}"));
+                f.status = Some(["COMPLIANT", "NON_COMPLIANT"][a % 2].into());
+                f.control = Some(format!("C{a}"));
+                f.region = Some("us-east-1".into());
+                let fresh = rules.route(&mut f);
+                let mut view = f.view();
+                let mut out = crate::rules::Routing::default();
+                rules.route_view_memo(&mut view, &mut out, &mut memo);
+                assert_eq!(out, fresh, "round {round}: {f:?}");
+            }
+        }
+        // C1…C4 were seen already.
+        assert_eq!(memo.len(), kept + 2996);
     }
 }
