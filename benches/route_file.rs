@@ -10,7 +10,11 @@
 //! cargo bench --bench route_file --no-run       # prints the executable's path
 //! target/release/deps/route_file-… --rules rules.toml REPORT [REPORT…]
 //! ```
-//! Run by `cargo bench` itself (no report given) it only prints its usage.
+//! Run by `cargo bench` itself (no report given) it only prints its usage. `--read-only`
+//! reads every item and checks its matchable fields (`report::read_report_items`, as the
+//! route path does) without routing or grouping, to split the route path's cost between the
+//! reader and the rest; `--route-only` also routes every finding (`Rules::route_view_memo`) but
+//! groups nothing, to split routing from grouping.
 
 use anyhow::{Context, Result, bail};
 use audit_router::location::ReportLocation;
@@ -20,18 +24,23 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: route_file --rules RULES.toml REPORT [REPORT...]";
+const USAGE: &str =
+    "usage: route_file --rules RULES.toml [--read-only | --route-only] REPORT [REPORT...]";
 
 fn main() -> Result<ExitCode> {
     let mut rules_path = None;
     let mut reports = Vec::new();
     let mut under_cargo_bench = false;
+    let mut read_only = false;
+    let mut route_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--rules" => rules_path = Some(PathBuf::from(args.next().context(USAGE)?)),
             // `cargo bench` passes `--bench` (and maybe a filter) to every bench target.
             "--bench" => under_cargo_bench = true,
+            "--read-only" => read_only = true,
+            "--route-only" => route_only = true,
             a if a.starts_with("--") => bail!("unknown option {a}\n{USAGE}"),
             a => reports.push(PathBuf::from(a)),
         }
@@ -54,6 +63,32 @@ fn main() -> Result<ExitCode> {
     for path in reports {
         let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
         let location = ReportLocation::Local(path);
+        if read_only {
+            let (mut items, mut flagged) = (0u64, 0u64);
+            let name = location.to_string();
+            let limits = audit_router::report::ReadLimits::default();
+            audit_router::report::read_report_items(file, &name, None, &limits, &mut |item| {
+                items += 1;
+                flagged += u64::from(item.view.status == Some("NON_COMPLIANT"));
+            })?;
+            println!("{location}: {items} items read, {flagged} non-compliant");
+            continue;
+        }
+        if route_only {
+            let (mut items, mut deliveries) = (0u64, 0u64);
+            let mut routing = audit_router::rules::Routing::default();
+            let mut memo = audit_router::rules::RouteMemo::new();
+            let name = location.to_string();
+            let limits = audit_router::report::ReadLimits::default();
+            audit_router::report::read_report_items(file, &name, None, &limits, &mut |item| {
+                items += 1;
+                let mut view = item.view;
+                rules.route_view_memo(&mut view, &mut routing, &mut memo);
+                deliveries += routing.deliveries.len() as u64;
+            })?;
+            println!("{location}: {items} items routed, {deliveries} deliveries");
+            continue;
+        }
         let run = route_report(&rules, file, &location, &opts)?;
         println!(
             "{location}: {} items, {:?} {}{}, {} silenced, {} unmatched",

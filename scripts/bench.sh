@@ -17,9 +17,10 @@
 # machines are shared, so wall time is noisy. Sizes are uncompressed report bytes (10^6 B = 1 MB).
 #
 # Usage: scripts/bench.sh [--quick] [--sizes "25MB 250MB"] [--router PATH | --no-router]
-#                         [--dir DIR] [--keep] [--out FILE] [--timeout SECS]
+#                         [--lib PATH] [--dir DIR] [--keep] [--out FILE] [--timeout SECS]
 #   --quick       small files (1 MB, 10 000 findings for rule scale): proves it builds and runs
 #   --router PATH use this audit-router binary instead of building target/release/audit-router
+#   --lib PATH    use this route_file binary instead of building it with cargo bench --no-run
 #   --no-router   only the generator and the baselines (no route_file, no audit-router)
 #   --dir DIR     work directory for the generated files (default: a new temp dir)
 #   --keep        keep the generated files
@@ -35,6 +36,7 @@ WORKDIR=""
 KEEP=0
 OUT=""
 LIMIT=900
+LIB_GIVEN=""
 
 die() { echo "bench.sh: $*" >&2; exit 2; }
 log() { echo "bench.sh: $*" >&2; }
@@ -45,6 +47,7 @@ while [ $# -gt 0 ]; do
     --sizes) [ $# -ge 2 ] || die "--sizes needs a value"; SIZES="$2"; shift ;;
     --router) [ $# -ge 2 ] || die "--router needs a path"; ROUTER="$2"; shift ;;
     --no-router) NO_ROUTER=1 ;;
+    --lib) [ $# -ge 2 ] || die "--lib needs a path"; LIB_GIVEN="$2"; shift ;;
     --dir) [ $# -ge 2 ] || die "--dir needs a path"; WORKDIR="$2"; shift ;;
     --keep) KEEP=1 ;;
     --out) [ $# -ge 2 ] || die "--out needs a path"; OUT="$2"; shift ;;
@@ -84,8 +87,8 @@ cargo build --release --quiet "${PACKAGES[@]}" >&2 || die "cargo build failed"
 GEN="$ROOT/target/release/audit-router-gen"
 BASE="$ROOT/target/release/audit-router-baseline"
 # The library route path: the `route_file` bench binary (release profile via `cargo bench`).
-LIB=""
-if [ "$NO_ROUTER" = 0 ]; then
+LIB="$LIB_GIVEN"
+if [ "$NO_ROUTER" = 0 ] && [ -z "$LIB" ]; then
   log "building the library route path: cargo bench --no-run --bench route_file"
   LIB=$(cargo bench --no-run --quiet --bench route_file --message-format=json 2>/dev/null \
     | sed -n 's/.*"executable":"\([^"]*route_file[^"]*\)".*/\1/p' | tail -n 1)
@@ -144,18 +147,22 @@ if [ "$NO_ROUTER" = 0 ]; then
     ROUTER_STATE="not yet: audit-router has no dry-run command"
   else
     ROUTER_STATE="ok"
-    if "$ROUTER" dry-run --help 2>&1 | grep -q -- '--format'; then
+    # `--format summary` (digest summary only, no per-finding listing) once the CLI has it;
+    # until then the default text listing, which keeps a row per routed finding.
+    if "$ROUTER" dry-run --help 2>&1 | grep -q 'summary'; then
       ROUTER_ARGS=(--format summary)
     fi
   fi
 fi
 log "router: $ROUTER_STATE"
 
-# lib_route NAME RULES FILE BYTES: one library route (route_file); sets L_CELLS and L_CPU.
+# lib_route NAME RULES FILE BYTES [MODE]: one library route (route_file; MODE --read-only or
+# --route-only to stop after reading or routing); sets L_CELLS and L_CPU.
 lib_route() {
-  local name="$1" rules="$2" file="$3" bytes="$4"
+  local name="$1" rules="$2" file="$3" bytes="$4" mode=()
+  [ $# -lt 5 ] || mode=("$5")
   L_CPU=""
-  measure "$name" "$LIB" --rules "$rules" "$file"
+  measure "$name" "$LIB" --rules "$rules" "${mode[@]}" "$file"
   if [ "$M_RC" != 0 ]; then
     L_CELLS="| — | — | — | — | failed (exit $M_RC: ${M_ERR//|/\\|})"
     return
@@ -218,12 +225,19 @@ for size in $SIZES; do
 
     if [ -n "$LIB" ]; then
       log "library route path on $label"
-      lib_route "lib-$size-$variant" "$WORKDIR/rules-10.toml" "$file" "$bytes"
-      if [ -n "$L_CPU" ]; then
-        emit "| $label | $size_cell | library route (route_file) $L_CELLS | $(ratio "$base_cpu" "$L_CPU") |"
-      else
-        emit "| $label | $size_cell | library route (route_file) $L_CELLS |"
-      fi
+      for stage in read-only route-only all; do
+        case "$stage" in
+          read-only) tool="route_file --read-only (read + normalise)"; mode=(--read-only) ;;
+          route-only) tool="route_file --route-only (+ match)"; mode=(--route-only) ;;
+          all) tool="**route_file (+ group: the Lambda path)**"; mode=() ;;
+        esac
+        lib_route "lib-$size-$variant-$stage" "$WORKDIR/rules-10.toml" "$file" "$bytes" "${mode[@]}"
+        if [ -n "$L_CPU" ]; then
+          emit "| $label | $size_cell | $tool $L_CELLS | $(ratio "$base_cpu" "$L_CPU") |"
+        else
+          emit "| $label | $size_cell | $tool $L_CELLS |"
+        fi
+      done
     fi
 
     log "router on $label"
@@ -248,15 +262,19 @@ log "generating $SCALE_ITEMS findings for the rule-scale check"
 "$GEN" --template "$T" --format csv --items "$SCALE_ITEMS" --seed 7 -o "$scale_file" 2>/dev/null
 scale_bytes=$(fsize "$scale_file")
 cpu10=""
-for n in 10 1000; do
-  if [ -z "$LIB" ]; then emit "| $n | — | — | — | — | skipped (--no-router) |"; continue; fi
-  lib_route "scale-$n" "$WORKDIR/rules-$n.toml" "$scale_file" "$scale_bytes"
-  rel=""
-  if [ -n "$L_CPU" ]; then
-    [ "$n" = 10 ] && cpu10="$L_CPU"
-    [ -n "$cpu10" ] && rel="$(ratio "$L_CPU" "$cpu10")×"
-  fi
-  if [ -n "$L_CPU" ]; then emit "| $n $L_CELLS | $rel |"; else emit "| $n $L_CELLS |"; fi
+for stage in route-only all; do
+  cpu10=""
+  for n in 10 1000; do
+    if [ -z "$LIB" ]; then emit "| $n | — | — | — | — | skipped (--no-router) |"; continue; fi
+    if [ "$stage" = all ]; then mode=(); label="$n (read + match + group)"; else mode=(--route-only); label="$n (read + match)"; fi
+    lib_route "scale-$n-$stage" "$WORKDIR/rules-$n.toml" "$scale_file" "$scale_bytes" "${mode[@]}"
+    rel=""
+    if [ -n "$L_CPU" ]; then
+      [ "$n" = 10 ] && cpu10="$L_CPU"
+      [ -n "$cpu10" ] && rel="$(ratio "$L_CPU" "$cpu10")×"
+    fi
+    if [ -n "$L_CPU" ]; then emit "| $label $L_CELLS | $rel |"; else emit "| $label $L_CELLS |"; fi
+  done
 done
 rm -f "$scale_file"
 

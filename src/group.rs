@@ -2,7 +2,7 @@
 
 use crate::rules::Routing;
 use crate::sink_api::{DigestBuilder, SourceInfo};
-use crate::{Digest, Finding};
+use crate::{Digest, Finding, FindingView};
 
 /// How many findings a digest keeps for rendering by default; counts stay exact beyond it.
 pub const DEFAULT_MAX_KEPT: usize = 5_000;
@@ -31,6 +31,18 @@ impl Grouper {
 
     /// Adds a routed finding to the digest of every sink it is delivered to.
     pub fn push(&mut self, finding: &Finding, routing: &Routing, rule_names: &[String]) {
+        self.push_view(&finding.view(), &|| finding.clone(), routing, rule_names);
+    }
+
+    /// As [`push`](Self::push) for a borrowed finding (environment set); `make` builds the
+    /// owned finding, called only for the digests that keep it.
+    pub fn push_view(
+        &mut self,
+        finding: &FindingView<'_>,
+        make: &dyn Fn() -> Finding,
+        routing: &Routing,
+        rule_names: &[String],
+    ) {
         for delivery in &routing.deliveries {
             let Some(slot) = self.builders.get_mut(delivery.sink) else {
                 continue;
@@ -47,7 +59,7 @@ impl Grouper {
                 .get(delivery.rule)
                 .map(String::as_str)
                 .unwrap_or("?");
-            builder.push(finding, rule);
+            builder.push_view(finding, rule, make);
         }
     }
 

@@ -26,4 +26,4 @@ pub mod secrets;
 pub mod sinks;
 
 pub use audit_router_sink_api as sink_api;
-pub use audit_router_sink_api::{Digest, Finding, RawItem, ReportTemplate};
+pub use audit_router_sink_api::{Digest, Finding, FindingView, RawItem, ReportTemplate};

@@ -5,9 +5,10 @@
 use crate::group::Grouper;
 use crate::location::ReportLocation;
 use crate::report::{self, ReportError, ReportInfo};
+use crate::rules::{RouteMemo, Routing};
 use crate::rules::{RuleTrace, Rules};
 use crate::sink_api::SourceInfo;
-use crate::{Digest, Finding, ReportTemplate, fetch};
+use crate::{Digest, Finding, FindingView, ReportTemplate, fetch};
 use serde::Serialize;
 use std::io::Read;
 use std::sync::Arc;
@@ -47,6 +48,24 @@ pub struct FindingRow {
     pub resource_type: Option<String>,
     pub resource: Option<String>,
     pub job_id: Option<String>,
+}
+
+impl From<&FindingView<'_>> for FindingRow {
+    fn from(f: &FindingView<'_>) -> Self {
+        let own = |s: Option<&str>| s.map(str::to_owned);
+        FindingRow {
+            report: f.report,
+            framework: own(f.framework),
+            control: own(f.control),
+            status: own(f.status),
+            account: own(f.account),
+            region: own(f.region),
+            environment: f.environment.to_owned(),
+            resource_type: own(f.resource_type),
+            resource: own(f.resource),
+            job_id: own(f.job_id),
+        }
+    }
 }
 
 impl From<&Finding> for FindingRow {
@@ -150,14 +169,23 @@ pub fn route_report<R: Read>(
         .and_then(report::template_from_file_name);
     let source_name = location.to_string();
 
-    let mut each = |mut finding: Finding| {
-        let routing = rules.route(&mut finding);
+    let mut routing = Routing::default();
+    let mut memo = RouteMemo::new();
+    let mut each = |item: &report::Item<'_>| {
+        let mut view = item.view;
+        rules.route_view_memo(&mut view, &mut routing, &mut memo);
+        // The owned finding, only where one is kept (digests, `--explain`).
+        let make = || {
+            let mut f = item.to_finding();
+            f.environment = view.environment.to_owned();
+            f
+        };
         if opts.explain {
             explained.push(Explained {
-                index: finding.index,
-                row: FindingRow::from(&finding),
+                index: view.index,
+                row: FindingRow::from(&view),
                 silenced_by: routing.silenced,
-                traces: rules.explain(&finding),
+                traces: rules.explain(&make()),
             });
         }
         if routing.silenced.is_some() {
@@ -170,16 +198,22 @@ pub fn route_report<R: Read>(
         }
         if opts.listing {
             let row = rows.len();
-            rows.push(FindingRow::from(&finding));
+            rows.push(FindingRow::from(&view));
             for d in &routing.deliveries {
                 if let Some(list) = per_sink.get_mut(d.sink) {
                     list.push(Listed { row, rule: d.rule });
                 }
             }
         }
-        grouper.push(&finding, &routing, rule_names);
+        grouper.push_view(&view, &make, &routing, rule_names);
     };
-    let info = report::read_report(input, &source_name, hint, &mut each)?;
+    let info = report::read_report_items(
+        input,
+        &source_name,
+        hint,
+        &report::ReadLimits::default(),
+        &mut each,
+    )?;
     let mut digests = grouper.finish();
     let format = match info.format {
         report::Format::Json => "json",

@@ -32,8 +32,7 @@ pub(super) fn read(
         schema: None,
         failure: None,
         current: None,
-        capacity: 16,
-        text_capacity: 256,
+        raw: RawItem::new(),
         key_order: Vec::new(),
     };
     let result = (&mut de)
@@ -95,10 +94,9 @@ struct State<'c, 'a> {
     failure: Option<ReportError>,
     /// The index of the item being read, for positioning parse errors.
     current: Option<u64>,
-    /// Field count of the previous item, to size the next one.
-    capacity: usize,
-    /// Text bytes of the previous item, to size the next one's buffer.
-    text_capacity: usize,
+    /// The item being read: one for the whole report, cleared between items (its buffers
+    /// keep their capacity).
+    raw: RawItem,
     /// The known key at each position of the previous item: items of one report repeat their
     /// key order, so one comparison usually interns a key.
     key_order: Vec<Option<(&'static str, usize)>>,
@@ -111,7 +109,7 @@ impl State<'_, '_> {
         e
     }
 
-    fn item(&mut self, raw: RawItem) -> Result<(), ReportError> {
+    fn item(&mut self, raw: &RawItem) -> Result<(), ReportError> {
         let index = self.ctx.items;
         let schema = match self.schema {
             Some(s) => s,
@@ -129,9 +127,10 @@ impl State<'_, '_> {
         };
         // The name is copied only for an error: this runs once per item.
         let source_name = || self.ctx.source_name.to_string();
-        match schema.finding(raw, index, true) {
-            Ok(finding) => {
-                (self.ctx.each)(finding);
+        match schema.view(raw, index, true) {
+            Ok(view) => {
+                let make = || schema.finding_from(&view, raw.clone());
+                (self.ctx.each)(&super::Item { view, make: &make });
                 self.ctx.items += 1;
                 Ok(())
             }
@@ -248,7 +247,8 @@ impl<'de> Visitor<'de> for Item<'_, '_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut raw = RawItem::with_capacities(self.0.capacity, self.0.text_capacity);
+        let mut raw = std::mem::take(&mut self.0.raw);
+        raw.clear();
         // Known keys seen so far in this item, by known-key index: a duplicate key (rare, but
         // the later value must win) is spotted without comparing strings.
         let mut seen: u128 = 0;
@@ -276,9 +276,9 @@ impl<'de> Visitor<'de> for Item<'_, '_, '_> {
                 distinct,
             })?;
         }
-        self.0.capacity = raw.len().max(4);
-        self.0.text_capacity = raw.text_len().max(64);
-        self.0.item(raw).map_err(|e| self.0.fail(e))
+        let result = self.0.item(&raw);
+        self.0.raw = raw;
+        result.map_err(|e| self.0.fail(e))
     }
 }
 

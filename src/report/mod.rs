@@ -18,7 +18,7 @@ pub mod schema;
 
 pub use limit::{MAX_ITEM_BYTES, MAX_TOTAL_BYTES, ReadLimits};
 
-use crate::{Finding, ReportTemplate};
+use crate::{Finding, FindingView, ReportTemplate};
 use std::fmt;
 use std::io::Read;
 
@@ -207,6 +207,37 @@ pub fn read_report_with<R: Read>(
     limits: &ReadLimits,
     each: &mut dyn FnMut(Finding),
 ) -> Result<ReportInfo, ReportError> {
+    read_report_items(input, source_name, hint, limits, &mut |item| {
+        each(item.to_finding())
+    })
+}
+
+/// One report item as a reader hands it on: its matchable fields borrowed from the reader's
+/// buffers, valid for the call only. [`to_finding`](Self::to_finding) makes the owned
+/// [`Finding`] (every raw field copied) for the few that are kept.
+pub struct Item<'a> {
+    /// Validated like a [`Finding`]'s fields (types checked, empty strings as `None`);
+    /// `environment` is empty.
+    pub view: FindingView<'a>,
+    make: &'a dyn Fn() -> Finding,
+}
+
+impl Item<'_> {
+    /// The owned finding (`environment` empty, as the reader knows none).
+    pub fn to_finding(&self) -> Finding {
+        (self.make)()
+    }
+}
+
+/// As [`read_report_with`], handing each item on borrowed: the hot path of the pipeline, where
+/// most items are matched and counted without ever being copied.
+pub fn read_report_items<R: Read>(
+    input: R,
+    source_name: &str,
+    hint: Option<ReportTemplate>,
+    limits: &ReadLimits,
+    each: &mut dyn FnMut(&Item<'_>),
+) -> Result<ReportInfo, ReportError> {
     let mut prepared = match input::prepare(input, limits.max_item_bytes) {
         Ok(p) => p,
         Err(input::PrepareError::Empty { gzip }) => {
@@ -274,7 +305,7 @@ pub fn read_report_with<R: Read>(
 struct Ctx<'a> {
     source_name: &'a str,
     hint: Option<ReportTemplate>,
-    each: &'a mut dyn FnMut(Finding),
+    each: &'a mut dyn FnMut(&Item<'_>),
     items: u64,
     /// Counts decoded bytes; the format readers mark where each item starts.
     meter: limit::Meter,

@@ -3,7 +3,7 @@
 //! `docs/report-formats.md` is the human form of these tables; keep them in step.
 
 use crate::sink_api::model::FieldRef;
-use crate::{Finding, RawItem, ReportTemplate};
+use crate::{Finding, FindingView, RawItem, ReportTemplate};
 use serde_json::Value;
 
 /// How a CSV value of a known column is converted (JSON values are kept as the report had them):
@@ -480,13 +480,13 @@ fn type_name(v: &Value) -> &'static str {
 
 /// The text of a finding field: a string, `None` for absent, `null` or `""`; anything else is
 /// the wrong type (an account id as a number would already have lost its leading zeros).
-fn text(raw: &RawItem, key: &'static str) -> Result<Option<String>, ItemProblem> {
+fn text<'r>(raw: &'r RawItem, key: &'static str) -> Result<Option<&'r str>, ItemProblem> {
     match raw.get_ref(key) {
         None | Some(FieldRef::Value(Value::Null)) => Ok(None),
         Some(FieldRef::Text("")) => Ok(None),
-        Some(FieldRef::Text(s)) => Ok(Some(s.to_owned())),
+        Some(FieldRef::Text(s)) => Ok(Some(s)),
         Some(FieldRef::Value(Value::String(s))) if s.is_empty() => Ok(None),
-        Some(FieldRef::Value(Value::String(s))) => Ok(Some(s.clone())),
+        Some(FieldRef::Value(Value::String(s))) => Ok(Some(s)),
         Some(FieldRef::Value(other)) => Err(ItemProblem::WrongType {
             key,
             found: type_name(other),
@@ -494,7 +494,10 @@ fn text(raw: &RawItem, key: &'static str) -> Result<Option<String>, ItemProblem>
     }
 }
 
-fn opt_text(raw: &RawItem, key: Option<&'static str>) -> Result<Option<String>, ItemProblem> {
+fn opt_text<'r>(
+    raw: &'r RawItem,
+    key: Option<&'static str>,
+) -> Result<Option<&'r str>, ItemProblem> {
     key.map_or(Ok(None), |k| text(raw, k))
 }
 
@@ -512,24 +515,59 @@ impl Schema {
         index: u64,
         check_required: bool,
     ) -> Result<Finding, ItemProblem> {
+        let mut finding = self
+            .view(&raw, index, check_required)?
+            .to_finding(RawItem::new());
+        derive_fields(&mut raw);
+        finding.fields = raw;
+        Ok(finding)
+    }
+
+    /// An item's matchable fields, borrowed from it (what [`finding`](Self::finding) checks
+    /// and copies).
+    pub fn view<'r>(
+        &self,
+        raw: &'r RawItem,
+        index: u64,
+        check_required: bool,
+    ) -> Result<FindingView<'r>, ItemProblem> {
         if check_required && let Some(k) = self.first_missing(|k| raw.contains_key(k)) {
             return Err(ItemProblem::Missing(k));
         }
-        derive_fields(&mut raw);
-        Ok(Finding {
+        Ok(FindingView {
             report: self.template,
-            framework: opt_text(&raw, self.framework)?,
-            control: opt_text(&raw, self.control)?,
-            status: text(&raw, self.status)?,
-            account: text(&raw, "accountId")?,
-            region: text(&raw, "region")?,
-            environment: String::new(),
-            resource_type: opt_text(&raw, self.resource_type)?,
-            resource: opt_text(&raw, self.resource)?,
-            job_id: opt_text(&raw, self.job_id)?,
+            framework: opt_text(raw, self.framework)?,
+            control: opt_text(raw, self.control)?,
+            status: text(raw, self.status)?,
+            account: text(raw, "accountId")?,
+            region: text(raw, "region")?,
+            environment: "",
+            resource_type: opt_text(raw, self.resource_type)?,
+            resource: opt_text(raw, self.resource)?,
+            job_id: opt_text(raw, self.job_id)?,
             index,
-            fields: raw,
         })
+    }
+
+    /// The owned finding of a view taken from `raw` (derived fields added to `raw`).
+    pub fn finding_from(&self, view: &FindingView<'_>, mut raw: RawItem) -> Finding {
+        derive_fields(&mut raw);
+        view.to_finding(raw)
+    }
+
+    /// The keys of the matchable fields, as [`view`](Self::view) reads them: framework,
+    /// control, status, account, region, resource type, resource, job id.
+    pub fn view_keys(&self) -> [Option<&'static str>; 8] {
+        [
+            self.framework,
+            self.control,
+            Some(self.status),
+            Some("accountId"),
+            Some("region"),
+            self.resource_type,
+            self.resource,
+            self.job_id,
+        ]
     }
 }
 

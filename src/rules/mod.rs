@@ -33,7 +33,7 @@ mod router;
 
 pub use check::KNOWN_SINK_TYPES;
 
-use crate::Finding;
+use crate::{Finding, FindingView};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -156,6 +156,8 @@ pub struct Routing {
     pub deliveries: Vec<Delivery>,
 }
 
+pub use router::RouteMemo;
+
 /// Why one rule did or did not match one finding (`dry-run --explain`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleTrace {
@@ -195,7 +197,7 @@ pub struct Rules {
     base_dir: PathBuf,
     settings: Settings,
     environments: Vec<Environment>,
-    account_env: HashMap<Box<str>, usize>,
+    account_env: HashMap<Box<str>, usize, pattern::FastBuild>,
     fallback_env: String,
     sinks: Vec<SinkDecl>,
     rule_names: Vec<String>,
@@ -251,7 +253,7 @@ impl Rules {
             base_dir,
             settings: compiled.settings,
             environments: compiled.environments,
-            account_env: compiled.account_env,
+            account_env: compiled.account_env.into_iter().collect(),
             fallback_env: compiled.fallback_env,
             sinks: compiled.sinks,
             rule_names: compiled.rules.iter().map(|r| r.name.clone()).collect(),
@@ -341,13 +343,20 @@ impl Rules {
 
     /// As [`Rules::route`], reusing `out` (cleared first) so a hot loop allocates nothing.
     pub fn route_into(&self, finding: &mut Finding, out: &mut Routing) {
-        out.silenced = None;
-        out.deliveries.clear();
         let env = self.environment_of(finding.account.as_deref());
         if finding.environment != env {
             finding.environment.clear();
             finding.environment.push_str(env);
         }
+        self.route_view(&finding.view(), out);
+    }
+
+    /// Routes a borrowed finding whose `environment` is already set (to
+    /// [`environment_of`](Self::environment_of) its account) into `out` (cleared first): the
+    /// readers' hot path, no allocation.
+    pub fn route_view(&self, finding: &FindingView<'_>, out: &mut Routing) {
+        out.silenced = None;
+        out.deliveries.clear();
         if let Some(i) = self
             .compiled_silences
             .iter()
@@ -357,6 +366,31 @@ impl Rules {
             return;
         }
         router::route_rules(&self.index, &self.rules, finding, out);
+    }
+
+    /// Sets `finding.environment` and routes it into `out` (cleared first), as
+    /// [`route_view`](Self::route_view) does, with `memo` remembering, per field that repeats
+    /// across a report (all but the resource and job ids), which rules each value lets through:
+    /// one lookup per field instead of the index's literal, prefix and suffix lookups. A memo
+    /// serves one `Rules`.
+    pub fn route_view_memo<'s: 'v, 'v>(
+        &'s self,
+        finding: &mut FindingView<'v>,
+        out: &mut Routing,
+        memo: &mut RouteMemo,
+    ) {
+        finding.environment = self.environment_of(finding.account);
+        out.silenced = None;
+        out.deliveries.clear();
+        if let Some(i) = self
+            .compiled_silences
+            .iter()
+            .position(|s| s.live && s.matcher.is_match(finding))
+        {
+            out.silenced = Some(i);
+            return;
+        }
+        router::route_rules_memo(&self.index, &self.rules, finding, out, memo);
     }
 
     /// Every rule tried for `finding` (environment already set), in file order.
@@ -372,13 +406,13 @@ impl Rules {
             .zip(&self.compiled_silences)
             .enumerate()
             .map(|(i, (s, c))| {
-                let mut reasons = c.matcher.reasons(finding);
+                let mut reasons = c.matcher.reasons(&finding.view());
                 if !s.live {
                     reasons.push(format!("expired on {}: no longer applies", s.until));
                 }
                 RuleTrace {
                     rule: format!("silences[{i}] until {} ({})", s.until, s.reason),
-                    matched: s.live && c.matcher.is_match(finding),
+                    matched: s.live && c.matcher.is_match(&finding.view()),
                     reasons,
                 }
             })

@@ -280,6 +280,19 @@ impl PatternList {
     }
 }
 
+/// A field's positive patterns by shape, for the routing index.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PositiveParts<'a> {
+    /// The value equals one of these.
+    pub literals: Vec<&'a str>,
+    /// The value starts with one of these (`prefix*` globs).
+    pub prefixes: Vec<&'a str>,
+    /// The value ends with one of these (`*suffix` globs).
+    pub suffixes: Vec<&'a str>,
+    /// The value matches one of these anchored regex sources (other globs, `re:` regexes).
+    pub sources: Vec<String>,
+}
+
 /// Every pattern a rule (or silence) gives for one field.
 #[derive(Clone, Debug)]
 pub struct FieldMatcher {
@@ -331,23 +344,24 @@ impl FieldMatcher {
         self.pos.only_literals()
     }
 
-    /// The positive patterns split for the routing index: the literals, and the anchored regex
-    /// source of every glob and `re:` regex (a value passes the positive side iff it equals a
-    /// literal or matches one of the sources). `None` when there is no positive pattern or one
-    /// is `*` (then the field cannot narrow the rule down).
-    pub fn positive_parts(&self) -> Option<(Vec<&str>, Vec<String>)> {
+    /// The positive patterns split for the routing index (a value passes the positive side
+    /// iff it passes one of the parts). `None` when there is no positive pattern or one is `*`
+    /// (then the field cannot narrow the rule down).
+    pub fn positive_parts(&self) -> Option<PositiveParts<'_>> {
         if self.pos.is_empty() || self.pos.any {
             return None;
         }
-        let mut literals = Vec::new();
-        let mut sources = Vec::new();
-        for (spec, _) in self.specs.iter().filter(|(s, _)| !s.negative) {
-            match &spec.kind {
-                PatternKind::Literal(l) => literals.push(l.as_str()),
-                _ => sources.push(spec.regex_source()?),
+        let mut parts = PositiveParts::default();
+        for (spec, single) in self.specs.iter().filter(|(s, _)| !s.negative) {
+            match single {
+                Single::Any => return None,
+                Single::Literal(l) => parts.literals.push(l),
+                Single::Prefix(p) => parts.prefixes.push(p),
+                Single::Suffix(x) => parts.suffixes.push(x),
+                Single::Regex(_) => parts.sources.push(spec.regex_source()?),
             }
         }
-        Some((literals, sources))
+        Some(parts)
     }
 
     /// One human line: why `value` does or does not pass this field.

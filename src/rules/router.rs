@@ -1,38 +1,27 @@
 //! Routing: compiled rules, silences, and an index that keeps the cost per finding nearly flat
 //! in the number of rules.
 //!
-//! The index: for each match field some rule constrains with positive patterns, a hash map from
-//! literal value to the bit set of rules that list it, one `RegexSet` of every glob and `re:`
-//! regex given for the field (with the rule of each pattern), and a bit set of the rules that
-//! do not constrain the field that way (or accept anything with `*`). ANDing those per finding
-//! leaves a (usually tiny) superset of the matching rules, walked in file order and checked in
-//! full. A field's set runs only while a rule with patterns on it is still a candidate. No
-//! regex compilation per finding, and no heap allocation up to 1 024 rules besides the set's
-//! match list.
+//! The index: for each match field some rule constrains with positive patterns, hash maps from
+//! literal value, `prefix*` and `*suffix` (grouped by length) to the bit set of rules that give
+//! them, one `RegexSet` of every other glob and `re:` regex for the field (with the rule of each
+//! pattern), and a bit set of the rules that do not constrain the field that way (or accept
+//! anything with `*`). ANDing those per finding leaves a (usually tiny) superset of the matching
+//! rules, walked in file order and checked in full. The hash lookups narrow first; a field's set
+//! runs only when more than a few rules with set patterns on it are still candidates (fewer are
+//! checked one by one). No regex compilation per finding, and no heap allocation up to 1 024
+//! rules besides the set's match list.
 
 use super::pattern::{FastBuild, FieldMatcher};
 use super::{Delivery, Routing, RuleTrace};
-use crate::Finding;
 use crate::sink_api::MATCH_FIELDS;
+use crate::{Finding, FindingView};
 use regex::RegexSet;
 use std::collections::HashMap;
 
 /// The value of match field `field` (index into [`MATCH_FIELDS`]).
 #[inline]
-pub fn field_value(f: &Finding, field: usize) -> Option<&str> {
-    match field {
-        0 => Some(f.report.name()),
-        1 => f.framework.as_deref(),
-        2 => f.control.as_deref(),
-        3 => f.status.as_deref(),
-        4 => f.account.as_deref(),
-        5 => f.region.as_deref(),
-        6 => Some(f.environment.as_str()),
-        7 => f.resource_type.as_deref(),
-        8 => f.resource.as_deref(),
-        9 => f.job_id.as_deref(),
-        _ => None,
-    }
+pub fn field_value<'a>(f: &FindingView<'a>, field: usize) -> Option<&'a str> {
+    f.field_at(field)
 }
 
 /// The fields a rule or silence constrains; every one must match.
@@ -43,13 +32,13 @@ pub struct Matcher {
 
 impl Matcher {
     #[inline]
-    pub fn is_match(&self, f: &Finding) -> bool {
+    pub fn is_match(&self, f: &FindingView<'_>) -> bool {
         self.fields
             .iter()
             .all(|m| m.is_match(field_value(f, m.field)))
     }
 
-    pub fn reasons(&self, f: &Finding) -> Vec<String> {
+    pub fn reasons(&self, f: &FindingView<'_>) -> Vec<String> {
         self.fields
             .iter()
             .map(|m| m.explain(MATCH_FIELDS[m.field], field_value(f, m.field)))
@@ -75,20 +64,33 @@ pub struct CompiledSilence {
     pub matcher: Matcher,
 }
 
+type Table = HashMap<Box<str>, Box<[u64]>, FastBuild>;
+
+/// Strings of one length → the rules giving them (prefix or suffix tables).
+#[derive(Debug)]
+struct ByLength {
+    len: usize,
+    table: Table,
+}
+
 /// One match field's part of the index.
 #[derive(Debug)]
 struct IndexedField {
     field: usize,
     /// Literal value → the rules listing it among their positive patterns.
-    by_value: HashMap<Box<str>, Box<[u64]>, FastBuild>,
-    /// Every glob and `re:` regex of the rules' positive patterns for this field, as one set
-    /// (one pass over the value, whatever the number of rules), with the rule of each pattern.
+    by_value: Table,
+    /// `prefix*` globs by prefix length: a value's first `len` bytes are looked up.
+    prefixes: Vec<ByLength>,
+    /// `*suffix` globs by suffix length: a value's last `len` bytes are looked up.
+    suffixes: Vec<ByLength>,
+    /// Every other glob and `re:` regex of the rules' positive patterns for this field, as one
+    /// set (one pass over the value, whatever the number of rules).
     patterns: Option<PatternIndex>,
     /// Rules this field's lookup cannot rule out.
     pass: Box<[u64]>,
 }
 
-/// The globs and regexes of one field, as one set.
+/// The general globs and regexes of one field, as one set.
 #[derive(Debug)]
 struct PatternIndex {
     set: RegexSet,
@@ -100,9 +102,10 @@ struct PatternIndex {
 
 /// The literal/pattern index over the rules, per match field. For each field some rule
 /// constrains with positive patterns, a finding's value selects the rules whose positive
-/// patterns accept it (hash lookup for literals, one `RegexSet` pass for globs and regexes);
-/// rules that do not constrain the field that way pass. ANDing those bit sets over the fields
-/// leaves a small superset of the matching rules, checked in full in file order.
+/// patterns accept it (hash lookups for literals, prefixes and suffixes; one `RegexSet` pass for
+/// other globs and regexes); rules that do not constrain the field that way pass. ANDing those
+/// bit sets over the fields leaves a small superset of the matching rules, checked in full in
+/// file order.
 #[derive(Debug, Default)]
 pub struct Index {
     words: usize,
@@ -116,39 +119,70 @@ fn set_bit(bits: &mut [u64], r: usize) {
     }
 }
 
+fn add(table: &mut Table, key: &str, words: usize, r: usize) {
+    let bits = table
+        .entry(key.into())
+        .or_insert_with(|| vec![0u64; words].into_boxed_slice());
+    set_bit(bits, r);
+}
+
+fn add_by_length(groups: &mut Vec<ByLength>, key: &str, words: usize, r: usize) {
+    let i = match groups.iter().position(|g| g.len == key.len()) {
+        Some(i) => i,
+        None => {
+            groups.push(ByLength {
+                len: key.len(),
+                table: Table::default(),
+            });
+            groups.len() - 1
+        }
+    };
+    add(&mut groups[i].table, key, words, r);
+}
+
+#[inline]
+fn or_into(acc: &mut [u64], bits: &[u64]) {
+    for (a, b) in acc.iter_mut().zip(bits) {
+        *a |= b;
+    }
+}
+
 impl Index {
     pub fn build(rules: &[CompiledRule]) -> Index {
         let words = rules.len().div_ceil(64);
         let mut fields = Vec::new();
         for (field, field_name) in MATCH_FIELDS.iter().enumerate() {
-            let mut by_value: HashMap<Box<str>, Box<[u64]>, FastBuild> = HashMap::default();
+            let mut by_value = Table::default();
+            let (mut prefixes, mut suffixes) = (Vec::new(), Vec::new());
             let mut pass = vec![0u64; words].into_boxed_slice();
             let mut sources: Vec<String> = Vec::new();
             let mut source_rules: Vec<usize> = Vec::new();
-            let mut narrowed = Vec::new();
+            let mut narrowed = false;
             for (r, rule) in rules.iter().enumerate() {
                 let parts = rule
                     .matcher
                     .get(field)
                     .and_then(FieldMatcher::positive_parts);
-                match parts {
-                    Some((literals, patterns)) => {
-                        narrowed.push(r);
-                        for l in literals {
-                            let bits = by_value
-                                .entry(l.into())
-                                .or_insert_with(|| vec![0u64; words].into_boxed_slice());
-                            set_bit(bits, r);
-                        }
-                        for p in patterns {
-                            sources.push(p);
-                            source_rules.push(r);
-                        }
-                    }
-                    None => set_bit(&mut pass, r),
+                let Some(parts) = parts else {
+                    set_bit(&mut pass, r);
+                    continue;
+                };
+                narrowed = true;
+                for l in parts.literals {
+                    add(&mut by_value, l, words, r);
+                }
+                for p in parts.prefixes {
+                    add_by_length(&mut prefixes, p, words, r);
+                }
+                for x in parts.suffixes {
+                    add_by_length(&mut suffixes, x, words, r);
+                }
+                for src in parts.sources {
+                    sources.push(src);
+                    source_rules.push(r);
                 }
             }
-            if narrowed.is_empty() {
+            if !narrowed {
                 continue;
             }
             let patterns = if sources.is_empty() {
@@ -181,6 +215,8 @@ impl Index {
             fields.push(IndexedField {
                 field,
                 by_value,
+                prefixes,
+                suffixes,
                 patterns,
                 pass,
             });
@@ -203,53 +239,251 @@ impl Index {
     }
 }
 
+impl IndexedField {
+    /// Sets `allowed` to the rules this field lets through for `value`, by the hash tables and
+    /// `pass`; rules with set patterns are not included.
+    #[inline]
+    fn allowed(&self, value: Option<&str>, allowed: &mut [u64]) {
+        allowed.copy_from_slice(&self.pass);
+        let Some(v) = value else { return };
+        if let Some(b) = self.by_value.get(v) {
+            or_into(allowed, b);
+        }
+        for g in &self.prefixes {
+            if let Some(b) = v.get(..g.len).and_then(|p| g.table.get(p)) {
+                or_into(allowed, b);
+            }
+        }
+        for g in &self.suffixes {
+            if let Some(b) = v
+                .len()
+                .checked_sub(g.len)
+                .and_then(|start| v.get(start..))
+                .and_then(|x| g.table.get(x))
+            {
+                or_into(allowed, b);
+            }
+        }
+    }
+}
+
+/// Up to this many candidate rules with set patterns on a field are checked one by one rather
+/// than through the field's set (an overlapping set pass costs about a microsecond).
+const SET_MIN_ALIVE: u32 = 8;
+
 /// Candidate words kept on the stack: 64 × 16 = 1 024 rules without a heap allocation.
 const STACK_WORDS: usize = 16;
 
-/// Routes `finding` (environment already set) through `rules`, appending to `out`.
-pub fn route_rules(index: &Index, rules: &[CompiledRule], finding: &Finding, out: &mut Routing) {
-    let words = index.words;
-    let (mut stack_c, mut stack_k) = ([0u64; STACK_WORDS], [0u64; STACK_WORDS]);
-    let (mut heap_c, mut heap_k) = (Vec::new(), Vec::new());
-    let (candidates, kept): (&mut [u64], &mut [u64]) = if words <= STACK_WORDS {
-        (&mut stack_c[..words], &mut stack_k[..words])
-    } else {
-        heap_c.resize(words, 0);
-        heap_k.resize(words, 0);
-        (&mut heap_c, &mut heap_k)
-    };
-    for (w, c) in candidates.iter_mut().enumerate() {
-        *c = index.mask(w);
+/// ANDs `allowed` into `candidates`; false when no candidate is left.
+#[inline]
+fn narrow(candidates: &mut [u64], allowed: &[u64]) -> bool {
+    let mut any = 0;
+    for (c, a) in candidates.iter_mut().zip(allowed) {
+        *c &= a;
+        any |= *c;
     }
-    for ix in &index.fields {
+    any != 0
+}
+
+/// Whether match field `field` repeats across a report's findings: every field but the resource
+/// and job ids (the environment follows from the account). The routing memo is keyed by these.
+#[inline]
+pub fn is_repeating(field: usize) -> bool {
+    field != 8 && field != 9
+}
+
+/// What [`route_rules_memo`] remembers for one report: per indexed repeating field, the rules
+/// each value seen lets through (hash lookups and pattern sets included). Bounded: past
+/// [`RouteMemo::MAX_VALUES`] values in all, new values are looked up without being kept.
+#[derive(Debug, Default)]
+pub struct RouteMemo {
+    /// Indexed like [`Index::fields`] (empty tables for the other fields).
+    tables: Vec<HashMap<Box<str>, Box<[u64]>, FastBuild>>,
+    values: usize,
+}
+
+impl RouteMemo {
+    /// Values kept across all fields (each one key and one bit set: well under 10 MB in all).
+    pub const MAX_VALUES: usize = 1 << 15;
+
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Values kept so far.
+    pub fn len(&self) -> usize {
+        self.values
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values == 0
+    }
+}
+
+/// As [`route_rules`], the repeating fields' verdicts taken from (or added to) `memo`.
+pub fn route_rules_memo(
+    index: &Index,
+    rules: &[CompiledRule],
+    finding: &FindingView<'_>,
+    out: &mut Routing,
+    memo: &mut RouteMemo,
+) {
+    if memo.tables.len() != index.fields.len() {
+        memo.tables = index.fields.iter().map(|_| HashMap::default()).collect();
+        memo.values = 0;
+    }
+    let mut scratch = Scratch::new(index);
+    let (candidates, allowed) = scratch.split(index);
+    for (ix, table) in index.fields.iter().zip(memo.tables.iter_mut()) {
+        if !is_repeating(ix.field) {
+            continue;
+        }
         let value = field_value(finding, ix.field);
-        // Rules with globs/regexes on this field that are still candidates and whose pattern
-        // accepts the value: one set pass, skipped when no such rule is left.
-        let mut any_kept = false;
-        if let (Some(v), Some(p)) = (value, &ix.patterns)
-            && candidates.iter().zip(&p.rules).any(|(c, r)| c & r != 0)
-        {
-            kept.fill(0);
+        let bits: &[u64] = match value {
+            Some(v) => match table.get(v) {
+                Some(bits) => bits,
+                None => {
+                    ix.allowed(Some(v), allowed);
+                    if let Some(p) = &ix.patterns {
+                        // Phase 1 and 2 at once: the set runs once per distinct value.
+                        if p.set.is_match(v) {
+                            for i in p.set.matches(v).iter() {
+                                if let Some(&r) = p.pattern_rule.get(i) {
+                                    set_bit(allowed, r);
+                                }
+                            }
+                        }
+                    }
+                    if memo.values < RouteMemo::MAX_VALUES {
+                        table.insert(v.into(), allowed.to_vec().into_boxed_slice());
+                        memo.values += 1;
+                    }
+                    allowed
+                }
+            },
+            None => {
+                ix.allowed(None, allowed);
+                allowed
+            }
+        };
+        if !narrow(candidates, bits) {
+            return;
+        }
+    }
+    if narrow_by(index, finding, |f| !is_repeating(f), candidates, allowed) {
+        finish(index, rules, finding, candidates, allowed, out);
+    }
+}
+
+/// Candidate bit sets on the stack up to [`STACK_WORDS`] words, on the heap past that.
+pub struct Scratch {
+    stack: [[u64; STACK_WORDS]; 2],
+    heap: [Vec<u64>; 2],
+    words: usize,
+}
+
+impl Scratch {
+    pub fn new(index: &Index) -> Self {
+        let words = index.words;
+        let mut s = Scratch {
+            stack: [[0; STACK_WORDS]; 2],
+            heap: [Vec::new(), Vec::new()],
+            words,
+        };
+        if words > STACK_WORDS {
+            s.heap = [vec![0; words], vec![0; words]];
+        }
+        s
+    }
+
+    /// (candidates, allowed); candidates set to every rule.
+    fn split(&mut self, index: &Index) -> (&mut [u64], &mut [u64]) {
+        let words = self.words;
+        let (c, a) = if words <= STACK_WORDS {
+            let [c, a] = &mut self.stack;
+            (&mut c[..words], &mut a[..words])
+        } else {
+            let [c, a] = &mut self.heap;
+            (&mut c[..], &mut a[..])
+        };
+        for (w, x) in c.iter_mut().enumerate() {
+            *x = index.mask(w);
+        }
+        (c, a)
+    }
+}
+
+/// Phase 1 over the indexed fields `which` accepts: hash lookups; rules with set patterns on a
+/// field stay candidates for now. False when no candidate is left.
+#[inline]
+fn narrow_by(
+    index: &Index,
+    finding: &FindingView<'_>,
+    which: impl Fn(usize) -> bool,
+    candidates: &mut [u64],
+    allowed: &mut [u64],
+) -> bool {
+    for ix in index.fields.iter().filter(|ix| which(ix.field)) {
+        let value = field_value(finding, ix.field);
+        ix.allowed(value, allowed);
+        if let (Some(_), Some(p)) = (value, &ix.patterns) {
+            or_into(allowed, &p.rules);
+        }
+        if !narrow(candidates, allowed) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Routes `finding` (environment already set) through `rules`, appending to `out`.
+pub fn route_rules(
+    index: &Index,
+    rules: &[CompiledRule],
+    finding: &FindingView<'_>,
+    out: &mut Routing,
+) {
+    let mut scratch = Scratch::new(index);
+    let (candidates, allowed) = scratch.split(index);
+    if narrow_by(index, finding, |_| true, candidates, allowed) {
+        finish(index, rules, finding, candidates, allowed, out);
+    }
+}
+
+/// Phase 2 and the final walk.
+fn finish(
+    index: &Index,
+    rules: &[CompiledRule],
+    finding: &FindingView<'_>,
+    candidates: &mut [u64],
+    allowed: &mut [u64],
+    out: &mut Routing,
+) {
+    // Phase 2, fields with sets: once the lookups have narrowed the candidates, run a field's
+    // set only if more than a few of its rules are left (fewer are checked one by one below).
+    for ix in &index.fields {
+        let (Some(v), Some(p)) = (field_value(finding, ix.field), &ix.patterns) else {
+            continue;
+        };
+        let alive: u32 = candidates
+            .iter()
+            .zip(&p.rules)
+            .map(|(c, r)| (c & r).count_ones())
+            .sum();
+        if alive <= SET_MIN_ALIVE {
+            continue;
+        }
+        ix.allowed(Some(v), allowed);
+        // `is_match` stops early and uses the set's literal prefilter; `matches` must run the
+        // overlapping search to the end.
+        if p.set.is_match(v) {
             for i in p.set.matches(v).iter() {
-                if let Some(&r) = p.pattern_rule.get(i)
-                    && candidates[r / 64] & (1 << (r % 64)) != 0
-                {
-                    kept[r / 64] |= 1 << (r % 64);
-                    any_kept = true;
+                if let Some(&r) = p.pattern_rule.get(i) {
+                    set_bit(allowed, r);
                 }
             }
         }
-        let literal = value.and_then(|v| ix.by_value.get(v));
-        let mut any = 0u64;
-        for (w, c) in candidates.iter_mut().enumerate() {
-            let mut allowed = literal.map_or(0, |b| b[w]) | ix.pass[w];
-            if any_kept {
-                allowed |= kept[w];
-            }
-            *c &= allowed;
-            any |= *c;
-        }
-        if any == 0 {
+        if !narrow(candidates, allowed) {
             return;
         }
     }
@@ -275,6 +509,7 @@ pub fn route_rules(index: &Index, rules: &[CompiledRule], finding: &Finding, out
 }
 
 pub fn explain_rules(rules: &[CompiledRule], finding: &Finding) -> Vec<RuleTrace> {
+    let finding = &finding.view();
     rules
         .iter()
         .map(|r| RuleTrace {
@@ -318,6 +553,7 @@ mod tests {
             Rules::parse(&text, "t.toml", ".".into(), &LoadOptions::new(today)).unwrap();
         let resources = ["i-0a1", "i-ff", "i-00-x", "vol-12", "vol-13", "x", "i-7e-x"];
         let mut routed = 0;
+        let mut memo = crate::rules::RouteMemo::new();
         for (n, resource) in resources.iter().enumerate() {
             for status in ["COMPLIANT", "NON_COMPLIANT", "FAILED"] {
                 let mut f = Finding::new(ReportTemplate::ResourceCompliance);
@@ -325,6 +561,15 @@ mod tests {
                 f.status = Some(status.to_string());
                 f.index = n as u64;
                 let got = rules.route(&mut f).deliveries;
+                // The memo (a miss, then a hit) routes the same.
+                for _ in 0..2 {
+                    let mut view = f.view();
+                    view.environment = "";
+                    let mut out = crate::rules::Routing::default();
+                    rules.route_view_memo(&mut view, &mut out, &mut memo);
+                    assert_eq!(out.deliveries, got, "memo: {resource} {status}");
+                    assert_eq!(view.environment, f.environment);
+                }
                 let mut expected: Vec<Delivery> = Vec::new();
                 for (r, t) in rules.explain(&f).iter().enumerate() {
                     if !t.matched {
@@ -344,5 +589,107 @@ mod tests {
             }
         }
         assert!(routed > 10, "{routed}");
+        assert!(!memo.is_empty());
+    }
+
+    /// Rules and silences on repeating fields only: the memo reuses whole decisions, which must
+    /// equal routing each finding afresh — for every combination, in any order, hit or miss.
+    #[test]
+    fn memoised_decisions_equal_fresh_routing() {
+        let text = r#"
+[environments.prod]
+accounts = ["111111111111"]
+[sinks.a]
+type = "log"
+[sinks.b]
+type = "log"
+[[silences]]
+until = "2099-01-01"
+reason = "known"
+[silences.match]
+control = "C3"
+account = "222222222222"
+[[rules]]
+name = "prod-nc"
+sinks = ["a"]
+continue = true
+[rules.match]
+environment = "prod"
+status = "NON_COMPLIANT"
+[[rules]]
+name = "c1-or-c2-east"
+sinks = ["b"]
+[rules.match]
+control = ["C1", "re:^C2$"]
+region = "us-*"
+[[rules]]
+name = "by-resource"
+sinks = ["a", "b"]
+[rules.match]
+resource = "*-special"
+[[rules]]
+name = "rest"
+sinks = ["a"]
+[rules.match]
+status = "!COMPLIANT"
+"#;
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let (rules, _) =
+            Rules::parse(text, "t.toml", ".".into(), &LoadOptions::new(today)).unwrap();
+        let mut memo = crate::rules::RouteMemo::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut n = 0u64;
+        for round in 0..2 {
+            for control in ["C1", "C2", "C3", "C4"] {
+                for account in [Some("111111111111"), Some("222222222222"), None] {
+                    for region in ["us-east-1", "eu-west-1"] {
+                        for status in ["COMPLIANT", "NON_COMPLIANT"] {
+                            for resource in ["vol-1", "vol-special", ""] {
+                                let mut f = Finding::new(ReportTemplate::ResourceCompliance);
+                                f.control = Some(control.into());
+                                f.account = account.map(str::to_string);
+                                f.region = Some(region.into());
+                                f.status = Some(status.into());
+                                f.resource = (!resource.is_empty()).then(|| resource.into());
+                                f.index = n;
+                                n += 1;
+                                let fresh = rules.route(&mut f);
+                                let mut view = f.view();
+                                view.environment = "";
+                                let mut out = crate::rules::Routing::default();
+                                rules.route_view_memo(&mut view, &mut out, &mut memo);
+                                assert_eq!(out, fresh, "round {round}: {f:?}");
+                                assert_eq!(view.environment, f.environment);
+                                seen.insert(format!("{:?}", fresh));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Silenced, unrouted, and each rule's sinks all occurred.
+        assert!(seen.len() >= 5, "{seen:?}");
+        // One entry per value of each indexed repeating field: 4 controls, 2 statuses, 2
+        // regions, 1 report, 3 environments... (the resource is not memoised).
+        let kept = memo.len();
+        assert!((8..=20).contains(&kept), "{kept}");
+
+        // Past its first table size (1 024 slots): the table grows and keeps every entry.
+        for round in 0..2 {
+            for a in 0..3000 {
+                let mut f = Finding::new(ReportTemplate::ResourceCompliance);
+                f.account = Some(format!("{a:012}"));
+                f.status = Some(["COMPLIANT", "NON_COMPLIANT"][a % 2].into());
+                f.control = Some(format!("C{a}"));
+                f.region = Some("us-east-1".into());
+                let fresh = rules.route(&mut f);
+                let mut view = f.view();
+                let mut out = crate::rules::Routing::default();
+                rules.route_view_memo(&mut view, &mut out, &mut memo);
+                assert_eq!(out, fresh, "round {round}: {f:?}");
+            }
+        }
+        // C1…C4 were seen already.
+        assert_eq!(memo.len(), kept + 2996);
     }
 }

@@ -1,9 +1,9 @@
 //! The group stage's product: what one sink gets for one report. A digest keeps every count but
 //! only a bounded number of findings (`max_kept`), so its memory does not grow with the report.
 
-use crate::model::{Finding, ReportTemplate};
+use crate::model::{Finding, FindingView, ReportTemplate};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
 /// Where a report came from, for links and headings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -52,7 +52,27 @@ pub struct Group {
     pub findings: Vec<Finding>,
 }
 
-type GroupKey = (Option<String>, Option<String>, Option<String>);
+/// FNV-1a over a group's key (framework, control, status), with a marker byte per part so
+/// `None`, `""` and part boundaries hash apart. Deterministic: no per-process seed needed, the
+/// strings come from one report.
+fn group_hash(v: &FindingView<'_>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: u8| {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    };
+    for part in [v.framework, v.control, v.status] {
+        match part {
+            None => eat(0),
+            Some(s) => {
+                eat(1);
+                s.bytes().for_each(&mut eat);
+                eat(0xff);
+            }
+        }
+    }
+    h
+}
 
 /// Builds a [`Digest`] one finding at a time.
 #[derive(Debug)]
@@ -67,7 +87,13 @@ pub struct DigestBuilder {
     accounts: BTreeSet<String>,
     regions: BTreeSet<String>,
     rules: BTreeSet<String>,
-    groups: BTreeMap<GroupKey, Group>,
+    /// Groups in order of first appearance; sorted by key in `finish`.
+    groups: Vec<Group>,
+    /// Group key hash → indexes into `groups` (looked up with borrowed strings: no clone per
+    /// finding).
+    lookup: HashMap<u64, Vec<usize>>,
+    /// The group of the previous finding: reports often list one control's findings together.
+    last: Option<usize>,
 }
 
 impl DigestBuilder {
@@ -89,7 +115,9 @@ impl DigestBuilder {
             accounts: BTreeSet::new(),
             regions: BTreeSet::new(),
             rules: BTreeSet::new(),
-            groups: BTreeMap::new(),
+            groups: Vec::new(),
+            lookup: HashMap::new(),
+            last: None,
         }
     }
 
@@ -99,37 +127,65 @@ impl DigestBuilder {
 
     /// Adds a finding that `rule` routed to this sink.
     pub fn push(&mut self, finding: &Finding, rule: &str) {
+        self.push_view(&finding.view(), rule, || finding.clone());
+    }
+
+    /// Adds a finding given by its borrowed fields; `make` builds the owned finding and is
+    /// called only if the digest keeps it (at most `max_kept` times): the counters and sets
+    /// read the borrowed strings and copy only values not seen before.
+    pub fn push_view(&mut self, v: &FindingView<'_>, rule: &str, make: impl FnOnce() -> Finding) {
         self.total += 1;
         if !self.rules.contains(rule) {
             self.rules.insert(rule.to_string());
         }
-        insert_opt(&mut self.environments, Some(&finding.environment));
-        insert_opt(&mut self.accounts, finding.account.as_ref());
-        insert_opt(&mut self.regions, finding.region.as_ref());
-        let key: GroupKey = (
-            finding.framework.clone(),
-            finding.control.clone(),
-            finding.status.clone(),
-        );
-        let group = self.groups.entry(key).or_insert_with(|| Group {
-            framework: finding.framework.clone(),
-            control: finding.control.clone(),
-            status: finding.status.clone(),
-            count: 0,
-            omitted: 0,
-            accounts: BTreeSet::new(),
-            regions: BTreeSet::new(),
-            findings: Vec::new(),
-        });
+        insert_opt(&mut self.environments, Some(v.environment));
+        insert_opt(&mut self.accounts, v.account);
+        insert_opt(&mut self.regions, v.region);
+        let g = self.group_of(v);
+        let group = &mut self.groups[g];
         group.count += 1;
-        insert_opt(&mut group.accounts, finding.account.as_ref());
-        insert_opt(&mut group.regions, finding.region.as_ref());
+        insert_opt(&mut group.accounts, v.account);
+        insert_opt(&mut group.regions, v.region);
         if self.kept < self.max_kept {
             self.kept += 1;
-            group.findings.push(finding.clone());
+            group.findings.push(make());
         } else {
             group.omitted += 1;
         }
+    }
+
+    /// The index of `v`'s group, created on first sight.
+    fn group_of(&mut self, v: &FindingView<'_>) -> usize {
+        let same = |g: &Group| {
+            g.framework.as_deref() == v.framework
+                && g.control.as_deref() == v.control
+                && g.status.as_deref() == v.status
+        };
+        if let Some(i) = self.last
+            && same(&self.groups[i])
+        {
+            return i;
+        }
+        let bucket = self.lookup.entry(group_hash(v)).or_default();
+        let i = match bucket.iter().copied().find(|&i| same(&self.groups[i])) {
+            Some(i) => i,
+            None => {
+                self.groups.push(Group {
+                    framework: v.framework.map(str::to_owned),
+                    control: v.control.map(str::to_owned),
+                    status: v.status.map(str::to_owned),
+                    count: 0,
+                    omitted: 0,
+                    accounts: BTreeSet::new(),
+                    regions: BTreeSet::new(),
+                    findings: Vec::new(),
+                });
+                bucket.push(self.groups.len() - 1);
+                self.groups.len() - 1
+            }
+        };
+        self.last = Some(i);
+        i
     }
 
     pub fn finish(self) -> Digest {
@@ -145,17 +201,28 @@ impl DigestBuilder {
             accounts: self.accounts,
             regions: self.regions,
             rules: self.rules,
-            groups: self.groups.into_values().collect(),
+            groups: {
+                let mut groups = self.groups;
+                // Framework → control → status, `None` first (as a map keyed by them sorts).
+                groups.sort_by(|a, b| {
+                    (&a.framework, &a.control, &a.status).cmp(&(
+                        &b.framework,
+                        &b.control,
+                        &b.status,
+                    ))
+                });
+                groups
+            },
         }
     }
 }
 
-fn insert_opt(set: &mut BTreeSet<String>, value: Option<&String>) {
+fn insert_opt(set: &mut BTreeSet<String>, value: Option<&str>) {
     if let Some(v) = value
         && !v.is_empty()
         && !set.contains(v)
     {
-        set.insert(v.clone());
+        set.insert(v.to_owned());
     }
 }
 

@@ -17,7 +17,7 @@ pub mod template;
 pub mod text;
 
 pub use digest::{Digest, DigestBuilder, Group, SourceInfo};
-pub use model::{Finding, MATCH_FIELDS, RawItem, ReportTemplate};
+pub use model::{Finding, FindingView, MATCH_FIELDS, RawItem, ReportTemplate};
 pub use recording::RecordingSink;
 pub use secret::{LazySecret, Secret, SecretError, SecretRef, SecretSource, StaticSecrets};
 pub use settings::Settings;

@@ -375,6 +375,14 @@ impl RawItem {
         self.entries.len()
     }
 
+    /// Empties the item, keeping its buffers: readers reuse one item for a whole report.
+    #[doc(hidden)]
+    pub fn clear(&mut self) {
+        self.values.take();
+        self.entries.clear();
+        self.text.clear();
+    }
+
     /// Bytes in the text buffer (readers size the next item's buffer by it).
     #[doc(hidden)]
     pub fn text_len(&self) -> usize {
@@ -453,7 +461,83 @@ pub const MATCH_FIELDS: [&str; 10] = [
     "job_id",
 ];
 
+/// A finding's matchable fields, borrowed: what the router and a digest's counters read. The
+/// readers hand one out per report item without allocating (borrowed from the item being
+/// read), so the findings that are counted and dropped — most of a large report — never become
+/// owned [`Finding`]s; [`Finding::view`] gives one for an owned finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FindingView<'a> {
+    pub report: ReportTemplate,
+    pub framework: Option<&'a str>,
+    pub control: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub account: Option<&'a str>,
+    pub region: Option<&'a str>,
+    /// Empty until the router sets it.
+    pub environment: &'a str,
+    pub resource_type: Option<&'a str>,
+    pub resource: Option<&'a str>,
+    pub job_id: Option<&'a str>,
+    pub index: u64,
+}
+
+impl<'a> FindingView<'a> {
+    /// Match field `i` (index into [`MATCH_FIELDS`]).
+    #[inline]
+    pub fn field_at(&self, i: usize) -> Option<&'a str> {
+        match i {
+            0 => Some(self.report.name()),
+            1 => self.framework,
+            2 => self.control,
+            3 => self.status,
+            4 => self.account,
+            5 => self.region,
+            6 => Some(self.environment),
+            7 => self.resource_type,
+            8 => self.resource,
+            9 => self.job_id,
+            _ => None,
+        }
+    }
+
+    /// An owned finding with these fields and `fields` as its raw item.
+    pub fn to_finding(&self, fields: RawItem) -> Finding {
+        let own = |s: Option<&str>| s.map(str::to_owned);
+        Finding {
+            report: self.report,
+            framework: own(self.framework),
+            control: own(self.control),
+            status: own(self.status),
+            account: own(self.account),
+            region: own(self.region),
+            environment: self.environment.to_owned(),
+            resource_type: own(self.resource_type),
+            resource: own(self.resource),
+            job_id: own(self.job_id),
+            index: self.index,
+            fields,
+        }
+    }
+}
+
 impl Finding {
+    /// This finding's matchable fields, borrowed.
+    pub fn view(&self) -> FindingView<'_> {
+        FindingView {
+            report: self.report,
+            framework: self.framework.as_deref(),
+            control: self.control.as_deref(),
+            status: self.status.as_deref(),
+            account: self.account.as_deref(),
+            region: self.region.as_deref(),
+            environment: &self.environment,
+            resource_type: self.resource_type.as_deref(),
+            resource: self.resource.as_deref(),
+            job_id: self.job_id.as_deref(),
+            index: self.index,
+        }
+    }
+
     /// A finding with only its template set, for building by hand.
     pub fn new(report: ReportTemplate) -> Self {
         Finding {
