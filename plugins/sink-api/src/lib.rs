@@ -25,4 +25,4 @@ pub use sink::{
     AttributeValue, BoxFuture, BuildContext, Limits, Payload, RenderContext, Retry, Sent,
     SettingDoc, Sink, SinkConfig, SinkError, SinkFactory,
 };
-pub use template::{Escape, TemplateEngine, TemplateError, render_data};
+pub use template::{Escape, TemplateData, TemplateEngine, TemplateError, render_data};

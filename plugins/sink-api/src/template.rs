@@ -193,8 +193,16 @@ impl TemplateEngine {
         self.origins.get(name).map(String::as_str)
     }
 
+    /// Renders `name` over `data`. Handlebars copies `data` whole for each call: a digest's data
+    /// (up to thousands of findings with every raw field) is better wrapped once in
+    /// [`TemplateData`] and rendered with [`render_with`](Self::render_with).
     pub fn render(&self, name: &str, data: &Value) -> Result<String, TemplateError> {
-        self.hb.render(name, data).map_err(|e| {
+        self.render_with(name, &TemplateData::new(data.clone()))
+    }
+
+    /// Renders `name` over `data` without copying it.
+    pub fn render_with(&self, name: &str, data: &TemplateData) -> Result<String, TemplateError> {
+        self.hb.render_with_context(name, &data.0).map_err(|e| {
             let origin = self
                 .origins
                 .get(name)
@@ -207,6 +215,21 @@ impl TemplateEngine {
                 message: e.reason().to_string(),
             }
         })
+    }
+}
+
+/// The data templates render, owned once: [`TemplateEngine::render_with`] reads it in place
+/// (Handlebars' `render` would serialize a copy of the whole value for every template, which for
+/// a full digest costs as much memory as the digest's data again, per render).
+pub struct TemplateData(handlebars::Context);
+
+impl TemplateData {
+    pub fn new(data: Value) -> Self {
+        TemplateData(handlebars::Context::from(data))
+    }
+
+    pub fn value(&self) -> &Value {
+        self.0.data()
     }
 }
 

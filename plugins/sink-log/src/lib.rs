@@ -11,7 +11,7 @@
 
 use audit_router_sink_api::{
     BoxFuture, BuildContext, Digest, Escape, Limits, Payload, RenderContext, Sent, SettingDoc,
-    Settings, Sink, SinkConfig, SinkError, SinkFactory, TemplateEngine, render_data,
+    Settings, Sink, SinkConfig, SinkError, SinkFactory, TemplateData, TemplateEngine, render_data,
 };
 use serde_json::{Value, json};
 use std::io::Write;
@@ -168,8 +168,8 @@ impl Sink for LogSink {
     }
 
     fn render(&self, digest: &Digest, ctx: &RenderContext) -> Result<Vec<Payload>, SinkError> {
-        let data = render_data(digest, ctx);
-        let message = self.engine.render("message", &data)?;
+        let data = TemplateData::new(render_data(digest, ctx));
+        let message = self.engine.render_with("message", &data)?;
         let groups: Vec<Value> = digest
             .groups
             .iter()

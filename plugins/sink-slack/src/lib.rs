@@ -24,7 +24,7 @@ use audit_router_sink_api::text::{and_more, fit_digest};
 use audit_router_sink_api::{
     BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, Payload, RenderContext,
     ReportTemplate, Sent, SettingDoc, Settings, Sink, SinkConfig, SinkError, SinkFactory,
-    TemplateEngine, render_data,
+    TemplateData, TemplateEngine, render_data,
 };
 use audit_router_sink_webhook::http;
 use blocks::{Block, SlackLimits};
@@ -213,7 +213,9 @@ impl SlackSink {
             m.insert("controls".into(), original.groups.len().into());
             m.insert("hidden_controls".into(), hidden_controls.into());
         }
-        let text = self.engine.render(TEMPLATE_NAME, &data)?;
+        let text = self
+            .engine
+            .render_with(TEMPLATE_NAME, &TemplateData::new(data))?;
         let mut blocks = blocks::parse_blocks(&text, self.slack.max_section_chars);
         if shown.omitted > 0 {
             blocks.push(Block::Context(blocks::truncate_chars(

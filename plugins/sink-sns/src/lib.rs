@@ -19,7 +19,7 @@ use audit_router_sink_api::text::{ascii_subject, fit_digest, truncate_bytes};
 use audit_router_sink_api::{
     AttributeValue, BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, Payload,
     RenderContext, SecretRef, Sent, SettingDoc, Settings, Sink, SinkConfig, SinkError, SinkFactory,
-    TemplateEngine, render_data,
+    TemplateData, TemplateEngine, render_data,
 };
 use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::operation::publish::PublishError;
@@ -210,7 +210,11 @@ impl SnsSink {
             m.insert("part".into(), part.into());
             m.insert("parts".into(), parts.into());
         }
-        let subject = ascii_subject(&self.engine.render("subject", &data)?, MAX_SUBJECT_CHARS);
+        let data = TemplateData::new(data);
+        let subject = ascii_subject(
+            &self.engine.render_with("subject", &data)?,
+            MAX_SUBJECT_CHARS,
+        );
         let subject = if subject.is_empty() {
             ascii_subject(
                 &format!("audit-router: {}", digest.report_title),
@@ -219,7 +223,7 @@ impl SnsSink {
         } else {
             subject
         };
-        let body = self.engine.render("body", &data)?;
+        let body = self.engine.render_with("body", &data)?;
         let body = if body.trim().is_empty() {
             // SNS rejects an empty message; an empty rendering would be a silent drop.
             return Err(SinkError::Template(audit_router_sink_api::TemplateError {

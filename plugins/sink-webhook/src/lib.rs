@@ -30,8 +30,8 @@ pub mod http;
 use audit_router_sink_api::text::fit_digest;
 use audit_router_sink_api::{
     BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, Payload, RenderContext, Sent,
-    SettingDoc, Settings, Sink, SinkConfig, SinkError, SinkFactory, TemplateEngine, TemplateError,
-    render_data,
+    SettingDoc, Settings, Sink, SinkConfig, SinkError, SinkFactory, TemplateData, TemplateEngine,
+    TemplateError, render_data,
 };
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use std::sync::Arc;
@@ -333,7 +333,9 @@ impl WebhookSink {
                 .collect();
             m.insert("secrets".into(), secrets.into());
         }
-        let body = self.engine.render(TEMPLATE_NAME, &data)?;
+        let body = self
+            .engine
+            .render_with(TEMPLATE_NAME, &TemplateData::new(data))?;
         if !self.is_json {
             return Ok(body);
         }
