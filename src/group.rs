@@ -5,7 +5,12 @@ use crate::sink_api::{DigestBuilder, SourceInfo};
 use crate::{Digest, Finding, FindingView};
 
 /// How many findings a digest keeps for rendering by default; counts stay exact beyond it.
-pub const DEFAULT_MAX_KEPT: usize = 5_000;
+///
+/// 2 000 fills one SNS message (256 KB at ~100 bytes per listed resource) and is far more than
+/// a Slack message can show (50 blocks); templates say "…and N more" past it. At 5 000 the
+/// kept findings and their render data took a dry run of a 250 MB report to ~100 MB peak RSS
+/// (BENCHMARKS.md), over the 64 MB budget of a 128 MB Lambda.
+pub const DEFAULT_MAX_KEPT: usize = 2_000;
 
 /// Builds the digests of one report: a builder per sink, created when the first finding for that
 /// sink arrives (the template is known by then).
