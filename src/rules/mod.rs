@@ -355,17 +355,21 @@ impl Rules {
     /// [`environment_of`](Self::environment_of) its account) into `out` (cleared first): the
     /// readers' hot path, no allocation.
     pub fn route_view(&self, finding: &FindingView<'_>, out: &mut Routing) {
-        out.silenced = None;
-        out.deliveries.clear();
-        if let Some(i) = self
-            .compiled_silences
-            .iter()
-            .position(|s| s.live && s.matcher.is_match(finding))
-        {
-            out.silenced = Some(i);
+        if self.silence(finding, out) {
             return;
         }
         router::route_rules(&self.index, &self.rules, finding, out);
+    }
+
+    /// Clears `out` and sets `out.silenced` to the first live silence matching `finding`;
+    /// true when there is one (nothing is routed then).
+    fn silence(&self, finding: &FindingView<'_>, out: &mut Routing) -> bool {
+        out.deliveries.clear();
+        out.silenced = self
+            .compiled_silences
+            .iter()
+            .position(|s| s.live && s.matcher.is_match(finding));
+        out.silenced.is_some()
     }
 
     /// Sets `finding.environment` and routes it into `out` (cleared first), as
@@ -380,14 +384,7 @@ impl Rules {
         memo: &mut RouteMemo,
     ) {
         finding.environment = self.environment_of(finding.account);
-        out.silenced = None;
-        out.deliveries.clear();
-        if let Some(i) = self
-            .compiled_silences
-            .iter()
-            .position(|s| s.live && s.matcher.is_match(finding))
-        {
-            out.silenced = Some(i);
+        if self.silence(finding, out) {
             return;
         }
         router::route_rules_memo(&self.index, &self.rules, finding, out, memo);

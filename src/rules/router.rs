@@ -113,6 +113,22 @@ pub struct Index {
     fields: Vec<IndexedField>,
 }
 
+impl PatternIndex {
+    /// Sets in `allowed` the rules whose patterns in the set match `value`.
+    #[inline]
+    fn allow_matches(&self, value: &str, allowed: &mut [u64]) {
+        // `is_match` stops early and uses the set's literal prefilter; `matches` must run the
+        // overlapping search to the end.
+        if self.set.is_match(value) {
+            for i in self.set.matches(value).iter() {
+                if let Some(&r) = self.pattern_rule.get(i) {
+                    set_bit(allowed, r);
+                }
+            }
+        }
+    }
+}
+
 fn set_bit(bits: &mut [u64], r: usize) {
     if let Some(w) = bits.get_mut(r / 64) {
         *w |= 1 << (r % 64);
@@ -346,13 +362,7 @@ pub fn route_rules_memo(
                     ix.allowed(Some(v), allowed);
                     if let Some(p) = &ix.patterns {
                         // Phase 1 and 2 at once: the set runs once per distinct value.
-                        if p.set.is_match(v) {
-                            for i in p.set.matches(v).iter() {
-                                if let Some(&r) = p.pattern_rule.get(i) {
-                                    set_bit(allowed, r);
-                                }
-                            }
-                        }
+                        p.allow_matches(v, allowed);
                     }
                     if memo.values < RouteMemo::MAX_VALUES {
                         table.insert(v.into(), allowed.to_vec().into_boxed_slice());
@@ -474,15 +484,7 @@ fn finish(
             continue;
         }
         ix.allowed(Some(v), allowed);
-        // `is_match` stops early and uses the set's literal prefilter; `matches` must run the
-        // overlapping search to the end.
-        if p.set.is_match(v) {
-            for i in p.set.matches(v).iter() {
-                if let Some(&r) = p.pattern_rule.get(i) {
-                    set_bit(allowed, r);
-                }
-            }
-        }
+        p.allow_matches(v, allowed);
         if !narrow(candidates, allowed) {
             return;
         }
