@@ -542,27 +542,7 @@ async fn assert_dead_lettered(env: &Env, run: &Async) {
 // moto access by endpoint (moto may be restarted mid-test).
 // ------------------------------------------------------------------------------------------------
 
-async fn sqs(endpoint: &str, action: &str, body: Value) -> Value {
-    let resp = reqwest::Client::new()
-        .post(endpoint)
-        .header("X-Amz-Target", format!("AmazonSQS.{action}"))
-        .header("Content-Type", "application/x-amz-json-1.0")
-        .header(
-            "Authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20260101/{REGION}/sqs/aws4_request, \
-                 SignedHeaders=host, Signature=0"
-            ),
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("SQS {action}: {e}"));
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    assert!(status.is_success(), "SQS {action}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
+use common::moto::sqs_at as sqs;
 
 async fn drain_raw(endpoint: &str, queue: &str) -> Vec<String> {
     let mut out = Vec::new();

@@ -306,29 +306,35 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// One SQS JSON-protocol call against the moto at `endpoint` (by endpoint: a test may restart
+/// moto mid-run).
+pub async fn sqs_at(endpoint: &str, action: &str, body: Value) -> Value {
+    let resp = reqwest::Client::new()
+        .post(endpoint)
+        .header("X-Amz-Target", format!("AmazonSQS.{action}"))
+        .header("Content-Type", "application/x-amz-json-1.0")
+        .header(
+            "Authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20260101/{REGION}/sqs/aws4_request, \
+                 SignedHeaders=host, Signature=0"
+            ),
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("SQS {action}: {e}"));
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    assert!(status.is_success(), "SQS {action}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
 /// SNS and SQS helpers (SQS over its JSON protocol: the crate has no SQS SDK, moto speaks it).
 impl Moto {
     /// One SQS JSON-protocol call (the root crate has no SQS SDK; moto speaks the protocol).
     pub async fn sqs(&self, action: &str, body: Value) -> Value {
-        let resp = reqwest::Client::new()
-            .post(self.endpoint())
-            .header("X-Amz-Target", format!("AmazonSQS.{action}"))
-            .header("Content-Type", "application/x-amz-json-1.0")
-            .header(
-                "Authorization",
-                format!(
-                    "AWS4-HMAC-SHA256 Credential=test/20260101/{REGION}/sqs/aws4_request, \
-                     SignedHeaders=host, Signature=0"
-                ),
-            )
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        assert!(status.is_success(), "SQS {action}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
+        sqs_at(&self.endpoint(), action, body).await
     }
 
     /// A topic with an SQS queue subscribed (raw delivery off: the queue gets the SNS envelope

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::moto::{ACCESS_KEY, Moto, REGION};
+use crate::common::moto::Moto;
 
 /// The report all these tests route: a resource compliance report (controls and resources).
 pub const REPORT_FIXTURE: &str = "reports/aws/RESOURCE_COMPLIANCE_REPORT.json";
@@ -104,25 +104,7 @@ pub fn eventbridge_event(bucket: &str, key: &str) -> Value {
 
 /// One SQS JSON-protocol call against moto (the crate has no SQS SDK).
 pub async fn sqs(moto: &Moto, action: &str, body: Value) -> Value {
-    let resp = reqwest::Client::new()
-        .post(moto.endpoint())
-        .header("X-Amz-Target", format!("AmazonSQS.{action}"))
-        .header("Content-Type", "application/x-amz-json-1.0")
-        .header(
-            "Authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20260101/{REGION}/sqs/aws4_request, \
-                 SignedHeaders=host, Signature=0"
-            ),
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("SQS {action}: {e}"));
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    assert!(status.is_success(), "SQS {action}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
+    crate::common::moto::sqs_at(&moto.endpoint(), action, body).await
 }
 
 /// A topic with an SQS queue subscribed: (topic ARN, queue URL).
