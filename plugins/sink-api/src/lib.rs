@@ -13,6 +13,7 @@ pub mod samples;
 pub mod secret;
 pub mod settings;
 pub mod sink;
+pub mod strmap;
 pub mod template;
 pub mod text;
 

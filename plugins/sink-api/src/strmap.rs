@@ -1,0 +1,141 @@
+//! [`StrMap`]: the string-keyed table of the per-finding hot path (the routing memo, the
+//! account → environment map, a digest's value ids). Keys are short report values (account
+//! IDs, regions, statuses, control names); a lookup hashes once with foldhash and compares keys
+//! a word at a time ([`same_bytes`]) instead of through a `memcmp` call, which cost more than
+//! the comparison itself for such keys (BENCHMARKS.md).
+
+use std::hash::BuildHasher;
+
+/// A map from strings to `V`, looked up by `&str`.
+#[derive(Clone, Debug)]
+pub struct StrMap<V> {
+    table: hashbrown::HashTable<(Box<str>, V)>,
+}
+
+impl<V> Default for StrMap<V> {
+    fn default() -> Self {
+        StrMap {
+            table: hashbrown::HashTable::new(),
+        }
+    }
+}
+
+/// foldhash's one-shot hash of `key` (fixed seed: deterministic from run to run).
+#[inline]
+pub fn hash(key: &str) -> u64 {
+    foldhash::fast::FixedState::default().hash_one(key)
+}
+
+impl<V> StrMap<V> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    #[inline]
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.table
+            .find(hash(key), |(k, _)| same_bytes(k.as_bytes(), key.as_bytes()))
+            .map(|(_, v)| v)
+    }
+
+    /// Sets `key` to `value`; returns the value it replaces, if any.
+    pub fn insert(&mut self, key: &str, value: V) -> Option<V> {
+        let h = hash(key);
+        match self
+            .table
+            .find_mut(h, |(k, _)| same_bytes(k.as_bytes(), key.as_bytes()))
+        {
+            Some((_, v)) => Some(std::mem::replace(v, value)),
+            None => {
+                self.table
+                    .insert_unique(h, (key.into(), value), |(k, _)| hash(k));
+                None
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+}
+
+impl<K: AsRef<str>, V> FromIterator<(K, V)> for StrMap<V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut map = StrMap::new();
+        for (k, v) in iter {
+            map.insert(k.as_ref(), v);
+        }
+        map
+    }
+}
+
+/// `a == b`, a word at a time.
+#[inline]
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let word = |s: &[u8], i: usize| -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word(a, n - 8) == word(b, n - 8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-at-a-time comparison equals `==` for every length around the word size and a
+    /// difference at every position (first, inside, in the overlapping last word).
+    #[test]
+    fn same_bytes_equals_slice_equality() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| b'a' + i % 26).collect();
+            assert!(same_bytes(&a, &a.clone()), "{n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "{n} at {at}");
+            }
+            let longer = [a.as_slice(), b"x"].concat();
+            assert!(!same_bytes(&a, &longer), "{n} vs {}", n + 1);
+        }
+    }
+
+    #[test]
+    fn insert_get_replace() {
+        let mut m: StrMap<u32> = ["111111111111", "us-east-1", ""]
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k, i as u32))
+            .collect();
+        assert_eq!(m.len(), 3);
+        assert_eq!(m.get("us-east-1"), Some(&1));
+        assert_eq!(m.get(""), Some(&2));
+        assert_eq!(m.get("us-east-2"), None);
+        assert_eq!(m.insert("us-east-1", 7), Some(1));
+        assert_eq!(m.get("us-east-1"), Some(&7));
+        assert_eq!(m.len(), 3);
+        for i in 0..1000 {
+            m.insert(&format!("k{i}"), i);
+        }
+        assert!((0..1000).all(|i| m.get(&format!("k{i}")) == Some(&i)));
+    }
+}
