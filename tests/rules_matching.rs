@@ -772,3 +772,74 @@ fn the_example_rules_route_the_sample_reports() {
     // The legacy vault's encryption finding is silenced.
     assert_eq!(silenced, [(ControlCompliance, 3, 0)]);
 }
+
+/// The hot path (`route_view_memo`: the per-field memo, the index, the final check that skips
+/// fields the memo decided exactly) routes every finding as walking the rules in file order
+/// does (`explain`), for generated rule files (globs, `!` negations, `re:` regexes,
+/// `continue`, a catch-all; 1 100 rules is past the 1 024 kept on the stack) over generated
+/// reports of every template.
+#[test]
+fn memoised_routing_equals_the_file_order_walk_on_generated_rules_and_reports() {
+    use audit_router_gen::{Amount, Format, GenOptions, RulesOptions, generate, write_rules};
+    for count in [10, 300, 1100] {
+        let mut text = Vec::new();
+        write_rules(&RulesOptions::new(count), &mut text).unwrap();
+        let rules = load(std::str::from_utf8(&text).unwrap());
+        let mut memo = audit_router::rules::RouteMemo::new();
+        let (mut routed, mut findings) = (0, 0);
+        for template in ReportTemplate::ALL {
+            for format in [Format::Csv, Format::Json] {
+                let mut bytes = Vec::new();
+                let opts = GenOptions::new(template, format, Amount::Items(200));
+                generate(&opts, &mut bytes).unwrap();
+                let name = format!("r.{}", if format == Format::Csv { "csv" } else { "json" });
+                audit_router::report::read_report(
+                    &bytes[..],
+                    &name,
+                    Some(template),
+                    &mut |mut f| {
+                        let mut view = f.view();
+                        let mut out = Routing::default();
+                        rules.route_view_memo(&mut view, &mut out, &mut memo);
+                        f.environment = view.environment.to_string();
+                        if count > 300 {
+                            // The plain index path (no memo), itself checked against `explain`
+                            // in the router's unit tests; `explain` on 1 100 rules is slow.
+                            let plain = rules.route(&mut f.clone()).deliveries;
+                            assert_eq!(out.deliveries, plain, "{count} rules, {template:?}: {f:?}");
+                            routed += usize::from(!plain.is_empty());
+                            findings += 1;
+                            return;
+                        }
+                        let mut expected: Vec<Delivery> = Vec::new();
+                        for (r, t) in rules.explain(&f).iter().enumerate() {
+                            if !t.matched {
+                                continue;
+                            }
+                            for &sink in rules.rule_sinks(r) {
+                                if !expected.iter().any(|d| d.sink == sink) {
+                                    expected.push(Delivery { sink, rule: r });
+                                }
+                            }
+                            if !rules.rule_continues(r) {
+                                break;
+                            }
+                        }
+                        assert_eq!(
+                            out.deliveries, expected,
+                            "{count} rules, {template:?}: {f:?}"
+                        );
+                        routed += usize::from(!expected.is_empty());
+                        findings += 1;
+                    },
+                )
+                .unwrap();
+            }
+        }
+        // Both outcomes occur often enough for the comparison to mean something.
+        assert!(
+            routed > findings / 10 && routed < findings,
+            "{count}: {routed}/{findings}"
+        );
+    }
+}

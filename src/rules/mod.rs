@@ -34,7 +34,6 @@ mod router;
 pub use check::KNOWN_SINK_TYPES;
 
 use crate::{Finding, FindingView};
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -197,7 +196,7 @@ pub struct Rules {
     base_dir: PathBuf,
     settings: Settings,
     environments: Vec<Environment>,
-    account_env: HashMap<Box<str>, usize, pattern::FastBuild>,
+    account_env: crate::sink_api::strmap::StrMap<usize>,
     fallback_env: String,
     sinks: Vec<SinkDecl>,
     rule_names: Vec<String>,

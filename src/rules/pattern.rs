@@ -4,59 +4,15 @@
 
 use regex::{Regex, RegexSet};
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 
-/// A small multiply-rotate hasher (FxHash's scheme, 8 bytes at a time) for the routing tables:
-/// their keys come from rules.toml and finding values are short (account IDs, control names),
-/// where SipHash's per-call cost dominates a lookup. Only lookups of report values hit these
-/// tables, never inserts, so colliding report values cannot grow them.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FastHasher(u64);
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FastHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FastHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// `HashMap`/`HashSet` hasher for the routing tables.
-pub type FastBuild = BuildHasherDefault<FastHasher>;
+/// `HashMap`/`HashSet` hasher for the routing tables: foldhash's fixed-seed "fast" variant
+/// (folded 64×64→128-bit multiplies, 16 bytes per round, short strings in one), already in the
+/// build through hashbrown. Finding values are short (account IDs, control names), where
+/// SipHash's per-call cost dominates a lookup; a hand-written FxHash-style hasher (8 bytes per
+/// serial multiply, plus a round for `str`'s terminator) was the largest single cost of routing
+/// a CSV row (BENCHMARKS.md). Keys from reports only reach the bounded routing memo, never an
+/// unbounded table.
+pub type FastBuild = foldhash::fast::FixedState;
 
 /// The shape of one pattern, after its `!` and `re:` prefixes are taken off.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -337,6 +293,11 @@ impl FieldMatcher {
             None => self.pos.is_empty(),
             Some(v) => (self.pos.is_empty() || self.pos.is_match(v)) && !self.neg.is_match(v),
         }
+    }
+
+    /// Whether the field has a `!` pattern.
+    pub fn has_negatives(&self) -> bool {
+        !self.neg.is_empty()
     }
 
     /// The literals when every positive pattern is a literal (there is at least one).

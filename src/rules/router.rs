@@ -14,6 +14,7 @@
 use super::pattern::{FastBuild, FieldMatcher};
 use super::{Delivery, Routing, RuleTrace};
 use crate::sink_api::MATCH_FIELDS;
+use crate::sink_api::strmap::StrMap;
 use crate::{Finding, FindingView};
 use regex::RegexSet;
 use std::collections::HashMap;
@@ -111,6 +112,11 @@ pub struct Index {
     words: usize,
     rules: usize,
     fields: Vec<IndexedField>,
+    /// Per rule, the match fields (bit `1 << field`) whose index bits say exactly whether the
+    /// rule's patterns accept a value, once the field's set has run for it: positive literals,
+    /// prefixes, suffixes and set patterns only, no `!` pattern. The memo path runs every
+    /// repeating field's set, so its final check skips these fields.
+    exact: Box<[u16]>,
 }
 
 impl PatternIndex {
@@ -167,6 +173,7 @@ impl Index {
     pub fn build(rules: &[CompiledRule]) -> Index {
         let words = rules.len().div_ceil(64);
         let mut fields = Vec::new();
+        let mut exact = vec![0u16; rules.len()];
         for (field, field_name) in MATCH_FIELDS.iter().enumerate() {
             let mut by_value = Table::default();
             let (mut prefixes, mut suffixes) = (Vec::new(), Vec::new());
@@ -174,16 +181,18 @@ impl Index {
             let mut sources: Vec<String> = Vec::new();
             let mut source_rules: Vec<usize> = Vec::new();
             let mut narrowed = false;
+            let mut exact_here: Vec<usize> = Vec::new();
             for (r, rule) in rules.iter().enumerate() {
-                let parts = rule
-                    .matcher
-                    .get(field)
-                    .and_then(FieldMatcher::positive_parts);
+                let matcher = rule.matcher.get(field);
+                let parts = matcher.and_then(FieldMatcher::positive_parts);
                 let Some(parts) = parts else {
                     set_bit(&mut pass, r);
                     continue;
                 };
                 narrowed = true;
+                if !matcher.is_some_and(FieldMatcher::has_negatives) {
+                    exact_here.push(r);
+                }
                 for l in parts.literals {
                     add(&mut by_value, l, words, r);
                 }
@@ -200,6 +209,9 @@ impl Index {
             }
             if !narrowed {
                 continue;
+            }
+            for &r in &exact_here {
+                exact[r] |= 1 << field;
             }
             let patterns = if sources.is_empty() {
                 None
@@ -223,6 +235,7 @@ impl Index {
                             "rules index: patterns not combined into a set");
                         for &r in &source_rules {
                             set_bit(&mut pass, r);
+                            exact[r] &= !(1 << field);
                         }
                         None
                     }
@@ -237,10 +250,15 @@ impl Index {
                 pass,
             });
         }
+        // Most constraining fields first: the walk over a finding's fields stops as soon as no
+        // candidate is left, so the field fewest rules let pass unconstrained is looked up first
+        // (order does not change the result: the candidates are an AND over the fields).
+        fields.sort_by_key(|f| (f.pass.iter().map(|w| w.count_ones()).sum::<u32>(), f.field));
         Index {
             words,
             rules: rules.len(),
             fields,
+            exact: exact.into_boxed_slice(),
         }
     }
 
@@ -304,7 +322,7 @@ fn narrow(candidates: &mut [u64], allowed: &[u64]) -> bool {
 /// Whether match field `field` repeats across a report's findings: every field but the resource
 /// and job ids (the environment follows from the account). The routing memo is keyed by these.
 #[inline]
-pub fn is_repeating(field: usize) -> bool {
+pub const fn is_repeating(field: usize) -> bool {
     field != 8 && field != 9
 }
 
@@ -314,8 +332,11 @@ pub fn is_repeating(field: usize) -> bool {
 #[derive(Debug, Default)]
 pub struct RouteMemo {
     /// Indexed like [`Index::fields`] (empty tables for the other fields).
-    tables: Vec<HashMap<Box<str>, Box<[u64]>, FastBuild>>,
+    tables: Vec<StrMap<Box<[u64]>>>,
     values: usize,
+    /// The candidate and allowed bit sets, reused from finding to finding.
+    candidates: Vec<u64>,
+    allowed: Vec<u64>,
 }
 
 impl RouteMemo {
@@ -344,12 +365,16 @@ pub fn route_rules_memo(
     out: &mut Routing,
     memo: &mut RouteMemo,
 ) {
-    if memo.tables.len() != index.fields.len() {
-        memo.tables = index.fields.iter().map(|_| HashMap::default()).collect();
+    if memo.tables.len() != index.fields.len() || memo.candidates.len() != index.words {
+        memo.tables = index.fields.iter().map(|_| StrMap::new()).collect();
         memo.values = 0;
+        memo.candidates = vec![0; index.words];
+        memo.allowed = vec![0; index.words];
     }
-    let mut scratch = Scratch::new(index);
-    let (candidates, allowed) = scratch.split(index);
+    let (candidates, allowed) = (&mut memo.candidates[..], &mut memo.allowed[..]);
+    for (w, x) in candidates.iter_mut().enumerate() {
+        *x = index.mask(w);
+    }
     for (ix, table) in index.fields.iter().zip(memo.tables.iter_mut()) {
         if !is_repeating(ix.field) {
             continue;
@@ -365,7 +390,7 @@ pub fn route_rules_memo(
                         p.allow_matches(v, allowed);
                     }
                     if memo.values < RouteMemo::MAX_VALUES {
-                        table.insert(v.into(), allowed.to_vec().into_boxed_slice());
+                        table.insert(v, allowed.to_vec().into_boxed_slice());
                         memo.values += 1;
                     }
                     allowed
@@ -381,9 +406,22 @@ pub fn route_rules_memo(
         }
     }
     if narrow_by(index, finding, |f| !is_repeating(f), candidates, allowed) {
-        finish(index, rules, finding, candidates, allowed, out);
+        finish(index, rules, finding, candidates, allowed, out, REPEATING);
     }
 }
+
+/// The repeating match fields as a bit mask (`1 << field`): what the memo decides exactly.
+const REPEATING: u16 = {
+    let mut mask = 0u16;
+    let mut field = 0;
+    while field < MATCH_FIELDS.len() {
+        if is_repeating(field) {
+            mask |= 1 << field;
+        }
+        field += 1;
+    }
+    mask
+};
 
 /// Candidate bit sets on the stack up to [`STACK_WORDS`] words, on the heap past that.
 pub struct Scratch {
@@ -456,11 +494,14 @@ pub fn route_rules(
     let mut scratch = Scratch::new(index);
     let (candidates, allowed) = scratch.split(index);
     if narrow_by(index, finding, |_| true, candidates, allowed) {
-        finish(index, rules, finding, candidates, allowed, out);
+        finish(index, rules, finding, candidates, allowed, out, 0);
     }
 }
 
-/// Phase 2 and the final walk.
+/// Phase 2 and the final walk. `decided`: the fields (bit `1 << field`) whose bits in
+/// `candidates` already came from the field's full lookup, set included (the memo path's
+/// repeating fields); their sets are not run again and the final check skips them for the
+/// rules they decide exactly ([`Index::exact`]).
 fn finish(
     index: &Index,
     rules: &[CompiledRule],
@@ -468,10 +509,14 @@ fn finish(
     candidates: &mut [u64],
     allowed: &mut [u64],
     out: &mut Routing,
+    decided: u16,
 ) {
     // Phase 2, fields with sets: once the lookups have narrowed the candidates, run a field's
     // set only if more than a few of its rules are left (fewer are checked one by one below).
     for ix in &index.fields {
+        if decided & (1 << ix.field) != 0 {
+            continue;
+        }
         let (Some(v), Some(p)) = (field_value(finding, ix.field), &ix.patterns) else {
             continue;
         };
@@ -495,7 +540,12 @@ fn finish(
             let r = word * 64 + bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let rule = &rules[r];
-            if !rule.matcher.is_match(finding) {
+            let skip = decided & index.exact.get(r).copied().unwrap_or(0);
+            let matched =
+                rule.matcher.fields.iter().all(|m| {
+                    skip & (1 << m.field) != 0 || m.is_match(field_value(finding, m.field))
+                });
+            if !matched {
                 continue;
             }
             for &sink in &rule.sinks {
