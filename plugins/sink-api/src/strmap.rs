@@ -6,15 +6,19 @@
 
 use std::hash::BuildHasher;
 
-/// A map from strings to `V`, looked up by `&str`.
+/// A map from strings to `V`, looked up by `&str`. Up to [`StrMap::SMALL`] entries are kept
+/// in a list and compared one by one (no hash: a report's status, environment or template
+/// field has a handful of values); past that, a hash table.
 #[derive(Clone, Debug)]
 pub struct StrMap<V> {
+    small: Vec<(Box<str>, V)>,
     table: hashbrown::HashTable<(Box<str>, V)>,
 }
 
 impl<V> Default for StrMap<V> {
     fn default() -> Self {
         StrMap {
+            small: Vec::new(),
             table: hashbrown::HashTable::new(),
         }
     }
@@ -31,8 +35,18 @@ impl<V> StrMap<V> {
         Self::default()
     }
 
+    /// Entries kept in a list before the map switches to hashing.
+    pub const SMALL: usize = 4;
+
     #[inline]
     pub fn get(&self, key: &str) -> Option<&V> {
+        if self.table.is_empty() {
+            return self
+                .small
+                .iter()
+                .find(|(k, _)| same_bytes(k.as_bytes(), key.as_bytes()))
+                .map(|(_, v)| v);
+        }
         self.table
             .find(hash(key), |(k, _)| same_bytes(k.as_bytes(), key.as_bytes()))
             .map(|(_, v)| v)
@@ -40,6 +54,22 @@ impl<V> StrMap<V> {
 
     /// Sets `key` to `value`; returns the value it replaces, if any.
     pub fn insert(&mut self, key: &str, value: V) -> Option<V> {
+        if self.table.is_empty() {
+            if let Some((_, v)) = self
+                .small
+                .iter_mut()
+                .find(|(k, _)| same_bytes(k.as_bytes(), key.as_bytes()))
+            {
+                return Some(std::mem::replace(v, value));
+            }
+            if self.small.len() < Self::SMALL {
+                self.small.push((key.into(), value));
+                return None;
+            }
+            for (k, v) in self.small.drain(..) {
+                self.table.insert_unique(hash(&k), (k, v), |(k, _)| hash(k));
+            }
+        }
         let h = hash(key);
         match self
             .table
@@ -55,11 +85,11 @@ impl<V> StrMap<V> {
     }
 
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.small.len() + self.table.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.len() == 0
     }
 }
 
@@ -133,9 +163,15 @@ mod tests {
         assert_eq!(m.insert("us-east-1", 7), Some(1));
         assert_eq!(m.get("us-east-1"), Some(&7));
         assert_eq!(m.len(), 3);
+        // Across the switch from the list to the table (the 5th key), old keys stay found
+        // and replaceable.
         for i in 0..1000 {
-            m.insert(&format!("k{i}"), i);
+            assert_eq!(m.insert(&format!("k{i}"), i), None);
+            assert_eq!(m.len(), 4 + i as usize);
+            assert_eq!(m.get("us-east-1"), Some(&7), "{i}");
         }
         assert!((0..1000).all(|i| m.get(&format!("k{i}")) == Some(&i)));
+        assert_eq!(m.insert("", 9), Some(2));
+        assert_eq!(m.get(""), Some(&9));
     }
 }
