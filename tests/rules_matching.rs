@@ -29,6 +29,26 @@ fn load(text: &str) -> Rules {
     load_with(text, &opts())
 }
 
+/// The reference semantics: every rule tried in file order (`explain`), the first match routes
+/// unless it says `continue`, each sink at most once.
+fn walk(rules: &Rules, f: &Finding) -> Vec<Delivery> {
+    let mut expected: Vec<Delivery> = Vec::new();
+    for (r, t) in rules.explain(f).iter().enumerate() {
+        if !t.matched {
+            continue;
+        }
+        for &sink in rules.rule_sinks(r) {
+            if !expected.iter().any(|d| d.sink == sink) {
+                expected.push(Delivery { sink, rule: r });
+            }
+        }
+        if !rules.rule_continues(r) {
+            break;
+        }
+    }
+    expected
+}
+
 /// Sinks a..e and the given rules.
 fn with_sinks(rules: &str) -> String {
     let mut s = String::new();
@@ -649,20 +669,7 @@ fn indexed_routing_agrees_with_a_plain_walk() {
         f.status = Some(rng.pick(&statuses).to_string());
         f.region = Some(rng.pick(&regions).to_string());
         let routing = rules.route(&mut f);
-        let mut expected: Vec<Delivery> = Vec::new();
-        for (r, t) in rules.explain(&f).iter().enumerate() {
-            if !t.matched {
-                continue;
-            }
-            for &sink in rules.rule_sinks(r) {
-                if !expected.iter().any(|d| d.sink == sink) {
-                    expected.push(Delivery { sink, rule: r });
-                }
-            }
-            if !rules.rule_continues(r) {
-                break;
-            }
-        }
+        let expected = walk(&rules, &f);
         nonempty += usize::from(!expected.is_empty());
         assert_eq!(routing.deliveries, expected, "finding {f:?}");
     }
@@ -811,20 +818,7 @@ fn memoised_routing_equals_the_file_order_walk_on_generated_rules_and_reports() 
                             findings += 1;
                             return;
                         }
-                        let mut expected: Vec<Delivery> = Vec::new();
-                        for (r, t) in rules.explain(&f).iter().enumerate() {
-                            if !t.matched {
-                                continue;
-                            }
-                            for &sink in rules.rule_sinks(r) {
-                                if !expected.iter().any(|d| d.sink == sink) {
-                                    expected.push(Delivery { sink, rule: r });
-                                }
-                            }
-                            if !rules.rule_continues(r) {
-                                break;
-                            }
-                        }
+                        let expected = walk(&rules, &f);
                         assert_eq!(
                             out.deliveries, expected,
                             "{count} rules, {template:?}: {f:?}"
