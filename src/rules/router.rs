@@ -181,7 +181,6 @@ impl Index {
             let mut sources: Vec<String> = Vec::new();
             let mut source_rules: Vec<usize> = Vec::new();
             let mut narrowed = false;
-            let mut exact_here: Vec<usize> = Vec::new();
             for (r, rule) in rules.iter().enumerate() {
                 let matcher = rule.matcher.get(field);
                 let parts = matcher.and_then(FieldMatcher::positive_parts);
@@ -191,7 +190,7 @@ impl Index {
                 };
                 narrowed = true;
                 if !matcher.is_some_and(FieldMatcher::has_negatives) {
-                    exact_here.push(r);
+                    exact[r] |= 1 << field;
                 }
                 for l in parts.literals {
                     add(&mut by_value, l, words, r);
@@ -209,9 +208,6 @@ impl Index {
             }
             if !narrowed {
                 continue;
-            }
-            for &r in &exact_here {
-                exact[r] |= 1 << field;
             }
             let patterns = if sources.is_empty() {
                 None
@@ -259,6 +255,14 @@ impl Index {
             rules: rules.len(),
             fields,
             exact: exact.into_boxed_slice(),
+        }
+    }
+
+    /// Sets `candidates` to every rule.
+    #[inline]
+    fn all_candidates(&self, candidates: &mut [u64]) {
+        for (w, x) in candidates.iter_mut().enumerate() {
+            *x = self.mask(w);
         }
     }
 
@@ -372,9 +376,7 @@ pub fn route_rules_memo(
         memo.allowed = vec![0; index.words];
     }
     let (candidates, allowed) = (&mut memo.candidates[..], &mut memo.allowed[..]);
-    for (w, x) in candidates.iter_mut().enumerate() {
-        *x = index.mask(w);
-    }
+    index.all_candidates(candidates);
     for (ix, table) in index.fields.iter().zip(memo.tables.iter_mut()) {
         if !is_repeating(ix.field) {
             continue;
@@ -454,9 +456,7 @@ impl Scratch {
             let [c, a] = &mut self.heap;
             (&mut c[..], &mut a[..])
         };
-        for (w, x) in c.iter_mut().enumerate() {
-            *x = index.mask(w);
-        }
+        index.all_candidates(c);
         (c, a)
     }
 }
