@@ -1,48 +1,15 @@
 //! The CSV reader: columns are mapped to canonical keys once, from the header, by normalised
 //! name (case, spacing and punctuation ignored), never by position; then one reused
-//! `ByteRecord` per row.
+//! [`Record`] per row, split by [`super::csv_records`].
 
+use super::csv_records::{Record, Records};
 use super::input::Prepared;
 use super::limit::Region;
 use super::schema::{self, Kind};
 use super::{Ctx, Format, ReportError};
 use crate::{FindingView, RawItem, ReportTemplate};
 use std::collections::HashMap;
-use std::io::{self, Read};
 use std::sync::Arc;
-
-const BUFFER: usize = 64 * 1024;
-
-/// Counts `"` bytes as they stream past. In RFC 4180 CSV every quote is paired (opening and
-/// closing, or doubled inside a field), so an odd count at the end means the input stopped
-/// inside a quoted field: a truncated report, which the `csv` crate itself accepts silently.
-struct QuoteCounter<R> {
-    inner: R,
-    quotes: u64,
-}
-
-impl<R: Read> Read for QuoteCounter<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.quotes += count_quotes(&buf[..n]);
-        Ok(n)
-    }
-}
-
-/// The `"` bytes in `bytes`. Summed in `u8` over blocks of 255 (a block's count cannot wrap),
-/// which compiles to 16 or 32 byte comparisons per instruction; counting straight into a `u64`
-/// widens every byte and cost more than the CSV parse itself.
-fn count_quotes(bytes: &[u8]) -> u64 {
-    bytes
-        .chunks(255)
-        .map(|block| {
-            let n = block
-                .iter()
-                .fold(0u8, |n, &b| n.wrapping_add(u8::from(b == b'"')));
-            u64::from(n)
-        })
-        .sum()
-}
 
 /// What to do with one column.
 enum Column {
@@ -58,19 +25,15 @@ pub(super) fn read(
 ) -> Result<Option<ReportTemplate>, ReportError> {
     let (origin, gzip) = (p.origin.clone(), p.gzip);
     let source_name = ctx.source_name;
-    let csv_err = |e: csv::Error| csv_error(source_name, e, origin.of_error(gzip));
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .buffer_capacity(BUFFER)
-        .from_reader(QuoteCounter {
-            inner: &mut p.reader,
-            quotes: 0,
-        });
+    let io_err = |e: std::io::Error| super::io_error(source_name, origin.of_error(gzip), e);
+    let mut reader = Records::new(&mut p.reader);
 
     // Map the header to columns.
     ctx.meter.mark(Region::Header);
-    let header = reader.byte_headers().map_err(csv_err)?.clone();
+    let mut header = Record::default();
+    if reader.read(&mut header).map_err(io_err)? && reader.unterminated() {
+        return Err(unterminated(source_name, reader.line()));
+    }
     let mut names = Vec::with_capacity(header.len());
     for (i, h) in header.iter().enumerate() {
         let name = std::str::from_utf8(h).map_err(|u| ReportError::Parse {
@@ -160,18 +123,34 @@ pub(super) fn read(
 
     // One reused record per row; its UTF-8 is checked once for the whole record, and its
     // fields are copied into the item's one text buffer (values are made only if asked for).
-    let mut record = csv::ByteRecord::new();
+    let mut record = Record::default();
     loop {
         ctx.meter.mark(Region::Item {
-            line: Some(reader.position().line()),
+            line: Some(reader.line()),
         });
-        if !reader.read_byte_record(&mut record).map_err(csv_err)? {
+        if !reader.read(&mut record).map_err(io_err)? {
             break;
         }
         let index = ctx.items;
-        let line = record.position().map(|p| p.line());
-        let bad_utf8 = |record: &csv::ByteRecord| -> ReportError {
-            let at = record.position().map_or(0, |p| p.byte());
+        if reader.unterminated() {
+            return Err(unterminated(source_name, reader.line()));
+        }
+        if record.len() != header.len() {
+            return Err(ReportError::Item {
+                source_name: source_name.to_string(),
+                index,
+                line: Some(record.line()),
+                field: None,
+                message: format!(
+                    "expected {} fields (as in the header), found {}",
+                    header.len(),
+                    record.len()
+                ),
+            });
+        }
+        let line = Some(record.line());
+        let bad_utf8 = |record: &Record| -> ReportError {
+            let at = record.byte();
             let bad = record
                 .iter()
                 .enumerate()
@@ -203,21 +182,18 @@ pub(super) fn read(
         let all = simdutf8::basic::from_utf8(record.as_slice()).map_err(|_| bad_utf8(&record))?;
         // One pass over the fields: the matchable ones borrowed from `all`, and each field
         // boundary checked — a field splitting a character between its neighbours is invalid
-        // on its own, though the record is not (`flexible(false)`: every record has the
-        // header's field count).
+        // on its own, though the record is not (every record has the header's field count,
+        // checked above).
         let mut slots: [Option<&str>; 8] = [None; 8];
-        let mut start = 0;
-        for (i, bytes) in record.iter().enumerate() {
-            if !all.is_char_boundary(start) {
+        for (i, range) in record.ranges().enumerate() {
+            if !all.is_char_boundary(range.start) {
                 return Err(bad_utf8(&record));
             }
-            let end = start + bytes.len();
             if let Some(&Some(slot)) = slot_of.get(i)
-                && !bytes.is_empty()
+                && !range.is_empty()
             {
-                slots[slot] = all.get(start..end);
+                slots[slot] = all.get(range);
             }
-            start = end;
         }
         let [
             framework,
@@ -259,41 +235,17 @@ pub(super) fn read(
         (ctx.each)(&super::Item { view, make: &make });
         ctx.items += 1;
     }
-    if reader.get_ref().quotes % 2 == 1 {
-        return Err(ReportError::Parse {
-            source_name: source_name.to_string(),
-            format: Format::Csv,
-            line: reader.position().line(),
-            column: None,
-            message: "unterminated quoted field at end of input, the report is truncated".into(),
-        });
-    }
     Ok(Some(schema.template))
 }
 
-fn csv_error(source_name: &str, e: csv::Error, origin: super::input::ErrorOrigin) -> ReportError {
-    let line = e.position().map(|p| p.line());
-    let record = e.position().map(|p| p.record());
-    let text = e.to_string();
-    match e.into_kind() {
-        csv::ErrorKind::Io(error) => super::io_error(source_name, origin, error),
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => ReportError::Item {
-            source_name: source_name.to_string(),
-            // The header is record 0.
-            index: record.unwrap_or(1).saturating_sub(1),
-            line,
-            field: None,
-            message: format!("expected {expected_len} fields (as in the header), found {len}"),
-        },
-        _ => ReportError::Parse {
-            source_name: source_name.to_string(),
-            format: Format::Csv,
-            line: line.unwrap_or(0),
-            column: None,
-            message: text,
-        },
+/// The input ended inside a quoted field: the report was cut off.
+fn unterminated(source_name: &str, line: u64) -> ReportError {
+    ReportError::Parse {
+        source_name: source_name.to_string(),
+        format: Format::Csv,
+        line,
+        column: None,
+        message: "unterminated quoted field at end of input, the report is truncated".into(),
     }
 }
 
@@ -301,17 +253,6 @@ fn csv_error(source_name: &str, e: csv::Error, origin: super::input::ErrorOrigin
 mod tests {
     use crate::report::{ReportError, read_report};
 
-    #[test]
-    fn quote_count_is_exact_across_block_boundaries() {
-        for len in [0, 1, 254, 255, 256, 510, 511, 4096] {
-            let bytes: Vec<u8> = (0..len)
-                .map(|i| if i % 3 == 0 { b'"' } else { b'a' })
-                .collect();
-            let expected = bytes.iter().filter(|&&b| b == b'"').count() as u64;
-            assert_eq!(super::count_quotes(&bytes), expected, "{len}");
-        }
-        assert_eq!(super::count_quotes(&[b'"'; 1000]), 1000);
-    }
     use crate::{Finding, ReportTemplate};
 
     fn read(bytes: &[u8]) -> Result<Vec<Finding>, ReportError> {

@@ -11,6 +11,7 @@
 //! `docs/report-formats.md` documents the fields and their sources.
 
 mod csv;
+mod csv_records;
 mod input;
 mod json;
 mod limit;
