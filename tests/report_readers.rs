@@ -772,6 +772,26 @@ fn truncated_csv_inside_a_quoted_field_or_mid_row() {
 }
 
 #[test]
+fn csv_literal_quote_in_an_unquoted_value_is_data_and_crlf_lines_are_the_records_own() {
+    // A `"` inside an unquoted value is text (as the csv crate reads it), not the start of
+    // an unterminated quoted field: the report is whole.
+    let csv = "Account ID,Region,Copy Job ID,Job Status\r\n1,r,c\"1,FAILED\r\n";
+    let (info, found) = read_ok(csv.as_bytes(), "q.csv");
+    assert_eq!(info.items, 1);
+    assert_eq!(found[0].fields.get_str("copyJobId"), Some("c\"1"));
+    // On a CRLF file the line of a bad record is the record's own (line 4, after a blank
+    // line), not line 2 where the csv crate placed it (before the previous LF).
+    let csv = "Account ID,Region,Copy Job ID,Job Status\r\n1,r,c1,FAILED\r\n\r\n1,r\r\n";
+    let mut seen = 0;
+    let e = read_report(csv.as_bytes(), "w.csv", None, &mut |_| seen += 1).unwrap_err();
+    assert_eq!(seen, 1);
+    assert_eq!(
+        e.to_string(),
+        "w.csv: item 1 (line 4): expected 4 fields (as in the header), found 2"
+    );
+}
+
+#[test]
 fn csv_row_with_wrong_field_count_names_item_and_line() {
     let csv = "\"Account ID\",\"Region\",\"Copy Job ID\",\"Job Status\"\n\
                \"1\",\"r\",\"c1\",\"FAILED\"\n\
