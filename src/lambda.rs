@@ -69,6 +69,9 @@ pub const DEFAULT_MARGIN: Duration = Duration::from_secs(2);
 /// A Lambda deadline (ms since the epoch) before this (2001-09-09) is not a real one.
 const PLAUSIBLE_DEADLINE_MS: u64 = 1_000_000_000_000;
 
+/// Time kept back from Lambda's own deadline for answering after the last receipt write.
+pub const ANSWER_RESERVE: Duration = Duration::from_millis(250);
+
 /// Lambda's longest function timeout.
 const MAX_LAMBDA_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
@@ -421,22 +424,32 @@ impl Handler {
     /// One invocation, as the Lambda runtime calls it.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
         let deadline = deadline_of(&event.context, self.margin);
+        // Receipt writes may use the margin; they stop just before Lambda's own end, keeping
+        // only the time to answer.
+        let receipt_deadline = deadline_of(&event.context, ANSWER_RESERVE);
         tracing::info!(
             remaining_ms =
                 deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64),
             "invocation"
         );
-        self.handle_payload(&event.payload, &event.context.request_id, deadline)
-            .await
+        self.handle_payload(
+            &event.payload,
+            &event.context.request_id,
+            deadline,
+            receipt_deadline,
+        )
+        .await
     }
 
     /// [`Handler::handle`] with the parts spelled out: `owner` claims receipts (the request id),
-    /// `deadline` bounds the deliveries.
+    /// `deadline` bounds the deliveries, `receipt_deadline` the receipt reads and writes
+    /// ([`ProcessOptions::receipt_deadline`]).
     pub async fn handle_payload(
         &self,
         payload: &Value,
         owner: &str,
         deadline: Option<Instant>,
+        receipt_deadline: Option<Instant>,
     ) -> Result<Value, HandlerError> {
         let found = event::locations_from_value(payload).map_err(|e| {
             tracing::error!(error = %e, permanent = true, "event not understood");
@@ -456,6 +469,7 @@ impl Handler {
                 retry: self.retry.clone(),
                 ..DeliverOptions::default()
             },
+            receipt_deadline,
             route: RouteOptions::default(),
         };
         let mut reports = Vec::new();

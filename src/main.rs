@@ -498,6 +498,8 @@ async fn send_with_receipts(
             deadline: Some(deadline(args.timeout)),
             ..DeliverOptions::default()
         },
+        // Receipt writes get 15 s past `--timeout` (the lease is 30 s past it, at least).
+        receipt_deadline: Some(deadline(args.timeout.saturating_add(15))),
         route: RouteOptions::default(),
     };
     let mut processed = Vec::new();

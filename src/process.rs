@@ -34,6 +34,11 @@ pub struct ProcessOptions {
     pub owner: String,
     /// Deadline, retry policy and render context of the deliveries.
     pub deliver: DeliverOptions,
+    /// Receipt reads and writes give up at this instant ([`ReceiptError::Timeout`], transient):
+    /// later than the deliveries' deadline, so a sink that finishes at that deadline can still
+    /// be recorded, and before the caller's own end (the Lambda's timeout), so a receipt write S3
+    /// never answers fails the invocation with a reason instead of letting Lambda kill it.
+    pub receipt_deadline: Option<tokio::time::Instant>,
     pub route: RouteOptions,
 }
 
@@ -220,7 +225,7 @@ pub async fn process_report(
         sent: sent.to_vec(),
     };
     // Receipts are for S3 reports; fail before touching anything else.
-    store.receipt_key(&uri).map_err(|e| receipt_err(e, &[]))?;
+    let key = store.receipt_key(&uri).map_err(|e| receipt_err(e, &[]))?;
 
     // The deadline bounds the read as well as the sends: S3 answering nothing (the SDK sets no
     // read timeout) must fail the invocation in time, naming the report, not let Lambda kill it.
@@ -231,8 +236,14 @@ pub async fn process_report(
             .map_err(|e| ProcessError::from(PipelineError::from(e)))
     })
     .await?;
-    let claim = store
-        .claim_version(&uri, opened.etag.as_deref(), &opts.owner)
+    let in_time = |action: &'static str| ReceiptDeadline {
+        at: opts.receipt_deadline,
+        bucket: store.bucket(),
+        key: &key,
+        action,
+    };
+    let claim = in_time("claiming")
+        .run(store.claim_version(&uri, opened.etag.as_deref(), &opts.owner))
         .await
         .map_err(|e| receipt_err(e, &[]))?;
     let mut held = match claim {
@@ -274,7 +285,7 @@ pub async fn process_report(
         Ok(run) => run,
         Err(e) => {
             // Nothing was sent: give the claim back so a retry need not wait for the lease.
-            if let Err(release) = store.release(held).await {
+            if let Err(release) = in_time("releasing").run(store.release(held)).await {
                 tracing::warn!(report = %uri, error = %release, "could not release the claim after a read error");
             }
             return Err(e);
@@ -343,13 +354,13 @@ pub async fn process_report(
         }
         // Dropping `set` on error aborts the deliveries still running: this run lost its claim
         // (or cannot write it) and must stop sending.
-        store
-            .record(&mut held, &sink, record)
+        in_time("writing")
+            .run(store.record(&mut held, &sink, record))
             .await
             .map_err(|e| receipt_err(e, &sent))?;
     }
-    let receipt = store
-        .release(held)
+    let receipt = in_time("releasing")
+        .run(store.release(held))
         .await
         .map_err(|e| receipt_err(e, &sent))?;
     Ok(Processed {
@@ -360,6 +371,34 @@ pub async fn process_report(
         already_delivered,
         receipt: Some(receipt),
     })
+}
+
+/// One receipt operation bounded by [`ProcessOptions::receipt_deadline`].
+struct ReceiptDeadline<'a> {
+    at: Option<tokio::time::Instant>,
+    bucket: &'a str,
+    key: &'a str,
+    action: &'static str,
+}
+
+impl ReceiptDeadline<'_> {
+    async fn run<T>(
+        self,
+        fut: impl std::future::Future<Output = Result<T, ReceiptError>>,
+    ) -> Result<T, ReceiptError> {
+        let Some(at) = self.at else {
+            return fut.await;
+        };
+        tokio::time::timeout_at(at, fut)
+            .await
+            .unwrap_or_else(|_elapsed| {
+                Err(ReceiptError::Timeout {
+                    bucket: self.bucket.to_owned(),
+                    key: self.key.to_owned(),
+                    action: self.action,
+                })
+            })
+    }
 }
 
 /// Runs `fut` until `deadline` (if any); past it, [`ProcessError::Deadline`] naming `stage`. A

@@ -138,6 +138,17 @@ pub enum ReceiptError {
         key: String,
         etag: String,
     },
+    /// S3 did not answer a receipt read or write before the invocation's receipt deadline
+    /// (`ProcessOptions::receipt_deadline`): the run stops instead of being killed silently.
+    #[error(
+        "{action} receipt s3://{bucket}/{key} did not finish before the invocation deadline (S3 \
+         slow or not answering)"
+    )]
+    Timeout {
+        bucket: String,
+        key: String,
+        action: &'static str,
+    },
     #[error(
         "could not claim receipt s3://{bucket}/{key}: lost {rounds} conditional-write races in a row"
     )]
@@ -158,6 +169,7 @@ impl ReceiptError {
                 | ReceiptError::Write { .. }
                 | ReceiptError::ClaimLost { .. }
                 | ReceiptError::Contended { .. }
+                | ReceiptError::Timeout { .. }
         )
     }
 }

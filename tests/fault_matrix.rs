@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use audit_router::deliver::RetryPolicy;
-use audit_router::lambda::{Handler, HandlerError, LambdaConfig};
+use audit_router::lambda::{ANSWER_RESERVE, Handler, HandlerError, LambdaConfig};
 use aws_config::retry::RetryConfig;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::{BehaviorVersion, Region};
@@ -120,10 +120,17 @@ async fn invoke_async(
             tokio::time::sleep(wait).await;
             between(n).await;
         }
-        let deadline = Instant::now() + BUDGET;
+        let started = Instant::now();
+        let deadline = started + BUDGET;
         let result = match tokio::time::timeout(
             FUNCTION_TIMEOUT,
-            handler.handle_payload(event, request_id, Some(deadline)),
+            handler.handle_payload(
+                event,
+                request_id,
+                Some(deadline),
+                // Receipt writes may run into the margin, up to just before the kill.
+                Some(started + FUNCTION_TIMEOUT - ANSWER_RESERVE),
+            ),
         )
         .await
         {
@@ -1212,6 +1219,60 @@ async fn receipt_write_failing_after_sends_is_at_least_once() {
         }
     }
     assert!(twice >= 1, "the sink whose record failed was sent again");
+    let receipt = env.receipt().await.expect("receipt");
+    assert!(receipt["claim"].is_null());
+    for sink in ["ops-sns", "ops-slack", "ops-hook"] {
+        assert_eq!(state(&receipt, sink), "delivered", "{receipt}");
+    }
+    assert_no_secret_in(&run);
+}
+
+/// A receipt write after the sends never answers: the run stops at the receipt deadline (in
+/// the margin, before Lambda's kill) with an error naming the receipt, instead of a bare
+/// "Task timed out"; the retry takes over its own claim and re-sends what was not recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipt_write_without_answer_fails_before_the_kill_then_retry_delivers() {
+    let env = setup("receipt-put-hang", SlackAt::Mock).await;
+    env.proxy.add(
+        Rule::new("PUT", RECEIPT_TARGET)
+            .skip(1)
+            .times(1)
+            .hang(Duration::from_secs(30)),
+    );
+    let handler = env.handler().await;
+    let run = invoke_async(
+        &handler,
+        &event(),
+        "req-1",
+        Duration::ZERO,
+        env.on_failure(),
+        async |_| {},
+    )
+    .await;
+    assert_eq!(run.results.len(), 2, "{:?}", run.results);
+    let err = run.errors()[0];
+    assert_eq!(err.error_type, "AuditRouter.Receipts", "{err}");
+    assert!(
+        err.message
+            .contains("writing receipt s3://reports/audit-router-receipts/")
+            && err
+                .message
+                .contains("did not finish before the invocation deadline")
+            && !err.message.contains("permanent"),
+        "{err}"
+    );
+    for (sink, delivered) in [
+        ("ops-sns", env.sns().await),
+        ("ops-slack", env.slack.delivered()),
+        ("ops-hook", env.hook.delivered()),
+    ] {
+        assert!(
+            (1..=2).contains(&delivered.len()),
+            "{sink}: at least once, at most once per invocation: {}",
+            delivered.len()
+        );
+        assert_names_all(sink, delivered.last().expect("one"));
+    }
     let receipt = env.receipt().await.expect("receipt");
     assert!(receipt["claim"].is_null());
     for sink in ["ops-sns", "ops-slack", "ops-hook"] {
