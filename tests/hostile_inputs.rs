@@ -233,6 +233,37 @@ fn huge_top_level_json_value_and_csv_header() {
     );
 }
 
+/// Within the item limit, a line of commas is millions of fields: a header of 8 M columns used
+/// to build a name and a column for each (1.8 GB and 15 s through the CLI: a 128 MB Lambda
+/// would be killed), a row of them 8 bytes of field end each. The header is refused by its
+/// column count; a row's extra fields are counted, not kept, and named in the error.
+#[test]
+fn csv_lines_of_millions_of_fields_are_errors_not_memory() {
+    let lazy = Lazy::new(b"\"Account ID\",\"Region\"", &[b','; 4096], 2 * MIB, b"\n");
+    let (e, _) = read_err(lazy, &ReadLimits::default());
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "hostile: invalid CSV at line 1: the CSV header has {} columns; at most 4096 are \
+             read (an Audit Manager report has about 20)",
+            2 * MIB + 2
+        )
+    );
+    let mut head = BACKUP_HEADER.to_vec();
+    head.extend_from_slice(BACKUP_ROW);
+    head.extend_from_slice(b"1,r,j,FAILED,m");
+    let lazy = Lazy::new(&head, &[b','; 4096], 2 * MIB, b"\n");
+    let (e, found) = read_err(lazy, &ReadLimits::default());
+    assert_eq!(found.len(), 1, "the good row before it was delivered");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "hostile: item 1 (line 3): expected 5 fields (as in the header), found {}",
+            2 * MIB + 5
+        )
+    );
+}
+
 #[test]
 fn deep_json_nesting_is_a_parse_error_not_a_stack_overflow() {
     let mut data =

@@ -2,7 +2,7 @@
 //! name (case, spacing and punctuation ignored), never by position; then one reused
 //! [`Record`] per row, split by [`super::csv_records`].
 
-use super::csv_records::{Record, Records};
+use super::csv_records::{MAX_FIELDS, Record, Records};
 use super::input::Prepared;
 use super::limit::Region;
 use super::schema::{self, Kind};
@@ -33,6 +33,19 @@ pub(super) fn read(
     let mut header = Record::default();
     if reader.read(&mut header).map_err(io_err)? && reader.unterminated() {
         return Err(unterminated(source_name, reader.line()));
+    }
+    if header.len() > MAX_FIELDS {
+        return Err(ReportError::Parse {
+            source_name: source_name.to_string(),
+            format: Format::Csv,
+            line: header.line(),
+            column: None,
+            message: format!(
+                "the CSV header has {} columns; at most {MAX_FIELDS} are read (an Audit Manager \
+                 report has about 20)",
+                header.len()
+            ),
+        });
     }
     let mut names = Vec::with_capacity(header.len());
     for (i, h) in header.iter().enumerate() {

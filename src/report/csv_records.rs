@@ -26,19 +26,27 @@ use std::ops::Range;
 /// how far with [`super::limit::Limited`]).
 pub(super) const BUFFER: usize = 64 * 1024;
 
+/// Fields whose bounds a record keeps; past it they are only counted ([`Record::len`] stays
+/// exact). Audit Manager reports have about 20 columns; without a bound a 16 MiB line of commas
+/// (within the item limit) would keep 16 M field ends, and the header's names after them.
+pub(super) const MAX_FIELDS: usize = 4096;
+
 /// One record: its fields end to end in one buffer, reused from record to record.
 #[derive(Debug, Default)]
 pub(super) struct Record {
     data: Vec<u8>,
+    /// The ends of the first [`MAX_FIELDS`] fields.
     ends: Vec<usize>,
+    /// All fields, kept or not.
+    fields: usize,
     byte: u64,
     line: u64,
 }
 
 impl Record {
-    /// The number of fields.
+    /// The number of fields (also past [`MAX_FIELDS`], whose bounds are not kept).
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.fields
     }
 
     /// Every field's bytes, end to end.
@@ -46,7 +54,8 @@ impl Record {
         &self.data
     }
 
-    /// The fields' byte ranges within [`Record::as_slice`].
+    /// The kept fields' byte ranges within [`Record::as_slice`] (all of them up to
+    /// [`MAX_FIELDS`]).
     pub fn ranges(&self) -> impl Iterator<Item = Range<usize>> + '_ {
         let mut start = 0;
         self.ends.iter().map(move |&end| {
@@ -81,10 +90,14 @@ impl Record {
     fn clear(&mut self) {
         self.data.clear();
         self.ends.clear();
+        self.fields = 0;
     }
 
     fn end_field(&mut self) {
-        self.ends.push(self.data.len());
+        if self.ends.len() < MAX_FIELDS {
+            self.ends.push(self.data.len());
+        }
+        self.fields += 1;
     }
 }
 
@@ -421,6 +434,21 @@ mod tests {
         ] {
             check(input);
         }
+    }
+
+    #[test]
+    fn fields_past_the_bound_are_counted_not_kept() {
+        let line = ",".repeat(3 * MAX_FIELDS);
+        let mut records = Records::new(line.as_bytes());
+        let mut record = Record::default();
+        assert!(records.read(&mut record).unwrap());
+        assert_eq!(record.len(), 3 * MAX_FIELDS + 1);
+        assert_eq!(record.ranges().count(), MAX_FIELDS);
+        assert!(
+            record.ends.capacity() < 2 * MAX_FIELDS,
+            "{}",
+            record.ends.capacity()
+        );
     }
 
     #[test]
