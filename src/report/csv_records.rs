@@ -26,10 +26,7 @@ use std::ops::Range;
 /// how far with [`super::limit::Limited`]).
 pub(super) const BUFFER: usize = 64 * 1024;
 
-/// Fields whose bounds a record keeps; past it they are only counted ([`Record::len`] stays
-/// exact). Audit Manager reports have about 20 columns; without a bound a 16 MiB line of commas
-/// (within the item limit) would keep 16 M field ends, and the header's names after them.
-pub(super) const MAX_FIELDS: usize = 4096;
+pub(super) use super::MAX_FIELDS;
 
 /// One record: its fields end to end in one buffer, reused from record to record.
 #[derive(Debug, Default)]

@@ -258,6 +258,12 @@ impl<'de> Visitor<'de> for Item<'_, '_, '_> {
             position,
         })? {
             position += 1;
+            if position > super::MAX_FIELDS {
+                return Err(de::Error::custom(format!(
+                    "the item has more than {} keys (an Audit Manager item has about 20)",
+                    super::MAX_FIELDS
+                )));
+            }
             let (key, distinct) = match key {
                 ItemKey::Known(k, i) if i < 128 => {
                     let bit = 1u128 << i;

@@ -12,6 +12,12 @@
 
 mod csv;
 mod csv_records;
+
+/// The most fields a report item may have: CSV columns (a record keeps the bounds of this many
+/// fields and counts the rest) and JSON item keys. Audit Manager items have about 20; without a
+/// bound a 16 MiB line of commas or JSON object of short keys (within the item limit) is
+/// millions of fields — gigabytes of names, or a quadratic duplicate-key check.
+pub(crate) const MAX_FIELDS: usize = 4096;
 mod input;
 mod json;
 mod limit;

@@ -170,11 +170,18 @@ pub enum FieldRef<'a> {
 #[derive(Clone, Default)]
 pub struct RawItem {
     entries: Vec<(Key, Slot)>,
+    /// Key → its first entry, once the item has [`INDEX_FROM`] entries: a hostile item with
+    /// thousands of keys would otherwise cost a scan of all earlier keys per key (quadratic).
+    index: Option<Box<crate::strmap::StrMap<usize>>>,
     text: String,
     /// The value of every entry (text slots converted; `Null` for `Slot::Value` ones, which are
     /// read in place), made on first need. Cleared by every change.
     values: OnceLock<Box<[serde_json::Value]>>,
 }
+
+/// Entries from which [`RawItem`] looks keys up in an index instead of scanning (real items
+/// have about 20).
+const INDEX_FROM: usize = 48;
 
 impl RawItem {
     pub fn new() -> Self {
@@ -194,6 +201,7 @@ impl RawItem {
             entries: Vec::with_capacity(fields),
             text: String::with_capacity(text),
             values: OnceLock::new(),
+            index: None,
         }
     }
 
@@ -229,15 +237,32 @@ impl RawItem {
 
     fn insert_key(&mut self, key: Key, slot: Slot) {
         self.values.take();
-        if let Some(entry) = self
-            .entries
-            .iter_mut()
-            .find(|(k, _)| k.as_str() == key.as_str())
-        {
-            entry.1 = slot;
-        } else {
-            self.entries.push((key, slot));
+        match self.position(key.as_str()) {
+            Some(i) => self.entries[i].1 = slot,
+            None => self.push_entry(key, slot),
         }
+    }
+
+    /// Appends an entry, keeping the index (which points at a key's first entry) up to date.
+    fn push_entry(&mut self, key: Key, slot: Slot) {
+        let i = self.entries.len();
+        if let Some(index) = &mut self.index {
+            if index.get(key.as_str()).is_none() {
+                index.insert(key.as_str(), i);
+            }
+        } else if i + 1 >= INDEX_FROM {
+            let mut index = crate::strmap::StrMap::new();
+            for (j, (k, _)) in self.entries.iter().enumerate() {
+                if index.get(k.as_str()).is_none() {
+                    index.insert(k.as_str(), j);
+                }
+            }
+            if index.get(key.as_str()).is_none() {
+                index.insert(key.as_str(), i);
+            }
+            self.index = Some(Box::new(index));
+        }
+        self.entries.push((key, slot));
     }
 
     /// Appends `text` to the buffer: a text slot, or (past 4 GiB of text, which no report item
@@ -260,14 +285,14 @@ impl RawItem {
     #[doc(hidden)]
     pub fn push_distinct_static(&mut self, key: &'static str, value: serde_json::Value) {
         self.values.take();
-        self.entries.push((Key::Static(key), Slot::Value(value)));
+        self.push_entry(Key::Static(key), Slot::Value(value));
     }
 
     /// [`push_distinct_static`](Self::push_distinct_static) for a shared key.
     #[doc(hidden)]
     pub fn push_distinct_shared(&mut self, key: Arc<str>, value: serde_json::Value) {
         self.values.take();
-        self.entries.push((Key::Shared(key), Slot::Value(value)));
+        self.push_entry(Key::Shared(key), Slot::Value(value));
     }
 
     /// [`push_distinct_static`](Self::push_distinct_static) of a field kept as text, converted
@@ -276,7 +301,7 @@ impl RawItem {
     pub fn push_text_static(&mut self, key: &'static str, text: &str, kind: TextKind) {
         self.values.take();
         let slot = self.text_slot(text, kind);
-        self.entries.push((Key::Static(key), slot));
+        self.push_entry(Key::Static(key), slot);
     }
 
     /// [`push_text_static`](Self::push_text_static) for a shared key.
@@ -284,11 +309,14 @@ impl RawItem {
     pub fn push_text_shared(&mut self, key: Arc<str>, text: &str, kind: TextKind) {
         self.values.take();
         let slot = self.text_slot(text, kind);
-        self.entries.push((Key::Shared(key), slot));
+        self.push_entry(Key::Shared(key), slot);
     }
 
     fn position(&self, key: &str) -> Option<usize> {
-        self.entries.iter().position(|(k, _)| k.as_str() == key)
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.entries.iter().position(|(k, _)| k.as_str() == key),
+        }
     }
 
     #[inline]
@@ -381,6 +409,7 @@ impl RawItem {
         self.values.take();
         self.entries.clear();
         self.text.clear();
+        self.index = None;
     }
 
     /// Bytes in the text buffer (readers size the next item's buffer by it).
@@ -579,6 +608,51 @@ impl Finding {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Past `INDEX_FROM` entries keys are found through an index: the same answers as the scan
+    /// (a later insert replaces, a `push_*` duplicate leaves the first visible), across the
+    /// switch and after `clear`.
+    #[test]
+    fn raw_item_index_agrees_with_a_scan_past_the_threshold() {
+        let mut raw = RawItem::new();
+        for round in 0..2 {
+            let mut expected: Vec<(String, String)> = Vec::new();
+            for i in 0..300u32 {
+                // Keys repeat (every 7th is one seen before); some go in by `push_text_shared`.
+                let key = if i % 7 == 3 {
+                    format!("k{}", i / 2)
+                } else {
+                    format!("k{i}")
+                };
+                let value = format!("v{round}-{i}");
+                let at = expected.iter().position(|(k, _)| *k == key);
+                if i % 11 == 5 {
+                    raw.push_text_shared(Arc::from(key.as_str()), &value, TextKind::Text);
+                    if at.is_none() {
+                        expected.push((key, value));
+                    }
+                } else {
+                    raw.insert_text(key.clone(), &value);
+                    match at {
+                        Some(j) => expected[j].1 = value,
+                        None => expected.push((key, value)),
+                    }
+                }
+                if i % 37 == 0 || i == 299 {
+                    for (k, v) in &expected {
+                        assert_eq!(
+                            raw.get_str(k),
+                            Some(v.as_str()),
+                            "round {round}, i {i}, {k}"
+                        );
+                    }
+                    assert_eq!(raw.get_str("absent"), None);
+                }
+            }
+            raw.clear();
+            assert!(raw.is_empty() && raw.get_str("k1").is_none());
+        }
+    }
 
     #[test]
     fn raw_item_keys_of_any_kind_replace_each_other_and_keep_order() {
