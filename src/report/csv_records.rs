@@ -17,6 +17,8 @@
 //! - A quoted field still open at the end of the input is reported
 //!   ([`Records::unterminated`]): `csv` ends such a record silently, so a truncated report
 //!   would lose its tail without an error.
+//! - A record keeps the bounds of its first [`MAX_FIELDS`] fields and only counts the rest
+//!   ([`Record::len`] stays exact), so a 16 MiB line of commas is not 16 M field ends.
 
 use memchr::{memchr2, memchr3};
 use std::io::{self, Read};
