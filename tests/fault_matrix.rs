@@ -525,6 +525,25 @@ fn assert_once(sink: &str, delivered: &[String]) {
     assert_names_all(sink, &delivered[0]);
 }
 
+/// At least once and at most once per invocation to each sink (SNS, Slack, webhook), the
+/// last delivery naming every non-compliant control and resource; returns how many each got.
+async fn assert_at_least_once(env: &Env) -> [(&'static str, usize); 3] {
+    let counts = [
+        ("ops-sns", env.sns().await),
+        ("ops-slack", env.slack.delivered()),
+        ("ops-hook", env.hook.delivered()),
+    ];
+    for (sink, delivered) in &counts {
+        assert!(
+            (1..=2).contains(&delivered.len()),
+            "{sink}: at least once, at most once per invocation: {}",
+            delivered.len()
+        );
+        assert_names_all(sink, delivered.last().expect("one"));
+    }
+    counts.map(|(sink, delivered)| (sink, delivered.len()))
+}
+
 fn state(receipt: &Value, sink: &str) -> String {
     receipt["sinks"][sink]["state"]
         .as_str()
@@ -1193,21 +1212,9 @@ async fn receipt_write_failing_after_sends_is_at_least_once() {
         err.message.contains("writing receipt") && err.message.contains("already sent"),
         "{err}"
     );
-    let sns = env.sns().await;
-    let counts = [
-        ("ops-sns", sns),
-        ("ops-slack", env.slack.delivered()),
-        ("ops-hook", env.hook.delivered()),
-    ];
     let mut twice = 0;
-    for (sink, delivered) in &counts {
-        assert!(
-            (1..=2).contains(&delivered.len()),
-            "{sink}: at least once, at most once per invocation: {}",
-            delivered.len()
-        );
-        assert_names_all(sink, delivered.last().expect("one"));
-        if delivered.len() == 2 {
+    for (sink, delivered) in assert_at_least_once(&env).await {
+        if delivered == 2 {
             twice += 1;
         }
         // A sink named as already sent was sent again by the retry.
@@ -1215,7 +1222,7 @@ async fn receipt_write_failing_after_sends_is_at_least_once() {
             .message
             .contains(&format!("already sent in this run: {sink}"))
         {
-            assert_eq!(delivered.len(), 2, "{sink}");
+            assert_eq!(delivered, 2, "{sink}");
         }
     }
     assert!(twice >= 1, "the sink whose record failed was sent again");
@@ -1261,18 +1268,7 @@ async fn receipt_write_without_answer_fails_before_the_kill_then_retry_delivers(
             && !err.message.contains("permanent"),
         "{err}"
     );
-    for (sink, delivered) in [
-        ("ops-sns", env.sns().await),
-        ("ops-slack", env.slack.delivered()),
-        ("ops-hook", env.hook.delivered()),
-    ] {
-        assert!(
-            (1..=2).contains(&delivered.len()),
-            "{sink}: at least once, at most once per invocation: {}",
-            delivered.len()
-        );
-        assert_names_all(sink, delivered.last().expect("one"));
-    }
+    assert_at_least_once(&env).await;
     let receipt = env.receipt().await.expect("receipt");
     assert!(receipt["claim"].is_null());
     for sink in ["ops-sns", "ops-slack", "ops-hook"] {
