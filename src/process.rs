@@ -386,18 +386,12 @@ impl ReceiptDeadline<'_> {
         self,
         fut: impl std::future::Future<Output = Result<T, ReceiptError>>,
     ) -> Result<T, ReceiptError> {
-        let Some(at) = self.at else {
-            return fut.await;
-        };
-        tokio::time::timeout_at(at, fut)
-            .await
-            .unwrap_or_else(|_elapsed| {
-                Err(ReceiptError::Timeout {
-                    bucket: self.bucket.to_owned(),
-                    key: self.key.to_owned(),
-                    action: self.action,
-                })
-            })
+        until(self.at, fut, || ReceiptError::Timeout {
+            bucket: self.bucket.to_owned(),
+            key: self.key.to_owned(),
+            action: self.action,
+        })
+        .await
     }
 }
 
@@ -410,15 +404,24 @@ async fn before_deadline<T>(
     stage: &'static str,
     fut: impl std::future::Future<Output = Result<T, ProcessError>>,
 ) -> Result<T, ProcessError> {
-    let Some(deadline) = deadline else {
-        return fut.await;
-    };
-    match tokio::time::timeout_at(deadline, fut).await {
-        Ok(result) => result,
-        Err(_elapsed) => Err(ProcessError::Deadline {
-            location: location.to_owned(),
-            stage,
-        }),
+    until(deadline, fut, || ProcessError::Deadline {
+        location: location.to_owned(),
+        stage,
+    })
+    .await
+}
+
+/// Runs `fut` until `deadline` (if any); past it, the error `late` makes.
+async fn until<T, E>(
+    deadline: Option<tokio::time::Instant>,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+    late: impl FnOnce() -> E,
+) -> Result<T, E> {
+    match deadline {
+        None => fut.await,
+        Some(at) => tokio::time::timeout_at(at, fut)
+            .await
+            .unwrap_or_else(|_elapsed| Err(late())),
     }
 }
 
