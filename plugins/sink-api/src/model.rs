@@ -245,24 +245,20 @@ impl RawItem {
 
     /// Appends an entry, keeping the index (which points at a key's first entry) up to date.
     fn push_entry(&mut self, key: Key, slot: Slot) {
-        let i = self.entries.len();
-        if let Some(index) = &mut self.index {
-            if index.get(key.as_str()).is_none() {
-                index.insert(key.as_str(), i);
-            }
-        } else if i + 1 >= INDEX_FROM {
-            let mut index = crate::strmap::StrMap::new();
-            for (j, (k, _)) in self.entries.iter().enumerate() {
-                if index.get(k.as_str()).is_none() {
-                    index.insert(k.as_str(), j);
-                }
-            }
-            if index.get(key.as_str()).is_none() {
-                index.insert(key.as_str(), i);
-            }
-            self.index = Some(Box::new(index));
-        }
         self.entries.push((key, slot));
+        let n = self.entries.len();
+        // The new entry, or all of them when this one crosses the threshold.
+        let first = match self.index {
+            Some(_) => n - 1,
+            None if n < INDEX_FROM => return,
+            None => 0,
+        };
+        let index = self.index.get_or_insert_with(Box::default);
+        for (i, (k, _)) in self.entries.iter().enumerate().skip(first) {
+            if index.get(k.as_str()).is_none() {
+                index.insert(k.as_str(), i);
+            }
+        }
     }
 
     /// Appends `text` to the buffer: a text slot, or (past 4 GiB of text, which no report item
