@@ -89,8 +89,8 @@ pub struct DigestBuilder {
     lookup: HashMap<u64, Vec<usize>, foldhash::fast::FixedState>,
     /// The group of the previous finding: reports often list one control's findings together.
     last: Option<usize>,
-    /// The previous finding's rule, already in `rules` (empty before the first).
-    last_rule: String,
+    /// The previous finding's rule: its id in `rules`.
+    last_rule: Option<u32>,
 }
 
 impl DigestBuilder {
@@ -115,7 +115,7 @@ impl DigestBuilder {
             group_sets: Vec::new(),
             lookup: HashMap::default(),
             last: None,
-            last_rule: String::new(),
+            last_rule: None,
         }
     }
 
@@ -134,12 +134,12 @@ impl DigestBuilder {
     pub fn push_view(&mut self, v: &FindingView<'_>, rule: &str, make: impl FnOnce() -> Finding) {
         self.total += 1;
         // Most findings come from the same rule as the one before: skip the lookup then.
-        if self.rules.names.is_empty()
-            || !crate::strmap::same_bytes(self.last_rule.as_bytes(), rule.as_bytes())
-        {
-            self.rules.intern(rule);
-            self.last_rule.clear();
-            self.last_rule.push_str(rule);
+        let same = self
+            .last_rule
+            .and_then(|id| self.rules.names.get(id as usize))
+            .is_some_and(|last| crate::strmap::same_bytes(last.as_bytes(), rule.as_bytes()));
+        if !same {
+            self.last_rule = self.rules.intern(rule);
         }
         // Ids instead of string sets: one hash lookup per value, then a bit. The digest's
         // accounts and regions are the union of its groups', taken in `finish`.
