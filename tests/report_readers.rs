@@ -490,6 +490,44 @@ fn backup_job_csv_with_missing_optional_columns_and_quoted_newlines() {
     assert_eq!(b.fields.get("isEncrypted"), Some(&json!("")));
 }
 
+/// Headers as code that reads real reports sees them: a bracketed or parenthesised unit after the
+/// name (`"Job Status [Status]"`, stripped by dfds/aws-backup-observability's reporter Lambda,
+/// `backup-reporter-lambda/main.py`) and the organisation column of cross-account reports
+/// (`path_to_root` in the same project's Athena table of cross-account backup job reports).
+#[test]
+fn csv_headers_with_unit_suffixes_and_an_organisation_column() {
+    let (info, f) = read_ok(
+        &fixture("hand/backup_job_cross_account_suffixed.csv"),
+        "x.csv",
+    );
+    assert_eq!(info.template, Some(ReportTemplate::BackupJob));
+    assert_eq!(f.len(), 2);
+    let a = &f[0];
+    assert_eq!(
+        a.status,
+        s("FAILED"),
+        "the required Job Status column has a suffix"
+    );
+    assert_eq!(a.account, s("333333333333"));
+    assert_eq!(a.job_id, s("JOB-X1"));
+    assert_eq!(a.resource_type, s("EBS"));
+    assert_eq!(
+        a.fields.get("backupSizeInBytes"),
+        Some(&json!(0)),
+        "the JSON key, typed as in a JSON report"
+    );
+    assert_eq!(a.fields.get("backupSizeInBytesBytes"), None);
+    assert_eq!(
+        a.fields.get_str("creationDate"),
+        Some("2026-11-29T02:00:00Z")
+    );
+    assert_eq!(a.fields.get_str("pathToRoot"), Some("r-ab12/ou-ab12-prod"));
+    assert_eq!(
+        f[1].fields.get("backupSizeInBytes"),
+        Some(&json!(2147483648u64))
+    );
+}
+
 #[test]
 fn copy_job_json_exact() {
     let (info, f) = read_ok(&fixture("hand/copy_job.json"), "copy.json");

@@ -396,19 +396,46 @@ pub fn normalize(name: &str) -> String {
         .collect()
 }
 
-/// The known key a CSV header names, whatever its case and spacing.
+/// A CSV header without a trailing unit or note in brackets or parentheses
+/// (`"Backup Size in Bytes [Bytes]"` → `"Backup Size in Bytes"`, `"Job Status (Status)"` →
+/// `"Job Status"`); repeated suffixes are all removed. A header that is nothing but a bracketed
+/// name (`"[x]"`) is kept whole. Code that reads real reports strips such suffixes
+/// (`docs/report-formats.md`, "CSV headers").
+pub fn strip_header_suffix(header: &str) -> &str {
+    let mut name = header.trim();
+    loop {
+        let open = match name.as_bytes().last() {
+            Some(b']') => '[',
+            Some(b')') => '(',
+            _ => return name,
+        };
+        let Some(at) = name.rfind(open) else {
+            return name;
+        };
+        let head = name[..at].trim_end();
+        if head.is_empty() {
+            return name;
+        }
+        name = head;
+    }
+}
+
+/// The known key a CSV header names, whatever its case and spacing, with a trailing `[…]` or
+/// `(…)` suffix ignored ([`strip_header_suffix`]).
 pub fn key_for_header(header: &str) -> Option<&'static str> {
-    let n = normalize(header);
+    let n = normalize(strip_header_suffix(header));
     if n.is_empty() {
         return None;
     }
     known_keys().iter().copied().find(|k| normalize(k) == n)
 }
 
-/// A camelCase key for a CSV header the reader does not know: words split at anything not a
-/// letter or digit, the first lowercased, the others capitalised, all-caps words (`ID`, `ARN`)
-/// treated as one word (`Organization Unit ID` → `organizationUnitId`).
+/// A camelCase key for a CSV header the reader does not know: a trailing `[…]`/`(…)` suffix
+/// dropped ([`strip_header_suffix`]), words split at anything not a letter or digit, the first
+/// lowercased, the others capitalised, all-caps words (`ID`, `ARN`) treated as one word
+/// (`Organization Unit ID` → `organizationUnitId`, `path_to_root` → `pathToRoot`).
 pub fn camel_case(header: &str) -> String {
+    let header = strip_header_suffix(header);
     let mut out = String::with_capacity(header.len());
     for word in header
         .split(|c: char| !c.is_alphanumeric())
@@ -604,6 +631,34 @@ mod tests {
         assert_eq!(camel_case("Organization Path"), "organizationPath");
         assert_eq!(camel_case("OU ID"), "ouId");
         assert_eq!(camel_case("fooBar"), "fooBar");
+    }
+
+    #[test]
+    fn bracketed_suffixes_are_ignored_in_headers() {
+        assert_eq!(
+            key_for_header("Backup Size in Bytes [Bytes]"),
+            Some("backupSizeInBytes")
+        );
+        assert_eq!(
+            key_for_header("\"Job Status [Status]\""),
+            None,
+            "quotes are the CSV's"
+        );
+        assert_eq!(key_for_header("Job Status [Status]"), Some("jobStatus"));
+        assert_eq!(key_for_header("job status (status) [x]"), Some("jobStatus"));
+        assert_eq!(
+            key_for_header("  Account ID  (12 digits) "),
+            Some("accountId")
+        );
+        assert_eq!(strip_header_suffix("[x]"), "[x]");
+        assert_eq!(strip_header_suffix("Region ]"), "Region ]");
+        assert_eq!(
+            strip_header_suffix("Creation Date [UTC"),
+            "Creation Date [UTC"
+        );
+        assert_eq!(camel_case("Path To Root [OU path]"), "pathToRoot");
+        assert_eq!(camel_case("path_to_root"), "pathToRoot");
+        assert_eq!(camel_case("[x]"), "x");
     }
 
     #[test]
