@@ -11,8 +11,9 @@
 use std::io::Read;
 use std::path::PathBuf;
 
+use audit_router_sink_api::aws_error;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use tokio_util::io::SyncIoBridge;
 
@@ -226,7 +227,7 @@ fn classify(
     let SdkError::ServiceError(ctx) = &err else {
         return FetchError::Transport {
             location,
-            cause: DisplayErrorContext(&err).to_string(),
+            cause: aws_error::parts(&err).detail(),
         };
     };
     let service = ctx.err();

@@ -53,6 +53,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
+use audit_router_sink_api::aws_error;
+
 /// The receipt format this build writes and reads.
 pub const RECEIPT_VERSION: u32 = 1;
 
@@ -766,8 +768,8 @@ fn lost_race<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
 }
 
 /// One line about an error. For an S3 service error: `NoSuchBucket (HTTP 404): The specified bucket
-/// does not exist`; otherwise (timeouts, connection errors) the cause chain, as the SDK's own
-/// Display says only "service error" / "dispatch failure".
+/// does not exist`; otherwise (timeouts, connection errors) what failed and its cause chain
+/// ([`aws_error`]), never the SDK's Debug dump.
 fn describe(err: &(dyn std::error::Error + 'static)) -> String {
     if let Some(err) = err.downcast_ref::<SdkError<GetObjectError, HttpResponse>>() {
         return describe_sdk(err);
@@ -775,22 +777,25 @@ fn describe(err: &(dyn std::error::Error + 'static)) -> String {
     if let Some(err) = err.downcast_ref::<SdkError<PutObjectError, HttpResponse>>() {
         return describe_sdk(err);
     }
-    aws_sdk_s3::error::DisplayErrorContext(err).to_string()
+    let mut text = err.to_string();
+    if let Some(cause) = aws_error::cause_chain(err) {
+        text = format!("{text}: {cause}");
+    }
+    text
 }
 
 fn describe_sdk<E>(err: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    match (err, err.code()) {
-        (SdkError::ServiceError(_), Some(code)) => {
-            let status = http_status(err).map_or_else(String::new, |s| format!(" (HTTP {s})"));
-            match err.message() {
-                Some(msg) => format!("{code}{status}: {msg}"),
-                None => format!("{code}{status}"),
-            }
-        }
-        _ => aws_sdk_s3::error::DisplayErrorContext(err).to_string(),
+    let parts = aws_error::parts(err);
+    match (&parts.code, &parts.message) {
+        // The receipt's own wording keeps the status beside the code.
+        (Some(code), Some(msg)) => match parts.status {
+            Some(s) => format!("{code} (HTTP {s}): {msg}"),
+            None => format!("{code}: {msg}"),
+        },
+        _ => parts.detail(),
     }
 }
 

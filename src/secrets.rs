@@ -3,6 +3,7 @@
 //! pick one key of a JSON secret). Resolved lazily (on a sink's first send), once per process,
 //! and cached; values are [`Secret`]s that never print.
 
+use audit_router_sink_api::aws_error;
 use audit_router_sink_api::{BoxFuture, Secret, SecretError, SecretRef, SecretSource};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -88,9 +89,7 @@ impl SecretResolver {
                     .with_decryption(true)
                     .send()
                     .await
-                    .map_err(|e| {
-                        Self::err(r, aws_sdk_ssm::error::DisplayErrorContext(&e).to_string())
-                    })?;
+                    .map_err(|e| Self::err(r, aws_error::describe("SSM", "GetParameter", &e)))?;
                 out.parameter()
                     .and_then(|p| p.value())
                     .map(Secret::new)
@@ -113,7 +112,7 @@ impl SecretResolver {
                     .map_err(|e| {
                         Self::err(
                             r,
-                            aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+                            aws_error::describe("Secrets Manager", "GetSecretValue", &e),
                         )
                     })?;
                 let text = out.secret_string().ok_or_else(|| {

@@ -177,6 +177,80 @@ async fn three_thousand_resources_arrive_within_256kb() {
     assert_eq!(attr(&got[0], "findings"), ("Number", "3000"));
 }
 
+/// An AWS error as a person reads it: one line, no `Debug` of the SDK's error or HTTP response.
+fn assert_readable(error: &str) {
+    for dump in [
+        "ServiceError",
+        "raw:",
+        "Response {",
+        "headers",
+        "ConnectorError",
+        "Os {",
+    ] {
+        assert!(!error.contains(dump), "{dump:?} in {error}");
+    }
+    assert!(!error.contains('\n') && error.len() < 400, "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_errors_name_service_operation_code_and_message() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let ctx = build_ctx(&sdk);
+    let no_secret = sns_sink(&ctx, "topic_arn = \"${secretsmanager:audit/none#topic}\"");
+    let no_topic = sns_sink(
+        &ctx,
+        "topic_arn = \"arn:aws:sns:us-east-1:123456789012:no-such-topic\"",
+    );
+    // Nobody listens on this port: the SDK's dispatch failure, with its cause chain.
+    let closed = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(format!("http://127.0.0.1:{}", common::moto::free_port()))
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(aws_sdk_sns::config::Credentials::new(
+            "AKIDTEST", "secret", None, None, "test",
+        ))
+        .load()
+        .await;
+    let unreachable = sns_sink(
+        &build_ctx(&closed),
+        "topic_arn = \"arn:aws:sns:us-east-1:123456789012:t\"",
+    );
+    let jobs = [no_secret, no_topic, unreachable]
+        .into_iter()
+        .map(|sink| DeliveryJob {
+            sink,
+            digest: sample_digest(ReportTemplate::BackupJob, "ops-email"),
+        })
+        .collect();
+    let mut o = opts();
+    o.retry.max_attempts = 1;
+    let report = deliver(jobs, &o).await;
+    let errors: Vec<&str> = report
+        .outcomes
+        .iter()
+        .map(|o| match &o.status {
+            Status::Failed { error, .. } => error.as_str(),
+            s => panic!("expected a failure, got {s:?}"),
+        })
+        .collect();
+    assert!(
+        errors[0].contains("Secrets Manager GetSecretValue: ResourceNotFoundException"),
+        "{}",
+        errors[0]
+    );
+    assert!(errors[1].contains("SNS Publish: NotFound"), "{}", errors[1]);
+    assert!(
+        errors[2].contains("SNS Publish: could not reach the service: ")
+            || errors[2].contains("SNS Publish: timed out"),
+        "{}",
+        errors[2]
+    );
+    for e in errors {
+        eprintln!("{e}");
+        assert_readable(e);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_arn_by_reference_from_ssm_and_secrets_manager() {
     let moto = Moto::start();
@@ -216,7 +290,12 @@ async fn topic_arn_by_reference_from_ssm_and_secrets_manager() {
     match &report.outcomes[2].status {
         Status::Failed { error, retryable } => {
             assert!(error.contains("secret ${ssm:/audit/nope}"), "{error}");
-            assert!(error.contains("ParameterNotFound"), "{error}");
+            // Service, operation, code and message; never the SDK's Debug dump.
+            assert!(
+                error.contains("SSM GetParameter: ParameterNotFound"),
+                "{error}"
+            );
+            assert_readable(error);
             assert!(!retryable);
         }
         s => panic!("expected a failure, got {s:?}"),

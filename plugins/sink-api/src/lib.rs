@@ -6,6 +6,7 @@
 /// Re-exported so plugins build [`RenderContext`]s without their own chrono dependency.
 pub use chrono;
 
+pub mod aws_error;
 pub mod digest;
 pub mod model;
 pub mod recording;

@@ -15,13 +15,14 @@
 //! `report` (String), `environment` and `account` (String.Array), `findings` and `controls`
 //! (Number), `sink` (String), `part`/`parts` (Number), and `test` (String `true`) on test messages.
 
+use audit_router_sink_api::aws_error::{self, Failure};
 use audit_router_sink_api::text::{ascii_subject, fit_digest, truncate_bytes};
 use audit_router_sink_api::{
     AttributeValue, BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, Payload,
     RenderContext, SecretRef, Sent, SettingDoc, Settings, Sink, SinkConfig, SinkError, SinkFactory,
     TemplateData, TemplateEngine, render_data,
 };
-use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sns::error::SdkError;
 use aws_sdk_sns::operation::publish::PublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
 use serde_json::Value;
@@ -446,18 +447,15 @@ fn classify(
     e: SdkError<PublishError, aws_sdk_sns::config::http::HttpResponse>,
 ) -> SinkError {
     let prefix = format!("sns sink {sink}: publish to {topic}");
-    let status = e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
-    match &e {
-        SdkError::TimeoutError(_) => SinkError::retryable(format!("{prefix}: timed out"), None),
-        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            SinkError::retryable(format!("{prefix}: {}", DisplayErrorContext(&e)), None)
+    let parts = aws_error::parts(&e);
+    let text = format!("{prefix}: {}", describe_parts(&parts));
+    match parts.failure {
+        Failure::Timeout | Failure::Dispatch | Failure::Response => {
+            SinkError::retryable(text, None)
         }
-        SdkError::ServiceError(se) => {
-            let err = se.err();
-            let code = err.code().unwrap_or("Unknown");
-            let msg = err.message().unwrap_or("");
+        Failure::Service => {
             let transient = matches!(
-                code,
+                parts.code.as_deref().unwrap_or(""),
                 "Throttled"
                     | "Throttling"
                     | "ThrottlingException"
@@ -469,15 +467,20 @@ fn classify(
                     | "ServiceUnavailable"
                     | "KMSThrottling"
             );
-            let text = format!("{prefix}: {code} (HTTP {status}): {msg}");
+            let status = parts.status.unwrap_or(0);
             if transient || status >= 500 || status == 429 {
                 SinkError::retryable(text, None)
             } else {
                 SinkError::permanent(text)
             }
         }
-        _ => SinkError::permanent(format!("{prefix}: {}", DisplayErrorContext(&e))),
+        Failure::Construction => SinkError::permanent(text),
     }
+}
+
+/// `SNS Publish: NotFound: Topic does not exist` (the shared wording of every AWS error).
+fn describe_parts(parts: &aws_error::Described) -> String {
+    format!("SNS Publish: {}", parts.detail())
 }
 
 #[cfg(test)]
