@@ -151,7 +151,9 @@ pub fn check_report(data: &[u8]) {
 pub fn check_event(data: &[u8]) {
     let result = locations_from_event(data);
     match &result {
-        Ok(EventLocations { locations, skipped }) => {
+        Ok(EventLocations {
+            locations, skipped, ..
+        }) => {
             let mut seen = HashSet::new();
             for loc in locations {
                 assert!(seen.insert(loc), "duplicate location {loc}");

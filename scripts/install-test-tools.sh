@@ -4,6 +4,10 @@
 #   cfn-lint      -> lints template.yaml (tests/template_yaml.rs)
 #   cargo-lambda  -> `cargo lambda build` (scripts/lambda-build.sh)
 #   ziglang       -> Zig, cargo-lambda's cross linker for arm64
+#   aws-sam-cli   -> `sam local generate-event` (tests/public_events.rs renders AWS's own sample
+#                    events with it) and `sam validate --lint`
+#   slack_sdk     -> the official Slack SDK's Block Kit models, which validate every Slack payload
+#                    the tests render (tests/slack_blocks.py)
 # and from crates.io:
 #   cargo-fuzz    -> `cargo +nightly fuzz` (scripts/fuzz-ci.sh, the last step of scripts/test.sh)
 # Versions are pinned to ones that work together here. Idempotent: prints nothing and installs
@@ -16,6 +20,8 @@ PINS=(
   "cfn-lint==1.51.0"
   "cargo-lambda==1.9.2"
   "ziglang==0.15.2"
+  "aws-sam-cli==1.170.0"
+  "slack_sdk==3.48.0"
 )
 
 # Prints the pins whose distribution is missing or at another version.
@@ -46,7 +52,7 @@ if [ -n "$missing" ]; then
   echo "install-test-tools: installed $(echo $missing)"
 fi
 
-for cmd in moto_server cfn-lint cargo-lambda; do
+for cmd in moto_server cfn-lint cargo-lambda sam; do
   command -v "$cmd" >/dev/null 2>&1 || {
     echo "install-test-tools: '$cmd' is not on PATH after installing (pip's script dir: $("$PY" -c 'import sysconfig; print(sysconfig.get_path("scripts"))'))" >&2
     exit 1

@@ -1,29 +1,31 @@
 //! Turns a Lambda event (S3 notification, EventBridge, SQS/SNS wrapped, direct) into report
 //! locations.
 //!
-//! Shapes understood (detected by distinctive keys on the parsed JSON, then deserialized into the
-//! `aws_lambda_events` type for that shape):
+//! Shapes understood, detected by distinctive keys. Only the fields routing needs are read (and
+//! required); everything else in an event is ignored whatever its shape, so a fixture another
+//! tool wrote (no `SigningCertURL`, a binary SQS message attribute that is not base64, an
+//! `eventTime` in another format) is read as AWS would have it:
 //!
-//! | shape | detected by | report location |
-//! |---|---|---|
-//! | S3 notification | `Records[].s3` | `s3.bucket.name`, `s3.object.key` (form-URL-decoded) |
-//! | SQS | `Records[].body` | `body` is another event (JSON string), handled recursively |
-//! | SNS | `Records[].Sns` | `Sns.Message` is another event (JSON string), handled recursively |
-//! | SNS envelope (an SQS body) | `Type` + `TopicArn` + `Message` | `Message`, recursively |
-//! | EventBridge | `detail-type` + `detail` | `detail.bucket.name`, `detail.object.key` |
-//! | S3 test event | `"Event": "s3:TestEvent"` | none: skipped |
-//! | direct | `bucket` + `key` | taken as is, no decoding |
+//! | shape | detected by | fields read | report location |
+//! |---|---|---|---|
+//! | S3 notification | `Records[].s3` | `s3.bucket.name`, `s3.object.key`, `eventName` | bucket and key (form-URL-decoded) when `eventName` is `ObjectCreated:*`; other events skipped |
+//! | SQS | `Records[].body` | `body` (and `messageId` for a partial batch response) | `body` is another event (JSON string), handled recursively |
+//! | SNS | `Records[].Sns` | `Sns.Message`, `Sns.Type` when present | `Message` is another event (JSON string), recursively; a `Type` other than `Notification` is skipped |
+//! | SNS envelope (an SQS body) | `Message` + `Type` or `TopicArn` | `Message`, `Type` when present | as for SNS |
+//! | EventBridge | `detail-type` + `detail` | `detail-type`, `source` when present (must be `aws.s3`), `detail.bucket.name`, `detail.object.key` | `Object Created` names the object; other detail types skipped |
+//! | S3 test event | `"Event": "s3:TestEvent"` | | none: skipped |
+//! | direct | `bucket` + `key` | `bucket`, `key` | taken as is, no decoding |
 //!
 //! Every error names the path inside the event (`Records[2].s3.object.key: missing`); for a
 //! wrapped event the path goes through the wrapper (`Records[0].body -> Records[1].s3...`).
+//!
+//! An SQS event (every record an SQS message with a `messageId`) is also read message by message
+//! ([`parse_event`]): the Lambda handler answers a partial batch response
+//! (`batchItemFailures`) naming only the messages whose reports failed, and a message whose body
+//! is unreadable fails alone.
 
 use std::collections::HashSet;
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::s3::S3EventRecord;
-use aws_lambda_events::event::sns::{SnsMessage, SnsRecord};
-use aws_lambda_events::event::sqs::SqsMessage;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::location::ReportLocation;
@@ -94,16 +96,88 @@ fn check_key_len(key: &str, max: usize, path: &Path) -> Result<(), EventError> {
 
 /// Parses an event's JSON bytes.
 pub fn locations_from_event(bytes: &[u8]) -> Result<EventLocations, EventError> {
-    let value: Value = serde_json::from_slice(bytes)?;
-    locations_from_value(&value)
+    locations_from_value(&event_value(bytes)?)
+}
+
+/// An event file's JSON, a leading UTF-8 byte order mark allowed (editors on Windows write one;
+/// the aws-lambda-dotnet test events start with it).
+pub fn event_value(bytes: &[u8]) -> Result<Value, EventError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    Ok(serde_json::from_slice(bytes)?)
 }
 
 /// Same as [`locations_from_event`] for an event already parsed (the Lambda runtime hands one
-/// over as a `serde_json::Value`).
+/// over as a `serde_json::Value`). An SQS batch fails as a whole at its first unreadable
+/// message, and a report named twice is listed once; [`parse_event`] reads a batch message by
+/// message.
 pub fn locations_from_value(event: &Value) -> Result<EventLocations, EventError> {
     let mut collector = Collector::default();
     collector.event(event, &Path::root(), 0)?;
     Ok(collector.out)
+}
+
+/// An event read for the Lambda handler.
+#[derive(Debug)]
+pub enum ParsedEvent {
+    /// Any event but an SQS batch: its locations, or why it cannot be read.
+    Single(Result<EventLocations, EventError>),
+    /// An SQS event: each message read on its own, in record order.
+    SqsBatch(Vec<SqsMessage>),
+}
+
+/// One message of an SQS batch.
+#[derive(Debug)]
+pub struct SqsMessage {
+    /// The record's `messageId`: the `itemIdentifier` of a partial batch response.
+    pub message_id: String,
+    /// `Records[i]`, for messages.
+    pub path: String,
+    pub result: Result<EventLocations, EventError>,
+}
+
+/// Reads an event; an SQS event (`Records` all SQS messages with a non-empty string `messageId`)
+/// message by message, so one unreadable message does not hide the others.
+pub fn parse_event(event: &Value) -> ParsedEvent {
+    let root = Path::root();
+    let records = event
+        .as_object()
+        .and_then(|o| o.get("Records"))
+        .and_then(Value::as_array);
+    let message_ids: Option<Vec<&str>> = records.filter(|r| !r.is_empty()).and_then(|records| {
+        records
+            .iter()
+            .map(|r| {
+                let obj = r.as_object()?;
+                if !obj.contains_key("body") || obj.contains_key("s3") || obj.contains_key("Sns") {
+                    return None;
+                }
+                obj.get("messageId")
+                    .and_then(Value::as_str)
+                    .filter(|id| !id.is_empty())
+            })
+            .collect()
+    });
+    let (Some(records), Some(ids)) = (records, message_ids) else {
+        let mut collector = Collector::default();
+        return ParsedEvent::Single(collector.event(event, &root, 0).map(|()| collector.out));
+    };
+    let rpath = root.field("Records");
+    let messages = records
+        .iter()
+        .zip(ids)
+        .enumerate()
+        .map(|(i, (record, id))| {
+            let p = rpath.index(i);
+            let mut collector = Collector::default();
+            let result = collector.sqs_record(record, &p, 0).map(|()| collector.out);
+            SqsMessage {
+                message_id: id.to_owned(),
+                path: p.to_string(),
+                result,
+            }
+        })
+        .collect();
+    ParsedEvent::SqsBatch(messages)
 }
 
 /// Decodes an `application/x-www-form-urlencoded` value, as S3 encodes object keys in its
@@ -226,16 +300,31 @@ fn str_at<'v>(value: &'v Value, base: &Path, names: &[&str]) -> Result<&'v str, 
     }
 }
 
-/// Deserializes a detected shape into its typed struct; the serde message names the field.
-fn typed<'v, T: Deserialize<'v>>(
+/// The string at `names` below `value` when present (null counts as absent); an error when it
+/// is there but not a string.
+fn opt_str_at<'v>(
     value: &'v Value,
-    path: &Path,
-    what: &str,
-) -> Result<T, EventError> {
-    T::deserialize(value).map_err(|e| invalid(path, format!("not a valid {what}: {e}")))
+    base: &Path,
+    names: &[&str],
+) -> Result<Option<&'v str>, EventError> {
+    let mut cur = value;
+    for name in names {
+        cur = match cur.get(name) {
+            Some(v) if !v.is_null() => v,
+            _ => return Ok(None),
+        };
+    }
+    match cur {
+        Value::String(s) => Ok(Some(s)),
+        other => Err(invalid(
+            &base.fields(names),
+            format!("expected a string, found {}", kind(other)),
+        )),
+    }
 }
 
 fn embedded_json(s: &str, path: &Path) -> Result<Value, EventError> {
+    let s = s.strip_prefix('\u{feff}').unwrap_or(s);
     serde_json::from_str(s).map_err(|source| EventError::EmbeddedJson {
         path: path.to_string(),
         source,
@@ -283,11 +372,10 @@ impl Collector {
             Ok(())
         } else if obj.contains_key("detail-type") && obj.contains_key("detail") {
             self.eventbridge(value, path)
-        } else if obj.contains_key("Type")
-            && obj.contains_key("TopicArn")
-            && obj.contains_key("Message")
+        } else if obj.contains_key("Message")
+            && (obj.contains_key("Type") || obj.contains_key("TopicArn"))
         {
-            self.sns_envelope(value, path, depth)
+            self.sns_message(value, path, depth)
         } else if obj.contains_key("bucket") && obj.contains_key("key") {
             let bucket = str_at(value, path, &["bucket"])?;
             let key = str_at(value, path, &["key"])?;
@@ -301,7 +389,7 @@ impl Collector {
         } else {
             Err(EventError::Shape(format!(
                 "{path}: object with keys {}; expected an S3 notification (Records[].s3), SQS \
-                 (Records[].body), SNS (Records[].Sns), an SNS envelope (Type/TopicArn/Message), \
+                 (Records[].body), SNS (Records[].Sns), an SNS envelope (Message with Type or TopicArn), \
                  EventBridge (detail-type/detail), an s3:TestEvent or {{\"bucket\", \"key\"}}",
                 keys(obj)
             )))
@@ -341,16 +429,16 @@ impl Collector {
             if r.contains_key("s3") {
                 self.s3_record(record, &p)?;
             } else if r.contains_key("Sns") {
-                let rec: SnsRecord = typed(record, &p, "SNS record")?;
-                let mpath = p.fields(&["Sns", "Message"]);
-                let inner = embedded_json(&rec.sns.message, &mpath)?;
-                self.event(&inner, &mpath.embedded(), depth + 1)?;
+                let sns = record.get("Sns").unwrap_or(&Value::Null);
+                if !sns.is_object() {
+                    return Err(invalid(
+                        &p.field("Sns"),
+                        format!("expected an object, found {}", kind(sns)),
+                    ));
+                }
+                self.sns_message(sns, &p.field("Sns"), depth)?;
             } else if r.contains_key("body") {
-                let msg: SqsMessage = typed(record, &p, "SQS message")?;
-                let bpath = p.field("body");
-                let body = msg.body.ok_or_else(|| invalid(&bpath, "missing"))?;
-                let inner = embedded_json(&body, &bpath)?;
-                self.event(&inner, &bpath.embedded(), depth + 1)?;
+                self.sqs_record(record, &p, depth)?;
             } else {
                 return Err(invalid(
                     &p,
@@ -365,14 +453,20 @@ impl Collector {
         Ok(())
     }
 
+    /// An SQS message: its `body` is another event.
+    fn sqs_record(&mut self, record: &Value, p: &Path, depth: usize) -> Result<(), EventError> {
+        let body = str_at(record, p, &["body"])?;
+        let bpath = p.field("body");
+        let inner = embedded_json(body, &bpath)?;
+        self.event(&inner, &bpath.embedded(), depth + 1)
+    }
+
     fn s3_record(&mut self, record: &Value, p: &Path) -> Result<(), EventError> {
-        // Precise paths for the fields we use first, then the typed struct for the rest.
+        // Only what routing uses; the rest of the record (eventTime, userIdentity, …) is ignored.
         let bucket = str_at(record, p, &["s3", "bucket", "name"])?;
         let raw_key = str_at(record, p, &["s3", "object", "key"])?;
         let event_name = str_at(record, p, &["eventName"])?;
         check_raw_key(raw_key, &p.fields(&["s3", "object", "key"]))?;
-        // Validates the rest of the record (eventTime, userIdentity, ...) as S3 sends it.
-        let _record: S3EventRecord = typed(record, p, "S3 event record")?;
         let key = form_decode(raw_key).map_err(|why| {
             invalid(
                 &p.fields(&["s3", "object", "key"]),
@@ -395,16 +489,19 @@ impl Collector {
     }
 
     fn eventbridge(&mut self, value: &Value, path: &Path) -> Result<(), EventError> {
-        let ev: EventBridgeEvent<Value> = typed(value, path, "EventBridge event")?;
-        if ev.source != "aws.s3" {
+        if let Some(source) = opt_str_at(value, path, &["source"])?
+            && source != "aws.s3"
+        {
             return Err(invalid(
                 &path.field("source"),
-                format!("expected \"aws.s3\", found {:?}", ev.source),
+                format!("expected \"aws.s3\", found {source:?}"),
             ));
         }
+        let detail_type = str_at(value, path, &["detail-type"])?;
         let detail = path.field("detail");
-        let bucket = str_at(&ev.detail, &detail, &["bucket", "name"])?;
-        let raw_key = str_at(&ev.detail, &detail, &["object", "key"])?;
+        let detail_value = value.get("detail").unwrap_or(&Value::Null);
+        let bucket = str_at(detail_value, &detail, &["bucket", "name"])?;
+        let raw_key = str_at(detail_value, &detail, &["object", "key"])?;
         check_raw_key(raw_key, &detail.fields(&["object", "key"]))?;
         // EventBridge's key encoding is undocumented. Backup report keys always contain ':',
         // so a key with "%3A" is form-encoded and one with a raw ':' (or neither) is raw.
@@ -423,28 +520,34 @@ impl Collector {
             bucket: bucket.to_owned(),
             key,
         };
-        if ev.detail_type == "Object Created" {
+        if detail_type == "Object Created" {
             self.push(loc, path);
         } else {
             self.out.skipped.push(format!(
-                "{path}: EventBridge {:?} for {loc} is not an \"Object Created\" event",
-                ev.detail_type
+                "{path}: EventBridge {detail_type:?} for {loc} is not an \"Object Created\" event"
             ));
         }
         Ok(())
     }
 
-    fn sns_envelope(&mut self, value: &Value, path: &Path, depth: usize) -> Result<(), EventError> {
-        let msg: SnsMessage = typed(value, path, "SNS message")?;
-        if msg.sns_message_type != "Notification" {
+    /// An SNS message (a record's `Sns`, or an envelope in an SQS body): `Message` is another
+    /// event; a `Type` other than `Notification` (a subscription confirmation…) is skipped.
+    fn sns_message(&mut self, value: &Value, path: &Path, depth: usize) -> Result<(), EventError> {
+        if let Some(kind) = opt_str_at(value, path, &["Type"])?
+            && kind != "Notification"
+        {
+            let topic = opt_str_at(value, path, &["TopicArn"])
+                .ok()
+                .flatten()
+                .unwrap_or("an unnamed topic");
             self.out.skipped.push(format!(
-                "{path}: SNS {} message from {}, not a Notification",
-                msg.sns_message_type, msg.topic_arn
+                "{path}: SNS {kind} message from {topic}, not a Notification"
             ));
             return Ok(());
         }
+        let message = str_at(value, path, &["Message"])?;
         let mpath = path.field("Message");
-        let inner = embedded_json(&msg.message, &mpath)?;
+        let inner = embedded_json(message, &mpath)?;
         self.event(&inner, &mpath.embedded(), depth + 1)
     }
 }

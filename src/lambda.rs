@@ -23,6 +23,7 @@
 //! | S3 does not answer the report's GetObject (or its body) before the deadline | `Err`, nothing sent, the claim given back |
 //! | the event is not understood, the report is missing or does not parse | `Err` (permanent, logged at ERROR): after the retries the event lands in the on-failure queue, so it is not lost |
 //! | receipts unreadable / unwritable | `Err` |
+//! | an SQS event (S3 notifications buffered in a queue) | `Ok` with a partial batch response, `{"batchItemFailures": [{"itemIdentifier": …}]}`, naming the messages that are unreadable or whose report any row above fails; SQS delivers those again (the event source mapping needs `ReportBatchItemFailures`, `docs/deploy.md`) |
 //!
 //! Configuration (environment):
 //! - `AUDIT_ROUTER_RULES`: a path or `s3://bucket/key`. Unset: `$LAMBDA_TASK_ROOT/rules.toml`
@@ -45,7 +46,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::deliver::{DeliverOptions, RetryPolicy};
-use crate::event;
+use crate::event::{self, ParsedEvent};
 use crate::fetch;
 use crate::location::ReportLocation;
 use crate::pipeline::{Engine, RouteOptions};
@@ -363,6 +364,14 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
+/// What [`Handler::report`] did with one report.
+#[derive(Debug, Default)]
+struct ReportDone {
+    report: Option<Value>,
+    skipped: Vec<String>,
+    failure: Option<(&'static str, String)>,
+}
+
 /// The function, initialised once per cold start.
 #[derive(Debug)]
 pub struct Handler {
@@ -451,17 +460,6 @@ impl Handler {
         deadline: Option<Instant>,
         receipt_deadline: Option<Instant>,
     ) -> Result<Value, HandlerError> {
-        let found = event::locations_from_value(payload).map_err(|e| {
-            tracing::error!(error = %e, permanent = true, "event not understood");
-            HandlerError {
-                error_type: "AuditRouter.BadEvent",
-                message: format!("event not understood (permanent): {e}"),
-            }
-        })?;
-        let mut skipped = found.skipped;
-        for s in &skipped {
-            tracing::info!(skipped = %s, "event record skipped");
-        }
         let opts = ProcessOptions {
             owner: owner.to_owned(),
             deliver: DeliverOptions {
@@ -472,77 +470,27 @@ impl Handler {
             receipt_deadline,
             route: RouteOptions::default(),
         };
+        let found = match event::parse_event(payload) {
+            ParsedEvent::SqsBatch(messages) => return Ok(self.sqs_batch(messages, &opts).await),
+            ParsedEvent::Single(found) => found.map_err(|e| {
+                tracing::error!(error = %e, permanent = true, "event not understood");
+                HandlerError {
+                    error_type: "AuditRouter.BadEvent",
+                    message: format!("event not understood (permanent): {e}"),
+                }
+            })?,
+        };
+        let mut skipped = found.skipped;
+        for s in &skipped {
+            tracing::info!(skipped = %s, "event record skipped");
+        }
         let mut reports = Vec::new();
         let mut failures: Vec<(&'static str, String)> = Vec::new();
         for location in found.locations {
-            if let Some(why) = self.receipt_object(&location) {
-                tracing::error!(report = %location, "{why}");
-                skipped.push(format!("{location}: {why}"));
-                continue;
-            }
-            let uri = location.to_string();
-            match process::process_report(&self.engine, self.receipts.as_ref(), location, &opts)
-                .await
-            {
-                Ok(p) => {
-                    log_processed(&p);
-                    if !p.retry_can_help() && !p.complete() {
-                        // Only permanent failures are left. The invocation still fails: the
-                        // retries re-try just those sinks (the receipt skips the others), and when
-                        // they run out the event reaches the on-failure queue and its alarm, so
-                        // the operator learns that a sink lacks this report.
-                        failures.push((
-                            "AuditRouter.PermanentDelivery",
-                            format!(
-                                "{} (permanent: fix the sink, then replay with `audit-router send \
-                                 {uri}{}`)",
-                                failure_line(&p),
-                                self.receipts.as_ref().map_or_else(String::new, |r| {
-                                    let prefix = if r.prefix().is_empty() {
-                                        String::new()
-                                    } else {
-                                        format!("{}/", r.prefix())
-                                    };
-                                    format!(" --receipts s3://{}/{prefix}", r.bucket())
-                                })
-                            ),
-                        ));
-                    } else if p.retry_can_help() {
-                        failures.push(match &p.disposition {
-                            Disposition::Busy { owner, until } => (
-                                "AuditRouter.Busy",
-                                format!(
-                                    "{uri}: another invocation ({owner}) is delivering it (claim \
-                                     until {until}); retry later"
-                                ),
-                            ),
-                            _ => ("AuditRouter.RetryableDelivery", failure_line(&p)),
-                        });
-                    }
-                    reports.push(report_json(&p));
-                }
-                Err(e) => {
-                    let permanent = e.is_permanent();
-                    tracing::error!(report = %uri, error = %e, permanent, "report failed");
-                    let kind = match &e {
-                        process::ProcessError::Pipeline(_) => "AuditRouter.BadReport",
-                        process::ProcessError::Receipt { .. } => "AuditRouter.Receipts",
-                        process::ProcessError::Deadline { .. } => "AuditRouter.Timeout",
-                    };
-                    failures.push((
-                        kind,
-                        format!(
-                            "{uri}: {e}{}",
-                            if permanent {
-                                " (permanent: retries will fail the same way)"
-                            } else {
-                                ""
-                            }
-                        ),
-                    ));
-                    reports.push(json!({"report": uri, "status": "error", "error": e.to_string()}));
-                }
-            }
+            let done = self.report(location, &opts).await;
+            skipped.extend(done.skipped);
+            reports.extend(done.report);
+            failures.extend(done.failure);
         }
         if failures.is_empty() {
             return Ok(json!({"reports": reports, "skipped": skipped}));
@@ -558,6 +506,132 @@ impl Handler {
                 lines.join("; ")
             ),
         })
+    }
+
+    /// An SQS event: each message on its own. The answer is a partial batch response naming
+    /// the messages to deliver again (`ReportBatchItemFailures` on the event source mapping,
+    /// `docs/deploy.md`): those whose body is unreadable and those naming a report that was not
+    /// delivered to every sink (the same cases that fail a plain invocation). A report named by
+    /// several messages is processed once; its outcome is every such message's.
+    async fn sqs_batch(&self, messages: Vec<event::SqsMessage>, opts: &ProcessOptions) -> Value {
+        let mut failed: Vec<String> = Vec::new();
+        // Each report once, with the messages that name it, in event order.
+        let mut by_report: Vec<(ReportLocation, Vec<String>)> = Vec::new();
+        for m in messages {
+            match m.result {
+                Err(e) => {
+                    tracing::error!(
+                        message_id = %m.message_id, error = %e, permanent = true,
+                        "SQS message not understood: SQS delivers it again, then to the queue's dead-letter queue"
+                    );
+                    failed.push(m.message_id);
+                }
+                Ok(found) => {
+                    for s in &found.skipped {
+                        tracing::info!(message_id = %m.message_id, skipped = %s, "event record skipped");
+                    }
+                    for loc in found.locations {
+                        match by_report.iter_mut().find(|(l, _)| *l == loc) {
+                            Some((_, ids)) => ids.push(m.message_id.clone()),
+                            None => by_report.push((loc, vec![m.message_id.clone()])),
+                        }
+                    }
+                }
+            }
+        }
+        for (location, ids) in by_report {
+            let done = self.report(location, opts).await;
+            if let Some((error_type, line)) = done.failure {
+                tracing::error!(
+                    message_ids = ?ids, error_type, error = %line,
+                    "report not delivered to every sink: its SQS messages will be delivered again"
+                );
+                for id in ids {
+                    if !failed.contains(&id) {
+                        failed.push(id);
+                    }
+                }
+            }
+        }
+        let failures: Vec<Value> = failed
+            .iter()
+            .map(|id| json!({"itemIdentifier": id}))
+            .collect();
+        json!({"batchItemFailures": failures})
+    }
+
+    /// One report through [`process::process_report`]: its line of the answer, or what was
+    /// skipped, and the failure (error type, message) if it is not delivered to every sink.
+    async fn report(&self, location: ReportLocation, opts: &ProcessOptions) -> ReportDone {
+        let mut done = ReportDone::default();
+        if let Some(why) = self.receipt_object(&location) {
+            tracing::error!(report = %location, "{why}");
+            done.skipped.push(format!("{location}: {why}"));
+            return done;
+        }
+        let uri = location.to_string();
+        match process::process_report(&self.engine, self.receipts.as_ref(), location, opts).await {
+            Ok(p) => {
+                log_processed(&p);
+                if !p.retry_can_help() && !p.complete() {
+                    // Only permanent failures are left. The invocation still fails: the
+                    // retries re-try just those sinks (the receipt skips the others), and when
+                    // they run out the event reaches the on-failure queue and its alarm, so
+                    // the operator learns that a sink lacks this report.
+                    done.failure = Some((
+                        "AuditRouter.PermanentDelivery",
+                        format!(
+                            "{} (permanent: fix the sink, then replay with `audit-router send \
+                             {uri}{}`)",
+                            failure_line(&p),
+                            self.receipts.as_ref().map_or_else(String::new, |r| {
+                                let prefix = if r.prefix().is_empty() {
+                                    String::new()
+                                } else {
+                                    format!("{}/", r.prefix())
+                                };
+                                format!(" --receipts s3://{}/{prefix}", r.bucket())
+                            })
+                        ),
+                    ));
+                } else if p.retry_can_help() {
+                    done.failure = Some(match &p.disposition {
+                        Disposition::Busy { owner, until } => (
+                            "AuditRouter.Busy",
+                            format!(
+                                "{uri}: another invocation ({owner}) is delivering it (claim \
+                                 until {until}); retry later"
+                            ),
+                        ),
+                        _ => ("AuditRouter.RetryableDelivery", failure_line(&p)),
+                    });
+                }
+                done.report = Some(report_json(&p));
+            }
+            Err(e) => {
+                let permanent = e.is_permanent();
+                tracing::error!(report = %uri, error = %e, permanent, "report failed");
+                let kind = match &e {
+                    process::ProcessError::Pipeline(_) => "AuditRouter.BadReport",
+                    process::ProcessError::Receipt { .. } => "AuditRouter.Receipts",
+                    process::ProcessError::Deadline { .. } => "AuditRouter.Timeout",
+                };
+                done.failure = Some((
+                    kind,
+                    format!(
+                        "{uri}: {e}{}",
+                        if permanent {
+                            " (permanent: retries will fail the same way)"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+                done.report =
+                    Some(json!({"report": uri, "status": "error", "error": e.to_string()}));
+            }
+        }
+        done
     }
 
     /// Why `location` is one of our own receipts (a trigger that overlaps the receipts prefix).

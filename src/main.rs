@@ -298,10 +298,45 @@ fn collect_locations(src: &SourceArgs, dry: &mut DryRun) -> Result<Vec<ReportLoc
     if let Some(path) = &src.event {
         let bytes = std::fs::read(path)
             .with_context(|| format!("reading event file {}", path.display()))?;
-        let found = event::locations_from_event(&bytes)
-            .with_context(|| format!("event file {}", path.display()))?;
-        locations.extend(found.locations);
-        dry.skipped.extend(found.skipped);
+        let value =
+            event::event_value(&bytes).with_context(|| format!("event file {}", path.display()))?;
+        match event::parse_event(&value) {
+            event::ParsedEvent::Single(found) => {
+                let found = found.with_context(|| format!("event file {}", path.display()))?;
+                locations.extend(found.locations);
+                dry.skipped.extend(found.skipped);
+            }
+            // An SQS batch (e.g. messages taken from a queue): an unreadable message is an
+            // error of its own; the others are still processed.
+            event::ParsedEvent::SqsBatch(messages) => {
+                for m in messages {
+                    let source = format!(
+                        "event file {} {} (SQS message {})",
+                        path.display(),
+                        m.path,
+                        m.message_id
+                    );
+                    match m.result {
+                        Ok(found) => {
+                            dry.skipped.extend(found.skipped);
+                            for loc in found.locations {
+                                if locations.contains(&loc) {
+                                    dry.skipped.push(format!(
+                                        "{source}: {loc} is a duplicate of an earlier message"
+                                    ));
+                                } else {
+                                    locations.push(loc);
+                                }
+                            }
+                        }
+                        Err(e) => dry.errors.push(SourceError {
+                            error: format!("{source}: {e}"),
+                            source,
+                        }),
+                    }
+                }
+            }
+        }
     }
     Ok(locations)
 }

@@ -105,6 +105,46 @@ fn dry_run_reads_an_s3_uri_and_lambda_events() {
     assert_eq!(doc["skipped"].as_array().unwrap().len(), 1);
 }
 
+/// `--event` with SQS messages (taken from a queue, e.g. to replay them): a message that cannot
+/// be read is an error of its own, the others are still read; a BOM before the JSON is allowed.
+#[test]
+fn dry_run_event_of_sqs_messages_reads_every_readable_message() {
+    let moto = setup();
+    let mut s3_event: Value =
+        serde_json::from_slice(&common::fixture_bytes("events/s3-object-created.json")).unwrap();
+    s3_event["Records"][0]["s3"]["bucket"]["name"] = BUCKET.into();
+    s3_event["Records"][0]["s3"]["object"]["key"] = form_urlencoded::byte_serialize(KEY.as_bytes())
+        .collect::<String>()
+        .into();
+    let mut sqs: Value =
+        serde_json::from_slice(&common::fixture_bytes("events/sqs-s3.json")).unwrap();
+    let mut bad = sqs["Records"][0].clone();
+    bad["messageId"] = "m-bad".into();
+    bad["body"] = "not json".into();
+    sqs["Records"][0]["body"] = s3_event.to_string().into();
+    sqs["Records"].as_array_mut().unwrap().push(bad);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("messages.json");
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend(sqs.to_string().into_bytes());
+    std::fs::write(&file, bytes).unwrap();
+    let out = dry_run(&moto, &["--event", file.to_str().unwrap()]);
+    assert!(!out.status.success(), "an unreadable message fails the run");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["sources"][0]["items"], 12,
+        "the readable message was routed"
+    );
+    let errors = doc["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let e = errors[0]["error"].as_str().unwrap();
+    assert!(
+        e.contains("Records[1] (SQS message m-bad)")
+            && e.contains("Records[1].body: expected an embedded JSON event"),
+        "{e}"
+    );
+}
+
 #[test]
 fn dry_run_missing_s3_object_is_a_clear_error() {
     let moto = setup();

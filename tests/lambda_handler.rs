@@ -525,3 +525,84 @@ fn the_deadline_keeps_a_margin_and_survives_odd_runtimes() {
         "{l:?}"
     );
 }
+
+/// An SQS event (an S3 notification buffered in a queue): the answer is a partial batch response
+/// (as `aws_lambda_events`' `SqsBatchResponse` reads it) naming only the messages to deliver
+/// again: an unreadable body and a report that cannot be read. A report two messages name is
+/// sent once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqs_batch_answers_which_messages_to_deliver_again() {
+    use aws_lambda_events::event::sqs::SqsBatchResponse;
+    let env = setup("sqs-batch").await;
+    let template: Value =
+        serde_json::from_slice(&common::fixture_bytes("events/sqs-s3.json")).unwrap();
+    let record = |id: &str, body: String| {
+        let mut r = template["Records"][0].clone();
+        r["messageId"] = json!(id);
+        r["body"] = json!(body);
+        r
+    };
+    let good = s3_event(BUCKET, REPORT_KEY).to_string();
+    let missing = s3_event(
+        BUCKET,
+        "audit reports/Backup/gone/RESOURCE_COMPLIANCE_REPORT.json",
+    );
+    let batch = json!({"Records": [
+        record("m-good", good.clone()),
+        record("m-missing", missing.to_string()),
+        record("m-garbled", "{\"Records\": [".to_owned()),
+        record("m-again", good),
+    ]});
+    let answer = |out: Value| -> Vec<String> {
+        let response: SqsBatchResponse = serde_json::from_value(out.clone())
+            .unwrap_or_else(|e| panic!("not a partial batch response: {e}: {out}"));
+        response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect()
+    };
+    let out = env
+        .handler
+        .handle(event("req-sqs-1", batch.clone()))
+        .await
+        .expect("an SQS batch is answered, not failed");
+    assert_eq!(
+        out.as_object().unwrap().len(),
+        1,
+        "only batchItemFailures: {out}"
+    );
+    assert_eq!(answer(out), ["m-garbled", "m-missing"]);
+    let sns = drain(&env.moto, &env.queue).await;
+    assert_eq!(
+        sns.len(),
+        1,
+        "the report two messages name is sent once: {sns:?}"
+    );
+    assert_names_all("SNS message", &sns[0]);
+    assert_eq!(bodies(&env.slack).await.len(), 1);
+
+    // SQS delivers the failed messages again (here: the whole batch): the delivered report is a
+    // duplicate now, the others fail the same way.
+    let out = env
+        .handler
+        .handle(event("req-sqs-2", batch))
+        .await
+        .expect("answered");
+    assert_eq!(answer(out), ["m-garbled", "m-missing"]);
+    assert!(
+        drain(&env.moto, &env.queue).await.is_empty(),
+        "nothing sent twice"
+    );
+
+    // Every message fine: an empty list, which SQS reads as the whole batch done.
+    let out = env
+        .handler
+        .handle(event(
+            "req-sqs-3",
+            json!({"Records": [record("m-only", s3_event(BUCKET, REPORT_KEY).to_string())]}),
+        ))
+        .await
+        .expect("answered");
+    assert_eq!(out, json!({"batchItemFailures": []}));
+}
