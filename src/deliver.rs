@@ -140,6 +140,15 @@ impl Outcome {
             .filter_map(|s| s.message_id.as_deref())
             .collect()
     }
+
+    /// The messages the service refused and the sink replaced by its minimal fallback message
+    /// ([`Sent::fallback`]): what was refused and why.
+    pub fn fallbacks(&self) -> Vec<&str> {
+        self.sent
+            .iter()
+            .filter_map(|s| s.fallback.as_deref())
+            .collect()
+    }
 }
 
 /// Every outcome, in job order.
@@ -286,6 +295,9 @@ pub async fn deliver_one(job: &DeliveryJob, opts: &DeliverOptions) -> Outcome {
             };
             let error = match result {
                 Ok(sent) => {
+                    if let Some(why) = &sent.fallback {
+                        tracing::error!(sink = %o.sink, kind = o.kind, fallback = %why, "the service refused the rendered message; its minimal fallback message was delivered");
+                    }
                     o.sent.push(sent);
                     break;
                 }

@@ -728,7 +728,8 @@ fn log_processed(p: &Processed) {
         match &o.status {
             crate::deliver::Status::Delivered => tracing::info!(
                 report = %uri, sink = %o.sink, kind = o.kind, destination = %o.destination,
-                messages = o.sent.len(), message_ids = ?o.message_ids(), "delivered"
+                messages = o.sent.len(), message_ids = ?o.message_ids(),
+                fallbacks = ?o.fallbacks(), "delivered"
             ),
             crate::deliver::Status::Failed { error, retryable } => tracing::error!(
                 report = %uri, sink = %o.sink, kind = o.kind, destination = %o.destination,

@@ -462,6 +462,9 @@ pub fn outcomes_text(outcomes: &[Outcome]) -> String {
                         format!(" (ids: {})", ids.join(", "))
                     }
                 );
+                for why in o.fallbacks() {
+                    let _ = writeln!(out, "  fallback: sink {}: {why}", o.sink);
+                }
             }
             Status::Failed { error, retryable } => {
                 let _ = writeln!(

@@ -335,6 +335,7 @@ pub async fn process_report(
             Some(o) => match &o.status {
                 Status::Delivered => SinkOutcome::Delivered {
                     message_ids: o.message_ids().into_iter().map(str::to_owned).collect(),
+                    fallbacks: o.fallbacks().into_iter().map(str::to_owned).collect(),
                 },
                 Status::Failed { error, retryable } => SinkOutcome::Failed {
                     error: error.clone(),

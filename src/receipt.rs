@@ -193,6 +193,10 @@ pub enum SinkState {
         #[serde(with = "rfc3339")]
         at: DateTime<Utc>,
         message_ids: Vec<String>,
+        /// Messages the service refused, for which the sink delivered its minimal fallback
+        /// message instead (what was refused, why); absent when there were none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        fallbacks: Vec<String>,
     },
     Failed {
         #[serde(with = "rfc3339")]
@@ -217,6 +221,8 @@ impl SinkState {
 pub enum SinkOutcome {
     Delivered {
         message_ids: Vec<String>,
+        /// See [`SinkState::Delivered`]'s `fallbacks`.
+        fallbacks: Vec<String>,
     },
     Failed {
         /// Must already be redacted (no webhook URLs, tokens or signed query strings).
@@ -555,7 +561,14 @@ impl ReceiptStore {
     ) -> Result<(), ReceiptError> {
         let at = Utc::now();
         let state = match outcome {
-            SinkOutcome::Delivered { message_ids } => SinkState::Delivered { at, message_ids },
+            SinkOutcome::Delivered {
+                message_ids,
+                fallbacks,
+            } => SinkState::Delivered {
+                at,
+                message_ids,
+                fallbacks,
+            },
             SinkOutcome::Failed { error, retryable } => {
                 let attempts = match held.receipt.sinks.get(sink) {
                     Some(SinkState::Failed { attempts, .. }) => attempts.saturating_add(1),
@@ -936,6 +949,7 @@ mod tests {
             SinkState::Delivered {
                 at: at("2026-11-27T15:03:00Z"),
                 message_ids: vec!["m1".into()],
+                fallbacks: vec![],
             },
         );
         r.sinks.insert(
@@ -1000,6 +1014,7 @@ mod tests {
             SinkState::Delivered {
                 at: now,
                 message_ids: vec![],
+                fallbacks: vec![],
             },
         );
         r.sinks.insert(
@@ -1019,6 +1034,7 @@ mod tests {
             SinkState::Delivered {
                 at: now,
                 message_ids: vec![],
+                fallbacks: vec![],
             },
         );
         assert!(!r.retry_can_help(), "only a permanent failure is left");

@@ -1,13 +1,13 @@
 //! `audit-router send` and `send-test` end to end: the binary delivers to a real SNS topic
-//! (`moto_server`, read back from a subscribed SQS queue) and to a Slack stand-in (`wiremock`).
+//! (`moto_server`, read back from a subscribed SQS queue) and to the strict Slack stand-in
+//! (`tests/common/slack.rs`).
 
 mod common;
 
 use common::moto::Moto;
+use common::slack::{Answer, SlackStandIn};
 use serde_json::Value;
 use std::process::{Command, Output};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const NON_COMPLIANT: [(&str, &str); 3] = [
     (
@@ -26,7 +26,7 @@ const NON_COMPLIANT: [(&str, &str); 3] = [
 
 struct Setup {
     moto: Moto,
-    slack: MockServer,
+    slack: SlackStandIn,
     queue_url: String,
     rules: tempfile::TempDir,
 }
@@ -35,7 +35,7 @@ async fn setup(name: &str) -> Setup {
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
     let (topic, queue_url) = moto.topic_with_queue(&sdk, name).await;
-    let slack = MockServer::start().await;
+    let slack = SlackStandIn::start().await;
     let rules = tempfile::tempdir().unwrap();
     std::fs::write(
         rules.path().join("rules.toml"),
@@ -47,7 +47,7 @@ topic_arn = "{topic}"
 
 [sinks.chat]
 type = "slack"
-url = "{}/services/T000/B000/TESTSECRETPATH"
+url = "{}"
 allow_insecure_http = true
 
 [[rules]]
@@ -56,7 +56,7 @@ sinks = ["email", "chat"]
 [rules.match]
 status = "NON_COMPLIANT"
 "#,
-            slack.uri()
+            slack.url()
         ),
     )
     .unwrap();
@@ -86,12 +86,6 @@ fn text(b: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn send_delivers_every_non_compliant_resource_to_sns_and_slack() {
     let s = setup("send-ok").await;
-    Mock::given(method("POST"))
-        .and(path("/services/T000/B000/TESTSECRETPATH"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .expect(1)
-        .mount(&s.slack)
-        .await;
     let report = common::fixture("reports/aws/RESOURCE_COMPLIANCE_REPORT.json");
     let out = run(&s, &["send", report.to_str().unwrap()]).await;
     let stdout = text(&out.stdout);
@@ -99,7 +93,7 @@ async fn send_delivers_every_non_compliant_resource_to_sns_and_slack() {
     assert!(stdout.contains("delivered: sink email (sns)"), "{stdout}");
     assert!(stdout.contains("delivered: sink chat (slack)"), "{stdout}");
     assert!(
-        !stdout.contains("TESTSECRETPATH") && !text(&out.stderr).contains("TESTSECRETPATH"),
+        !stdout.contains("TESTSECRET") && !text(&out.stderr).contains("TESTSECRET"),
         "the webhook path is a secret: {stdout}"
     );
 
@@ -116,9 +110,9 @@ async fn send_delivers_every_non_compliant_resource_to_sns_and_slack() {
         );
     }
 
-    let requests = s.slack.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 1);
-    let payload: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    let posted = s.slack.delivered();
+    assert_eq!(posted.len(), 1, "{:?}", s.slack.refused());
+    let payload: Value = serde_json::from_str(&posted[0]).unwrap();
     let blocks = payload["blocks"].to_string();
     for (control, resource) in NON_COMPLIANT {
         assert!(blocks.contains(control), "Slack names {control}");
@@ -129,10 +123,7 @@ async fn send_delivers_every_non_compliant_resource_to_sns_and_slack() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_slack_does_not_stop_sns_and_the_exit_code_says_so() {
     let s = setup("send-slack-down").await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500).set_body_string("internal error"))
-        .mount(&s.slack)
-        .await;
+    s.slack.always(Some(Answer::status(500, "rollup_error")));
     let report = common::fixture("reports/aws/RESOURCE_COMPLIANCE_REPORT.json");
     let out = run(&s, &["send", "--timeout", "4", report.to_str().unwrap()]).await;
     let stdout = text(&out.stdout);
@@ -142,10 +133,10 @@ async fn a_failing_slack_does_not_stop_sns_and_the_exit_code_says_so() {
     );
     assert!(stdout.contains("delivered: sink email (sns)"), "{stdout}");
     assert!(stdout.contains("FAILED: sink chat (slack)"), "{stdout}");
-    assert!(!stdout.contains("TESTSECRETPATH"), "{stdout}");
+    assert!(!stdout.contains("TESTSECRET"), "{stdout}");
     // SNS got the digest although Slack was down; Slack was retried.
     assert_eq!(s.moto.receive(&s.queue_url).await.len(), 1);
-    assert!(s.slack.received_requests().await.unwrap().len() >= 2);
+    assert!(s.slack.requests() >= 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -163,7 +154,7 @@ async fn send_test_sends_one_marked_message_to_one_sink() {
     let subject = envelopes[0]["Subject"].as_str().unwrap();
     assert!(subject.to_lowercase().contains("test"), "{subject}");
     // Slack was not touched.
-    assert!(s.slack.received_requests().await.unwrap().is_empty());
+    assert_eq!(s.slack.requests(), 0);
 
     let out = run(&s, &["send-test", "--sink", "nope"]).await;
     assert!(!out.status.success());

@@ -68,9 +68,10 @@ impl Sink for Scripted {
             let next = self.script.lock().unwrap().pop_front();
             match next {
                 Some(Err(e)) => Err(e),
-                _ => Ok(Sent {
-                    message_id: Some(format!("m{}", self.calls.lock().unwrap().len())),
-                }),
+                _ => Ok(Sent::with_id(Some(format!(
+                    "m{}",
+                    self.calls.lock().unwrap().len()
+                )))),
             }
         })
     }

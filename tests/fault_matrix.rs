@@ -18,7 +18,7 @@ mod fault_proxy;
 #[path = "handler_support/mod.rs"]
 mod support;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,7 +31,9 @@ use aws_sdk_s3::config::Credentials;
 use common::moto::{ACCESS_KEY, Moto, REGION, SECRET_KEY};
 use fault_proxy::{Blackhole, FaultProxy, Rule};
 use serde_json::{Value, json};
-use support::{RECEIPTS_PREFIX, REPORT_FIXTURE, REPORT_KEY, assert_names_all, s3_event};
+use support::{
+    Answer, RECEIPTS_PREFIX, REPORT_FIXTURE, REPORT_KEY, SlackStandIn, assert_names_all, s3_event,
+};
 use tokio::time::Instant;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -182,32 +184,24 @@ async fn invoke_async(
 async fn no_change(_: u32) {}
 
 // ------------------------------------------------------------------------------------------------
-// Slack and webhook as wiremock, with a script of answers.
+// The webhook as wiremock, with a script of answers (an in-house endpoint that takes any JSON:
+// these rows are about the transport). Slack is the strict stand-in (tests/common/slack.rs).
 // ------------------------------------------------------------------------------------------------
 
-/// Answers from a queue, then `then` forever (200 "ok" when unset); logs (time, status, body) of
-/// every request.
+/// Answers 200 `ok` to everything; logs (time, status, body) of every request.
 #[derive(Clone, Default)]
 struct Script {
-    queue: Arc<Mutex<VecDeque<(u16, ResponseTemplate)>>>,
-    then: Arc<Mutex<Option<(u16, ResponseTemplate)>>>,
     log: Arc<Mutex<Vec<(Instant, u16, String)>>>,
 }
 
 impl Respond for Script {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let next = lock(&self.queue).pop_front();
-        let (status, resp) = next.unwrap_or_else(|| {
-            lock(&self.then)
-                .clone()
-                .unwrap_or_else(|| answer(200, "ok"))
-        });
         lock(&self.log).push((
             Instant::now(),
-            status,
+            200,
             String::from_utf8_lossy(&request.body).into_owned(),
         ));
-        resp
+        ResponseTemplate::new(200).set_body_string("ok")
     }
 }
 
@@ -215,18 +209,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A scripted answer: `status` with `body`.
-fn answer(status: u16, body: &str) -> (u16, ResponseTemplate) {
-    (status, ResponseTemplate::new(status).set_body_string(body))
-}
-
 impl Script {
-    fn push(&self, resp: (u16, ResponseTemplate)) {
-        lock(&self.queue).push_back(resp);
-    }
-    fn always(&self, resp: Option<(u16, ResponseTemplate)>) {
-        *lock(&self.then) = resp;
-    }
     /// Bodies of the requests answered 2xx: the deliveries.
     fn delivered(&self) -> Vec<String> {
         lock(&self.log)
@@ -237,9 +220,6 @@ impl Script {
     }
     fn requests(&self) -> usize {
         lock(&self.log).len()
-    }
-    fn times(&self) -> Vec<Instant> {
-        lock(&self.log).iter().map(|(t, _, _)| *t).collect()
     }
 }
 
@@ -274,8 +254,8 @@ struct Env {
     /// `None` once stopped; replaced by a restarted one.
     moto: Arc<Mutex<Option<Moto>>>,
     proxy: FaultProxy,
-    slack: Script,
-    _slack_server: Option<MockServer>,
+    /// The strict Slack stand-in (unused when Slack is a black hole or refused).
+    slack: SlackStandIn,
     hole: Option<Blackhole>,
     refused: Option<u16>,
     hook: Script,
@@ -381,26 +361,17 @@ async fn setup(name: &str, slack_at: SlackAt) -> Env {
     let moto = Moto::start();
     let seeded = seed(&moto, name).await;
     let proxy = FaultProxy::start(moto.port()).await;
-    let (slack_server, slack, hole, refused, slack_base) = match slack_at {
-        SlackAt::Mock => {
-            let (server, script) = scripted_server(None).await;
-            let uri = server.uri();
-            (Some(server), script, None, None, uri)
-        }
+    let slack = SlackStandIn::start().await;
+    let (hole, refused, slack_base) = match slack_at {
+        SlackAt::Mock => (None, None, slack.uri()),
         SlackAt::Blackhole => {
             let hole = Blackhole::start(Duration::from_secs(20)).await;
             let uri = hole.uri();
-            (None, Script::default(), Some(hole), None, uri)
+            (Some(hole), None, uri)
         }
         SlackAt::Refused => {
             let port = common::moto::free_port();
-            (
-                None,
-                Script::default(),
-                None,
-                Some(port),
-                format!("http://127.0.0.1:{port}"),
-            )
+            (None, Some(port), format!("http://127.0.0.1:{port}"))
         }
     };
     let (hook_server, hook) = scripted_server(None).await;
@@ -419,7 +390,6 @@ async fn setup(name: &str, slack_at: SlackAt) -> Env {
         moto: Arc::new(Mutex::new(Some(moto))),
         proxy,
         slack,
-        _slack_server: slack_server,
         hole,
         refused,
         hook,
@@ -959,9 +929,7 @@ async fn sns_5xx_fails_the_invocation_then_retry_publishes_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_429_with_retry_after_is_honoured() {
     let env = setup("slack-429-ra", SlackAt::Mock).await;
-    let (status, resp) = answer(429, "rate_limited");
-    env.slack
-        .push((status, resp.insert_header("Retry-After", "1")));
+    env.slack.push(Answer::rate_limited(1));
     let handler = env.handler().await;
     let run = invoke_async(
         &handler,
@@ -989,7 +957,7 @@ async fn slack_429_with_retry_after_is_honoured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_429_without_retry_after_backs_off() {
     let env = setup("slack-429", SlackAt::Mock).await;
-    env.slack.push(answer(429, "rate_limited"));
+    env.slack.push(Answer::status(429, "rate_limited"));
     let handler = env.handler().await;
     let run = invoke_async(
         &handler,
@@ -1012,7 +980,7 @@ async fn slack_429_without_retry_after_backs_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_500_persistent_others_once_and_dead_lettered() {
     let env = setup("slack-500", SlackAt::Mock).await;
-    env.slack.always(Some(answer(500, "internal_error")));
+    env.slack.always(Some(Answer::status(500, "rollup_error")));
     let handler = env.handler().await;
     let run = invoke_async(
         &handler,
@@ -1043,12 +1011,14 @@ async fn slack_500_persistent_others_once_and_dead_lettered() {
     assert_no_secret_in(&run);
 }
 
-/// Slack refuses the payload (400 invalid_blocks): permanent, not retried within an invocation;
-/// the invocation fails so the event is dead-lettered; the others get it once.
+/// Slack refuses the payload (400 invalid_blocks), and the minimal fallback message too:
+/// permanent, not retried within an invocation; the invocation fails so the event is
+/// dead-lettered; the others get it once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_400_invalid_blocks_is_permanent_and_dead_lettered() {
     let env = setup("slack-400", SlackAt::Mock).await;
-    env.slack.always(Some(answer(400, "invalid_blocks")));
+    env.slack
+        .always(Some(Answer::status(400, "invalid_blocks")));
     let handler = env.handler().await;
     let run = invoke_async(
         &handler,
@@ -1069,13 +1039,61 @@ async fn slack_400_invalid_blocks_is_permanent_and_dead_lettered() {
     assert_dead_lettered(&env, &run).await;
     assert_eq!(
         env.slack.requests(),
-        (1 + maximum_retry_attempts()) as usize,
-        "one attempt per invocation"
+        2 * (1 + maximum_retry_attempts()) as usize,
+        "per invocation one attempt and one fallback message, both refused"
     );
     assert_once("ops-sns", &env.sns().await);
     assert_once("ops-hook", &env.hook.delivered());
     let receipt = env.receipt().await.expect("receipt");
     assert_eq!(receipt["sinks"]["ops-slack"]["retryable"], false);
+    assert_no_secret_in(&run);
+}
+
+/// Slack refuses the digest with `msg_blocks_too_long` (its undocumented cumulative limit, here
+/// forced once): the sink sends the minimal fallback message instead, which Slack takes; the
+/// invocation succeeds (nothing left to retry), the receipt records the delivery with the
+/// fallback and why, the others get the digest once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_msg_blocks_too_long_sends_the_fallback_once() {
+    let env = setup("slack-too-long", SlackAt::Mock).await;
+    env.slack.push(Answer::status(400, "msg_blocks_too_long"));
+    let handler = env.handler().await;
+    let run = invoke_async(
+        &handler,
+        &event(),
+        "req-1",
+        Duration::ZERO,
+        env.on_failure(),
+        no_change,
+    )
+    .await;
+    assert_eq!(run.results.len(), 1, "{:?}", run.results);
+    assert_eq!(run.last_ok()["reports"][0]["status"], "delivered");
+    assert_eq!(
+        env.slack.refused(),
+        [(400, "msg_blocks_too_long".to_owned())]
+    );
+    let shown = env.slack.delivered();
+    assert_eq!(shown.len(), 1, "the fallback, once");
+    let fallback: Value = serde_json::from_str(&shown[0]).unwrap();
+    let text = fallback["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("The full digest did not fit in a Slack message")
+            && text.contains("<https://s3.console.aws.amazon.com/s3/object/"),
+        "{text}"
+    );
+    common::slack::assert_slack_accepts(&shown);
+    assert_once("ops-sns", &env.sns().await);
+    assert_once("ops-hook", &env.hook.delivered());
+    let receipt = env.receipt().await.expect("receipt");
+    assert_eq!(state(&receipt, "ops-slack"), "delivered", "{receipt}");
+    let why = receipt["sinks"]["ops-slack"]["fallbacks"][0]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        why.contains("Slack refused message 1/1 (msg_blocks_too_long)"),
+        "{receipt}"
+    );
     assert_no_secret_in(&run);
 }
 
@@ -1086,7 +1104,7 @@ async fn slack_connection_refused_then_back() {
     let env = setup("slack-refused", SlackAt::Refused).await;
     let port = env.refused.expect("port");
     let handler = env.handler().await;
-    let mut revived: Option<(MockServer, Script)> = None;
+    let mut revived: Option<SlackStandIn> = None;
     let run = invoke_async(
         &handler,
         &event(),
@@ -1096,7 +1114,7 @@ async fn slack_connection_refused_then_back() {
         async |_| {
             let listener =
                 std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind Slack's port");
-            revived = Some(scripted_server(Some(listener)).await);
+            revived = Some(SlackStandIn::start_on(listener).await);
         },
     )
     .await;
@@ -1106,7 +1124,7 @@ async fn slack_connection_refused_then_back() {
         err.message.contains("ops-slack") && err.message.contains("connection"),
         "{err}"
     );
-    let (_server, slack) = revived.expect("Slack started");
+    let slack = revived.expect("Slack started");
     assert_once("ops-slack", &slack.delivered());
     assert_once("ops-sns", &env.sns().await);
     assert_once("ops-hook", &env.hook.delivered());
@@ -1341,12 +1359,7 @@ async fn duplicate_event_sends_nothing_the_second_time() {
 async fn concurrent_events_deliver_once() {
     let env = setup("concurrent", SlackAt::Mock).await;
     // Slack takes 500 ms, so the first run is still delivering when the second claims.
-    env.slack.always(Some((
-        200,
-        ResponseTemplate::new(200)
-            .set_body_string("ok")
-            .set_delay(Duration::from_millis(500)),
-    )));
+    env.slack.set_delay(Some(Duration::from_millis(500)));
     let (a, b) = (env.handler().await, env.handler().await);
     let ev = event();
     // Lambda waits a minute before a retry; scaled to 1.5 s (longer than the first run).

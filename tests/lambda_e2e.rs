@@ -1,5 +1,5 @@
 //! End to end, on real programs: `moto_server` holds the report bucket, the SNS topic and an SQS
-//! queue subscribed to it; wiremock stands in for Slack; the function runs under the Lambda
+//! queue subscribed to it; the strict Slack stand-in (`tests/common/slack.rs`) is Slack; the function runs under the Lambda
 //! Runtime API emulator of `cargo lambda watch` (which builds and starts the `audit-router`
 //! binary with no subcommand, i.e. in Lambda mode) and is invoked with
 //! `cargo lambda invoke --data-file` with an S3 event (a key with spaces and `:`) and an
@@ -22,8 +22,6 @@ use std::time::{Duration, Instant};
 use common::moto::Moto;
 use serde_json::Value;
 use support::*;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const BUCKET: &str = "backup-audit-reports";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -204,14 +202,6 @@ fn json_out(o: &Output, watcher: &Emulator) -> Value {
         .unwrap_or_else(|e| panic!("invoke output is not JSON ({e}):\n{}", describe(o, watcher)))
 }
 
-async fn slack_status(slack: &MockServer, status: u16) {
-    slack.reset().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(status).set_body_string("status"))
-        .mount(slack)
-        .await;
-}
-
 fn state(receipt: &Value, sink: &str) -> String {
     receipt["sinks"][sink]["state"]
         .as_str()
@@ -238,8 +228,7 @@ async fn lambda_under_the_cargo_lambda_emulator() {
     let report = common::fixture_bytes(REPORT_FIXTURE);
     moto.put_object(BUCKET, REPORT_KEY, report.clone()).await;
     let (topic, queue) = topic_with_queue(&moto, "audit-router-e2e").await;
-    let slack = MockServer::start().await;
-    slack_status(&slack, 200).await;
+    let slack = SlackStandIn::start().await;
 
     let dir = tempfile::tempdir().expect("temp dir");
     let rules = dir.path().join("rules.toml");
@@ -283,9 +272,9 @@ async fn lambda_under_the_cargo_lambda_emulator() {
     let sns = drain(&moto, &queue).await;
     assert_eq!(sns.len(), 1, "{sns:?}");
     assert_names_all("SNS message", &sns[0]);
-    let posts = bodies(&slack).await;
-    assert_eq!(posts.len(), 1);
-    assert_names_all("Slack payload", &posts[0]);
+    let slack_posts = posts(&slack);
+    assert_eq!(slack_posts.len(), 1);
+    assert_names_all("Slack payload", &slack_posts[0]);
     let receipt = read_receipt(&moto, BUCKET, REPORT_KEY).await;
     assert_eq!(state(&receipt, "ops-sns"), "delivered", "{receipt}");
     assert_eq!(state(&receipt, "ops-slack"), "delivered", "{receipt}");
@@ -303,7 +292,7 @@ async fn lambda_under_the_cargo_lambda_emulator() {
         drain(&moto, &queue).await.is_empty(),
         "no second SNS message"
     );
-    assert_eq!(bodies(&slack).await.len(), 1, "no second Slack post");
+    assert_eq!(posts(&slack).len(), 1, "no second Slack post");
 
     // 3. A Slack outage on a new report (EventBridge this time): SNS delivered, the invocation
     //    fails so Lambda would retry; the retry sends Slack only.
@@ -312,7 +301,7 @@ async fn lambda_under_the_cargo_lambda_emulator() {
         "2026-11-26T00:00:00Z_2026-11-27T00:00:00Z",
     );
     moto.put_object(BUCKET, &key2, report).await;
-    slack_status(&slack, 500).await;
+    slack_status(&slack, 500);
     let event2 = eventbridge_event(BUCKET, &key2);
     let (out, _) = watcher.invoke(dir.path(), "outage", &event2).await;
     assert!(!out.status.success(), "{}", describe(&out, &watcher));
@@ -323,19 +312,19 @@ async fn lambda_under_the_cargo_lambda_emulator() {
         describe(&out, &watcher)
     );
     assert_eq!(drain(&moto, &queue).await.len(), 1, "SNS delivered once");
-    assert!(!bodies(&slack).await.is_empty(), "Slack was tried");
+    assert!(!posts(&slack).is_empty(), "Slack was tried");
     let receipt = read_receipt(&moto, BUCKET, &key2).await;
     assert_eq!(state(&receipt, "ops-sns"), "delivered", "{receipt}");
     assert_eq!(state(&receipt, "ops-slack"), "failed", "{receipt}");
 
-    slack_status(&slack, 200).await;
+    slack_status(&slack, 200);
     let (out, _) = watcher.invoke(dir.path(), "retry", &event2).await;
     let doc = json_out(&out, &watcher);
     assert_eq!(doc["reports"][0]["status"], "delivered", "{doc}");
     assert!(drain(&moto, &queue).await.is_empty(), "SNS not sent again");
-    let posts = bodies(&slack).await;
-    assert_eq!(posts.len(), 1, "Slack sent once on the retry");
-    assert_names_all("Slack payload", &posts[0]);
+    let slack_posts = posts(&slack);
+    assert_eq!(slack_posts.len(), 1, "Slack sent once on the retry");
+    assert_names_all("Slack payload", &slack_posts[0]);
     let receipt = read_receipt(&moto, BUCKET, &key2).await;
     assert_eq!(state(&receipt, "ops-slack"), "delivered", "{receipt}");
 

@@ -1,5 +1,5 @@
 //! The Lambda handler called in-process (no emulator): receipts against a real `moto_server`
-//! (S3 for the report and receipts, SNS → SQS), wiremock as Slack. Covers duplicates, a partial
+//! (S3 for the report and receipts, SNS → SQS), the strict Slack stand-in (`tests/common/slack.rs`). Covers duplicates, a partial
 //! failure and its retry, a busy claim, a permanent sink failure, a bad report, init errors
 //! (same lines as `check`), configuration and the panic hook.
 
@@ -19,14 +19,12 @@ use common::moto::Moto;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use support::*;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const BUCKET: &str = "reports";
 
 struct Env {
     moto: Moto,
-    slack: MockServer,
+    slack: SlackStandIn,
     queue: String,
     handler: Handler,
     _dir: tempfile::TempDir,
@@ -55,11 +53,7 @@ async fn setup(name: &str) -> Env {
     moto.put_object(BUCKET, REPORT_KEY, common::fixture_bytes(REPORT_FIXTURE))
         .await;
     let (topic, queue) = topic_with_queue(&moto, name).await;
-    let slack = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .mount(&slack)
-        .await;
+    let slack = SlackStandIn::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let rules = dir.path().join("rules.toml");
     std::fs::write(
@@ -101,14 +95,6 @@ fn event(request_id: &str, payload: Value) -> LambdaEvent<Value> {
     LambdaEvent::new(payload, ctx)
 }
 
-async fn slack_status(slack: &MockServer, status: u16) {
-    slack.reset().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(status).set_body_string("status"))
-        .mount(slack)
-        .await;
-}
-
 fn state(receipt: &Value, sink: &str) -> String {
     receipt["sinks"][sink]["state"]
         .as_str()
@@ -133,7 +119,7 @@ async fn delivers_once_then_a_duplicate_sends_nothing() {
     let sns = drain(&env.moto, &env.queue).await;
     assert_eq!(sns.len(), 1, "{sns:?}");
     assert_names_all("SNS message", &sns[0]);
-    let slack = bodies(&env.slack).await;
+    let slack = posts(&env.slack);
     assert_eq!(slack.len(), 1);
     assert_names_all("Slack payload", &slack[0]);
 
@@ -163,13 +149,13 @@ async fn delivers_once_then_a_duplicate_sends_nothing() {
         assert_eq!(out["reports"][0]["status"], "duplicate", "{out}");
     }
     assert!(drain(&env.moto, &env.queue).await.is_empty());
-    assert_eq!(bodies(&env.slack).await.len(), 1, "no second Slack post");
+    assert_eq!(posts(&env.slack).len(), 1, "no second Slack post");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_a_slack_outage_sends_slack_only() {
     let env = setup("outage").await;
-    slack_status(&env.slack, 500).await;
+    slack_status(&env.slack, 500);
     let err = env
         .handler
         .handle(event("req-1", s3_event(BUCKET, REPORT_KEY)))
@@ -189,7 +175,7 @@ async fn a_retry_after_a_slack_outage_sends_slack_only() {
     assert_eq!(receipt["sinks"]["ops-slack"]["retryable"], true);
 
     // Lambda retries (same request id for an async retry); Slack is back.
-    slack_status(&env.slack, 200).await;
+    slack_status(&env.slack, 200);
     let out = env
         .handler
         .handle(event("req-1", s3_event(BUCKET, REPORT_KEY)))
@@ -200,7 +186,7 @@ async fn a_retry_after_a_slack_outage_sends_slack_only() {
         drain(&env.moto, &env.queue).await.is_empty(),
         "SNS not sent again"
     );
-    let slack = bodies(&env.slack).await;
+    let slack = posts(&env.slack);
     assert_eq!(slack.len(), 1, "Slack sent once after the outage");
     assert_names_all("Slack payload", &slack[0]);
     let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
@@ -228,13 +214,13 @@ async fn a_live_claim_of_another_invocation_sends_nothing_and_fails() {
     assert_eq!(err.error_type, "AuditRouter.Busy");
     assert!(err.message.contains("other-invocation"), "{err}");
     assert!(drain(&env.moto, &env.queue).await.is_empty());
-    assert!(bodies(&env.slack).await.is_empty());
+    assert!(posts(&env.slack).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanent_sink_failure_is_recorded_and_fails_the_invocation() {
     let env = setup("permanent").await;
-    slack_status(&env.slack, 404).await;
+    slack_status(&env.slack, 404);
     // The invocation fails, so the event reaches the on-failure queue (and its alarm) once Lambda's
     // retries run out: a sink that lacks the report must not go unnoticed (docs/reliability.md).
     let err = env
@@ -256,7 +242,7 @@ async fn a_permanent_sink_failure_is_recorded_and_fails_the_invocation() {
     assert_eq!(receipt["sinks"]["ops-slack"]["retryable"], false);
     assert_eq!(state(&receipt, "ops-sns"), "delivered");
     assert_eq!(
-        bodies(&env.slack).await.len(),
+        posts(&env.slack).len(),
         1,
         "no retry of a 404 within the invocation"
     );
@@ -267,7 +253,7 @@ async fn a_permanent_sink_failure_is_recorded_and_fails_the_invocation() {
         .await
         .expect_err("still permanent");
     assert_eq!(err.error_type, "AuditRouter.PermanentDelivery");
-    assert_eq!(bodies(&env.slack).await.len(), 2);
+    assert_eq!(posts(&env.slack).len(), 2);
     assert_eq!(drain(&env.moto, &env.queue).await.len(), 1, "SNS sent once");
 }
 
@@ -328,7 +314,7 @@ async fn bad_reports_and_events_fail_permanently_and_send_nothing() {
             .contains("delivery receipt")
     );
     assert!(drain(&env.moto, &env.queue).await.is_empty());
-    assert!(bodies(&env.slack).await.is_empty());
+    assert!(posts(&env.slack).is_empty());
 }
 
 /// An invalid rules file fails the init with the lines `audit-router check` prints.
@@ -580,7 +566,7 @@ async fn an_sqs_batch_answers_which_messages_to_deliver_again() {
         "the report two messages name is sent once: {sns:?}"
     );
     assert_names_all("SNS message", &sns[0]);
-    assert_eq!(bodies(&env.slack).await.len(), 1);
+    assert_eq!(posts(&env.slack).len(), 1);
 
     // SQS delivers the failed messages again (here: the whole batch): the delivered report is a
     // duplicate now, the others fail the same way.

@@ -36,6 +36,7 @@ fn acquired(claim: Claim) -> HeldClaim {
 fn delivered(id: &str) -> SinkOutcome {
     SinkOutcome::Delivered {
         message_ids: vec![id.to_owned()],
+        fallbacks: vec![],
     }
 }
 

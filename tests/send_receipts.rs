@@ -1,6 +1,6 @@
 //! `audit-router send --receipts s3://bucket/prefix`: the CLI uses the Lambda's receipts, so a
 //! manual replay sends only what is not delivered yet. Real `moto_server` (S3, SNS → SQS) and
-//! wiremock as Slack; the binary runs as a child process.
+//! the strict Slack stand-in (`tests/common/slack.rs`); the binary runs as a child process.
 
 mod common;
 #[path = "handler_support/mod.rs"]
@@ -11,14 +11,12 @@ use std::process::{Command, Output};
 use common::moto::Moto;
 use serde_json::Value;
 use support::*;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const BUCKET: &str = "reports";
 
 struct Env {
     moto: Moto,
-    slack: MockServer,
+    slack: SlackStandIn,
     queue: String,
     rules: std::path::PathBuf,
     _dir: tempfile::TempDir,
@@ -30,8 +28,7 @@ async fn setup(name: &str) -> Env {
     moto.put_object(BUCKET, REPORT_KEY, common::fixture_bytes(REPORT_FIXTURE))
         .await;
     let (topic, queue) = topic_with_queue(&moto, name).await;
-    let slack = MockServer::start().await;
-    slack_status(&slack, 200).await;
+    let slack = SlackStandIn::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let rules = dir.path().join("rules.toml");
     std::fs::write(
@@ -49,14 +46,6 @@ async fn setup(name: &str) -> Env {
         rules,
         _dir: dir,
     }
-}
-
-async fn slack_status(slack: &MockServer, status: u16) {
-    slack.reset().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(status).set_body_string("status"))
-        .mount(slack)
-        .await;
 }
 
 /// Runs `audit-router send --receipts … <extra>` against moto, off the async threads.
@@ -104,7 +93,7 @@ async fn send_records_receipts_and_a_second_send_sends_nothing() {
     let sns = drain(&env.moto, &env.queue).await;
     assert_eq!(sns.len(), 1);
     assert_names_all("SNS message", &sns[0]);
-    assert_eq!(bodies(&env.slack).await.len(), 1);
+    assert_eq!(posts(&env.slack).len(), 1);
     let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
     assert_eq!(state(&receipt, "ops-sns"), "delivered", "{receipt}");
     assert_eq!(state(&receipt, "ops-slack"), "delivered", "{receipt}");
@@ -121,14 +110,14 @@ async fn send_records_receipts_and_a_second_send_sends_nothing() {
         format!("s3://{BUCKET}/{RECEIPTS_PREFIX}/{BUCKET}/{REPORT_KEY}.json")
     );
     assert!(drain(&env.moto, &env.queue).await.is_empty());
-    assert_eq!(bodies(&env.slack).await.len(), 1);
+    assert_eq!(posts(&env.slack).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_after_a_slack_outage_sends_slack_only() {
     let env = setup("cli-outage").await;
     let uri = format!("s3://{BUCKET}/{REPORT_KEY}");
-    slack_status(&env.slack, 503).await;
+    slack_status(&env.slack, 503);
     let out = send(&env, &[&uri]).await;
     assert!(!out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -141,7 +130,7 @@ async fn a_replay_after_a_slack_outage_sends_slack_only() {
     let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
     assert_eq!(state(&receipt, "ops-slack"), "failed", "{receipt}");
 
-    slack_status(&env.slack, 200).await;
+    slack_status(&env.slack, 200);
     let out = send(&env, &[&uri]).await;
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -155,7 +144,7 @@ async fn a_replay_after_a_slack_outage_sends_slack_only() {
         drain(&env.moto, &env.queue).await.is_empty(),
         "SNS not again"
     );
-    let slack = bodies(&env.slack).await;
+    let slack = posts(&env.slack);
     assert_eq!(slack.len(), 1);
     assert_names_all("Slack payload", &slack[0]);
     let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
@@ -194,5 +183,5 @@ async fn receipts_need_s3_reports_and_a_valid_location() {
         text(&out)
     );
     assert!(drain(&env.moto, &env.queue).await.is_empty());
-    assert!(bodies(&env.slack).await.is_empty());
+    assert!(posts(&env.slack).is_empty());
 }

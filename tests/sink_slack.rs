@@ -1,6 +1,10 @@
-//! The Slack sink against a local HTTP listener (wiremock): Block Kit payloads, escaping of
-//! hostile report values, Slack's limits (50 blocks, 3 000 characters) with split and truncate,
-//! 429/5xx/4xx handling and secret redaction. Snapshots pin the default template per report type.
+//! The Slack sink against the strict Slack stand-in (`tests/common/slack.rs`, which checks every
+//! body as Slack does and answers Slack's errors) and the official SDK's Block Kit models
+//! (`slack_sdk`): Block Kit payloads, escaping of hostile report values, Slack's limits (50
+//! blocks, 3 000 characters a section, the undocumented ~11 300 characters of block text a
+//! message) with split and truncate, the fallback message when Slack still refuses one,
+//! 429/5xx/4xx handling and secret redaction. Snapshots pin the default template per report
+//! type.
 
 mod common;
 
@@ -14,10 +18,8 @@ use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use wiremock::matchers::{body_string_contains, header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const SECRET_PATH: &str = "/services/T0SECRET/B0SECRET/xoxTESTSECRETTOKEN";
+use common::slack::{Answer, SlackStandIn, assert_slack_accepts, check_body};
 
 use common::sinks::{ctx, fixed_ctx};
 
@@ -101,19 +103,31 @@ fn listed(p: &Payload) -> usize {
         .sum()
 }
 
+/// Within the sink's own budget (default `max_block_chars`: 10 000) and accepted by the strict
+/// stand-in; the fallback `text` is a short preview.
 fn check_limits(p: &Payload) {
     let blocks = blocks_of(p);
     assert!(blocks.len() <= 50, "{} blocks", blocks.len());
+    let mut total = 0;
     for t in texts_of(p) {
-        assert!(
-            t.chars().count() <= 3000,
-            "section of {} chars",
-            t.chars().count()
-        );
+        let n = t.chars().count();
+        assert!(n <= 3000, "section of {n} chars");
+        total += n;
     }
+    assert!(total <= 10_000, "{total} characters of block text");
     let v: Value = serde_json::from_str(&p.body).unwrap();
     let fallback = v["text"].as_str().expect("fallback text");
-    assert!(!fallback.is_empty() && fallback.chars().count() <= 3000);
+    assert!(
+        !fallback.is_empty() && fallback.chars().count() <= 150,
+        "{fallback}"
+    );
+    if let Err(e) = check_body(p.body.as_bytes()) {
+        panic!("the stand-in refuses it: {e:?}\n{}", p.body);
+    }
+}
+
+fn bodies(payloads: &[Payload]) -> Vec<String> {
+    payloads.iter().map(|p| p.body.clone()).collect()
 }
 
 /// "…and N more resources" in the payload's last block, as N.
@@ -127,6 +141,7 @@ fn and_more(p: &Payload) -> Option<u64> {
 #[test]
 fn default_template_snapshots_for_every_report_type() {
     let s = sink("url = \"https://hooks.slack.com/services/T/B/TESTSECRET\"");
+    let mut all = Vec::new();
     for report in ReportTemplate::ALL {
         let payloads = s
             .render(&sample_digest(report, "ops-slack"), &fixed_ctx())
@@ -144,7 +159,11 @@ fn default_template_snapshots_for_every_report_type() {
                 p.subject.as_deref().unwrap_or("")
             )
         );
+        all.push(p.body.clone());
+        all.extend(p.fallback.clone());
     }
+    // Every snapshot payload, and its fallback message, as the official SDK reads it.
+    assert_slack_accepts(&all);
 }
 
 #[test]
@@ -238,7 +257,8 @@ fn truncate_fits_one_message_and_counts_the_rest() {
     let p = &payloads[0];
     check_limits(p);
     let shown = listed(p) as u64;
-    assert!(shown > 50, "lists a useful number of resources ({shown})");
+    // ~350 characters a resource line (console link included) in a 10 000-character message.
+    assert!(shown > 20, "lists a useful number of resources ({shown})");
     let more = and_more(p).expect("ends with …and N more");
     assert_eq!(shown + more, 3000, "every resource is listed or counted");
     let last = texts_of(p).pop().unwrap();
@@ -261,11 +281,32 @@ fn truncate_fits_one_message_and_counts_the_rest() {
         p.body.contains("250 resources"),
         "per-control counts stay exact"
     );
+    assert_slack_accepts(&bodies(&payloads));
+}
+
+/// 300 resources over 12 controls, each kept.
+fn digest_of(n: usize) -> Digest {
+    let mut b = DigestBuilder::new(
+        "ops-slack",
+        ReportTemplate::ResourceCompliance,
+        source(),
+        100_000,
+    );
+    for i in 0..n {
+        let control = format!("CONTROL_{:02}", i % 12);
+        let f = resource_finding(
+            i,
+            &control,
+            &format!("AWS::EC2::Instance/i-{i:017x}-with-a-fairly-long-name"),
+        );
+        b.push(&f, "all");
+    }
+    b.finish()
 }
 
 #[test]
 fn split_numbers_messages_within_limits() {
-    let d = big_digest();
+    let d = digest_of(300);
     let s = sink(
         "url = \"https://hooks.slack.com/services/T/B/TESTSECRET\"\noverflow = \"split\"\nmax_messages = 20",
     );
@@ -289,9 +330,49 @@ fn split_numbers_messages_within_limits() {
         );
         total += listed(p);
     }
-    // 20 messages hold all 3 000: nothing is left out.
-    assert_eq!(total, 3000);
+    // These messages hold all 300: nothing is left out.
+    assert_eq!(total, 300);
     assert!(payloads.iter().all(|p| and_more(p).is_none()));
+    assert_slack_accepts(&bodies(&payloads));
+}
+
+/// The case: 3 000 findings render under both modes into messages the strict stand-in
+/// and slack_sdk accept, and the stand-in takes every one of them as sent.
+#[tokio::test]
+async fn a_digest_of_3000_findings_reaches_slack_in_both_modes() {
+    let d = big_digest();
+    for mode in ["truncate", "split"] {
+        let slack = SlackStandIn::start().await;
+        let s = build(
+            &format!(
+                "url = \"{}\"\nallow_insecure_http = true\noverflow = \"{mode}\"\nmax_messages = 50",
+                slack.url()
+            ),
+            &ctx(Path::new("."), StaticSecrets::new()),
+        )
+        .unwrap();
+        let payloads = s.render(&d, &fixed_ctx()).unwrap();
+        payloads.iter().for_each(check_limits);
+        assert_slack_accepts(&bodies(&payloads));
+        let shown: usize = payloads.iter().map(listed).sum();
+        let more = and_more(payloads.last().unwrap()).unwrap_or(0);
+        assert_eq!(
+            shown as u64 + more,
+            3000,
+            "{mode}: every finding listed or counted"
+        );
+        for p in &payloads {
+            let sent = s.send(p).await.unwrap_or_else(|e| panic!("{mode}: {e}"));
+            assert_eq!(sent.fallback, None, "{mode}: sent as rendered");
+        }
+        assert_eq!(slack.delivered(), bodies(&payloads), "{mode}");
+        assert!(slack.refused().is_empty(), "{mode}: {:?}", slack.refused());
+        if mode == "truncate" {
+            assert_eq!(payloads.len(), 1);
+        } else {
+            assert!(payloads.len() > 10, "{} messages", payloads.len());
+        }
+    }
 }
 
 #[test]
@@ -306,6 +387,7 @@ fn split_beyond_max_messages_truncates_the_last() {
     let shown: usize = payloads.iter().map(listed).sum();
     let more = and_more(payloads.last().unwrap()).expect("last message counts the rest");
     assert_eq!(shown as u64 + more, 3000);
+    assert_slack_accepts(&bodies(&payloads));
 }
 
 #[test]
@@ -316,7 +398,7 @@ fn overlong_values_are_split_into_sections_not_cut() {
         source(),
         100,
     );
-    for i in 0..30 {
+    for i in 0..20 {
         b.push(
             &resource_finding(i, "ONE_CONTROL", &format!("r{i}-{}", "x".repeat(140))),
             "all",
@@ -327,7 +409,7 @@ fn overlong_values_are_split_into_sections_not_cut() {
         .unwrap()[0];
     check_limits(p);
     assert!(blocks_of(p).len() >= 4, "the control's section was split");
-    assert_eq!(listed(p), 30);
+    assert_eq!(listed(p), 20);
 }
 
 #[test]
@@ -395,11 +477,11 @@ fn custom_template_relative_to_rules_and_errors_located() {
     assert!(e.to_string().contains("typo.hbs:1:"), "{e}");
 }
 
-async fn server_sink(server: &MockServer) -> Arc<dyn Sink> {
-    let url = format!("{}{SECRET_PATH}", server.uri());
-    let secrets = StaticSecrets::new().with("${ssm:/ops/slack-url}", &url);
+/// A sink whose URL (the stand-in's) comes from a secret reference.
+fn stand_in_sink(slack: &SlackStandIn, extra: &str) -> Arc<dyn Sink> {
+    let secrets = StaticSecrets::new().with("${ssm:/ops/slack-url}", &slack.url());
     build(
-        "url = \"${ssm:/ops/slack-url}\"\nallow_insecure_http = true",
+        &format!("url = \"${{ssm:/ops/slack-url}}\"\nallow_insecure_http = true\n{extra}"),
         &ctx(Path::new("."), secrets),
     )
     .unwrap()
@@ -412,82 +494,57 @@ fn one_payload(s: &Arc<dyn Sink>) -> Payload {
 
 #[tokio::test]
 async fn delivers_block_kit_json_to_the_webhook() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SECRET_PATH))
-        .and(header("content-type", "application/json; charset=utf-8"))
-        .and(body_string_contains("\"blocks\""))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let s = server_sink(&server).await;
+    let slack = SlackStandIn::start().await;
+    let s = stand_in_sink(&slack, "");
     let p = one_payload(&s);
     let sent = s.send(&p).await.expect("delivered");
-    assert_eq!(sent.message_id, None);
-    let got = &server.received_requests().await.unwrap()[0];
-    let body: Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(sent, audit_router::sink_api::Sent::with_id(None));
     assert_eq!(
-        body,
-        serde_json::from_str::<Value>(&p.body).unwrap(),
+        slack.delivered(),
+        std::slice::from_ref(&p.body),
         "sent exactly the payload"
     );
+    let log = slack.log();
+    assert_eq!(log[0].path, common::slack::WEBHOOK_PATH);
 }
 
 #[tokio::test]
 async fn rate_limit_429_then_success() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("Retry-After", "2")
-                .set_body_string("rate_limited"),
-        )
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let s = server_sink(&server).await;
+    let slack = SlackStandIn::start().await;
+    slack.push(Answer::rate_limited(2));
+    let s = stand_in_sink(&slack, "");
     let p = one_payload(&s);
     let e = s.send(&p).await.unwrap_err();
     assert!(e.is_retryable(), "{e}");
     assert_eq!(s.retry(&e), Retry::After(Some(Duration::from_secs(2))));
     assert!(e.to_string().contains("429"), "{e}");
     s.send(&p).await.expect("second attempt delivers");
+    assert_eq!(slack.delivered().len(), 1);
 }
 
 #[tokio::test]
 async fn server_errors_are_retryable_with_backoff() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("service unavailable"))
-        .mount(&server)
-        .await;
-    let s = server_sink(&server).await;
+    let slack = SlackStandIn::start().await;
+    slack.always(Some(Answer::status(500, "rollup_error")));
+    let s = stand_in_sink(&slack, "");
     let e = s.send(&one_payload(&s)).await.unwrap_err();
     assert_eq!(s.retry(&e), Retry::After(None), "{e}");
-    assert!(e.to_string().contains("HTTP 503"), "{e}");
+    assert!(e.to_string().contains("HTTP 500"), "{e}");
 }
 
 #[tokio::test]
 async fn slack_4xx_errors_are_permanent_and_clear() {
     for (status, code, hint) in [
-        (400, "invalid_blocks", "refused a block"),
         (400, "no_text", "no text"),
         (404, "channel_not_found", "no longer exists"),
+        (410, "channel_is_archived", "archived"),
+        (403, "action_prohibited", "restricted"),
         (403, "invalid_token", "revoked"),
+        (404, "no_service", "revoked"),
     ] {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(status).set_body_string(code))
-            .mount(&server)
-            .await;
-        let s = server_sink(&server).await;
+        let slack = SlackStandIn::start().await;
+        slack.always(Some(Answer::status(status, code)));
+        let s = stand_in_sink(&slack, "");
         let e = s.send(&one_payload(&s)).await.unwrap_err();
         let msg = e.to_string();
         assert_eq!(s.retry(&e), Retry::Never, "{msg}");
@@ -496,6 +553,78 @@ async fn slack_4xx_errors_are_permanent_and_clear() {
         assert!(msg.contains("slack sink `ops-slack`"), "{msg}");
         assert!(!msg.contains("TESTSECRET"), "secret in error: {msg}");
     }
+    // Not scripted: a webhook URL that names no webhook is the stand-in's own 404 no_service.
+    let slack = SlackStandIn::start().await;
+    let s = build(
+        &format!(
+            "url = \"{}/services/T0\"\nallow_insecure_http = true",
+            slack.uri()
+        ),
+        &ctx(Path::new("."), StaticSecrets::new()),
+    )
+    .unwrap();
+    let e = s.send(&one_payload(&s)).await.unwrap_err();
+    assert!(e.to_string().contains("HTTP 404 no_service"), "{e}");
+}
+
+/// A message Slack still refuses (here: a user raised `max_block_chars` over what Slack takes)
+/// is replaced, once, by the minimal fallback message, and the delivery says so.
+#[tokio::test]
+async fn a_refused_message_is_replaced_by_the_fallback_once() {
+    let slack = SlackStandIn::start().await;
+    let s = stand_in_sink(&slack, "max_block_chars = 20000");
+    let payloads = s.render(&big_digest(), &fixed_ctx()).unwrap();
+    assert_eq!(payloads.len(), 1);
+    let p = &payloads[0];
+    assert!(
+        check_body(p.body.as_bytes()) == Err((400, "msg_blocks_too_long")),
+        "20 000 characters of block text is over what Slack takes"
+    );
+    let sent = s.send(p).await.expect("the fallback was delivered");
+    let why = sent.fallback.expect("the delivery names the fallback");
+    assert!(
+        why.contains("Slack refused message 1/1 (msg_blocks_too_long)"),
+        "{why}"
+    );
+    assert_eq!(
+        slack.refused(),
+        [(400, "msg_blocks_too_long".to_owned())],
+        "the full digest was tried once"
+    );
+    let delivered = slack.delivered();
+    assert_eq!(delivered.len(), 1, "then the fallback, once");
+    assert_eq!(Some(&delivered[0]), p.fallback.as_ref());
+    assert_slack_accepts(&delivered);
+    let text = &texts_of(&Payload::new(
+        None,
+        delivered[0].clone(),
+        "application/json",
+    ))[0];
+    assert!(
+        text.starts_with("*Resource compliance: 3000 findings in 12 controls*"),
+        "{text}"
+    );
+    assert!(
+        text.contains("3000 findings in 12 controls. The full digest did not fit"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<https://s3.console.aws.amazon.com/s3/object/reports?prefix="),
+        "{text}"
+    );
+
+    // If Slack refuses the fallback too, the send fails for good, naming both.
+    slack.reset();
+    slack.push(Answer::status(400, "invalid_blocks"));
+    slack.push(Answer::status(400, "invalid_blocks"));
+    let e = s.send(&one_payload(&s)).await.unwrap_err();
+    assert_eq!(s.retry(&e), Retry::Never);
+    assert!(
+        e.to_string()
+            .contains("fallback message was refused too (invalid_blocks)"),
+        "{e}"
+    );
+    assert_eq!(slack.requests(), 2);
 }
 
 #[tokio::test]
@@ -506,7 +635,7 @@ async fn connection_failures_are_retryable_and_redacted() {
         .local_addr()
         .unwrap()
         .port();
-    let url = format!("http://127.0.0.1:{port}{SECRET_PATH}");
+    let url = format!("http://127.0.0.1:{port}{}", common::slack::WEBHOOK_PATH);
     let s = build(
         &format!("url = \"{url}\"\nallow_insecure_http = true\ntimeout_secs = 5"),
         &ctx(Path::new("."), StaticSecrets::new()),
@@ -519,12 +648,8 @@ async fn connection_failures_are_retryable_and_redacted() {
 
 #[tokio::test]
 async fn secrets_never_show() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .mount(&server)
-        .await;
-    let s = server_sink(&server).await;
+    let slack = SlackStandIn::start().await;
+    let s = stand_in_sink(&slack, "");
     assert_eq!(s.destination(), "${ssm:/ops/slack-url}");
     let p = one_payload(&s);
     s.send(&p).await.unwrap();

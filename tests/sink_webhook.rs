@@ -2,7 +2,9 @@
 //! content types, escaping per content type, header injection, secret redaction and body
 //! secrets, size limits with truncate and split, 429/5xx/4xx/redirect handling. Snapshots pin the
 //! default template per report type; the example templates (Teams, Discord, Google Chat,
-//! PagerDuty) are checked to render valid JSON.
+//! PagerDuty) are checked to render valid JSON, and the example configurations
+//! (`plugins/sink-webhook/examples/`) to keep each service's real limits, against stand-ins of
+//! those services (`tests/common/services.rs`).
 
 mod common;
 
@@ -527,5 +529,114 @@ fn registered_and_checked_with_every_example_template() {
         assert_eq!(s.kind(), "webhook");
         let errors = audit_router::sinks::check_sink(&*s);
         assert!(errors.is_empty(), "{file}: {errors:?}");
+    }
+}
+
+/// Every resource id of `big_digest` a body lists.
+fn listed_ids(body: &str) -> usize {
+    body.matches("AWS::EC2::Instance/i-").count()
+}
+
+/// The example configurations keep each service's real limits: a 3 000-finding digest and the
+/// sample digest of every report type render into messages the service's stand-in takes, each
+/// is sent and taken, and `check` accepts the file as written.
+#[tokio::test]
+async fn example_configs_keep_each_services_limits() {
+    use audit_router::rules::{LoadOptions, Rules};
+    use common::services::{Service, serve};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/sink-webhook/examples");
+    let more = regex::Regex::new(r"…and (\d+) more").unwrap();
+    let opts = LoadOptions {
+        resolve_env: false,
+        env_override: None,
+        today: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+    };
+    for (file, service) in [
+        ("teams.toml", Service::Teams),
+        ("discord.toml", Service::Discord),
+        ("google-chat.toml", Service::GoogleChat),
+    ] {
+        let (rules, _) = Rules::load(&dir.join(file), &opts)
+            .unwrap_or_else(|e| panic!("{file}: {:?}", e.diagnostics));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_audit-router"))
+            .args(["check", "--no-env", "--rules"])
+            .arg(dir.join(file))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stand_in = serve(service).await;
+        let mut decl = rules.sinks()[0].clone();
+        let url = decl.settings["url"].as_str().unwrap().to_owned();
+        decl.settings
+            .insert("allow_insecure_http".into(), toml::Value::Boolean(true));
+        let secrets = StaticSecrets::new().with(&url, &stand_in.url());
+        let sink = audit_router::sinks::registry()
+            .build(&decl, &ctx(rules.base_dir(), secrets))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let mut digests = vec![big_digest()];
+        digests.extend(ReportTemplate::ALL.map(|r| sample_digest(r, "hook")));
+        for d in &digests {
+            let payloads = sink
+                .render(d, &fixed_ctx())
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(payloads.len() <= 5, "{file}: max_messages = 5");
+            for p in &payloads {
+                if let Err(refusal) = service.check(p.body.as_bytes()) {
+                    panic!("{file}: {service:?} refuses {refusal:?}:\n{}", p.body);
+                }
+                sink.send(p).await.unwrap_or_else(|e| panic!("{file}: {e}"));
+            }
+            if d.total == 3000 {
+                let shown: usize = payloads.iter().map(|p| listed_ids(&p.body)).sum();
+                assert!(shown >= 5, "{file}: lists some resources ({shown})");
+                // The last message counts what is not listed ("…and N more", per control).
+                let last = &payloads.last().unwrap().body;
+                let counted: usize = more
+                    .captures_iter(last)
+                    .map(|c| c[1].parse::<usize>().unwrap())
+                    .sum();
+                assert_eq!(
+                    shown + counted,
+                    3000,
+                    "{file}: every finding listed or counted"
+                );
+            }
+        }
+        let log = stand_in.log();
+        assert!(
+            log.iter().all(|(status, _)| *status < 300),
+            "{file}: {log:?}"
+        );
+        assert!(log.len() >= digests.len(), "{file}");
+    }
+}
+
+/// The stand-ins are not accept-all: without the example's limits, the same digest renders into
+/// bodies each service refuses, with its own answer.
+#[test]
+fn without_the_examples_limits_the_services_refuse() {
+    use common::services::Service;
+    let c = ctx(&examples_dir(), StaticSecrets::new());
+    for (template, service, want) in [
+        (
+            "google-chat.json.hbs",
+            Service::GoogleChat,
+            "Message is longer than 4096 characters",
+        ),
+        ("discord.json.hbs", Service::Discord, "Invalid Form Body"),
+        ("teams.json.hbs", Service::Teams, "Request Entity too large"),
+    ] {
+        let s = build(
+            &format!("url = \"https://example.test/x\"\ntemplate = \"{template}\"\nmax_body_bytes = 32000"),
+            &c,
+        )
+        .unwrap();
+        let p = &s.render(&big_digest(), &fixed_ctx()).unwrap()[0];
+        let (_, answer) = service.check(p.body.as_bytes()).unwrap_err();
+        assert!(answer.contains(want), "{template}: {answer}");
     }
 }

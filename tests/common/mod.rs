@@ -5,7 +5,9 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod services;
 pub mod sinks;
+pub mod slack;
 
 use std::path::PathBuf;
 

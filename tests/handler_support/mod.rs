@@ -185,3 +185,27 @@ pub async fn bodies(server: &wiremock::MockServer) -> Vec<String> {
         .map(|r| String::from_utf8_lossy(&r.body).into_owned())
         .collect()
 }
+
+pub use crate::common::slack::{Answer, SlackStandIn};
+
+/// Every body the Slack stand-in received, accepted or refused, in order.
+pub fn posts(slack: &SlackStandIn) -> Vec<String> {
+    slack.log().into_iter().map(|l| l.body).collect()
+}
+
+/// Forgets what the stand-in received; then it answers as Slack does for `status`: 200 checks
+/// every body (and refuses what Slack refuses), anything else is Slack's answer of that status
+/// to every request (500 `rollup_error`, 404 `channel_not_found`, …).
+pub fn slack_status(slack: &SlackStandIn, status: u16) {
+    slack.reset();
+    let code = match status {
+        200 => return,
+        400 => "invalid_payload",
+        403 => "action_prohibited",
+        404 => "channel_not_found",
+        410 => "channel_is_archived",
+        429 => "rate_limited",
+        _ => "rollup_error",
+    };
+    slack.always(Some(Answer::status(status, code)));
+}

@@ -51,9 +51,7 @@ impl Sink for RecordingSink {
                 Err(poisoned) => poisoned.into_inner(),
             };
             sent.push(payload.clone());
-            Ok(Sent {
-                message_id: Some(format!("dry-run-{}", sent.len())),
-            })
+            Ok(Sent::with_id(Some(format!("dry-run-{}", sent.len()))))
         })
     }
 }

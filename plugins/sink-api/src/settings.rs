@@ -148,6 +148,17 @@ impl<'a> Settings<'a> {
         }
     }
 
+    /// The raw TOML value of `key`, for settings of a shape the typed readers do not cover
+    /// (the caller reports errors with [`Settings::error`]).
+    pub fn opt_value(&self, key: &str) -> Option<&'a toml::Value> {
+        self.get(key)
+    }
+
+    /// An error about `key` (e.g. `json_limits[2].path`) of this sink.
+    pub fn error(&self, key: &str, message: impl Into<String>) -> SinkError {
+        self.err(key, message)
+    }
+
     /// Marks keys handled elsewhere (so `finish` accepts them).
     pub fn accept(&self, keys: &[&str]) {
         let mut used = self.used.borrow_mut();

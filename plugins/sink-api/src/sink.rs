@@ -30,6 +30,9 @@ pub struct Limits {
     pub max_blocks: Option<usize>,
     /// Characters per text section (Slack: 3 000).
     pub max_section_chars: Option<usize>,
+    /// Characters of text in all blocks of one message together (Slack: `max_block_chars`,
+    /// 10 000 by default, below the ~11 300 it refuses with `msg_blocks_too_long`).
+    pub max_block_chars: Option<usize>,
     /// Messages one digest may be split into (`None`: unbounded).
     pub max_messages: Option<usize>,
 }
@@ -59,6 +62,11 @@ pub struct Payload {
     pub part: usize,
     /// How many messages the digest was rendered into.
     pub parts: usize,
+    /// A minimal message (same content type) the sink sends once instead, should the service
+    /// refuse this one as too large or malformed (Slack: `msg_blocks_too_long`,
+    /// `invalid_blocks`), so the destination is never left with nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 impl Payload {
@@ -71,6 +79,7 @@ impl Payload {
             attributes: BTreeMap::new(),
             part: 1,
             parts: 1,
+            fallback: None,
         }
     }
 
@@ -89,6 +98,20 @@ impl Payload {
 pub struct Sent {
     /// The service's message id, when it gives one (SNS MessageId); `None` for Slack/webhooks.
     pub message_id: Option<String>,
+    /// Set when the service refused the message and the sink delivered its
+    /// [`Payload::fallback`] instead: what was refused and why (no secrets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+}
+
+impl Sent {
+    /// Delivered as rendered, with the service's message id if it gives one.
+    pub fn with_id(message_id: Option<String>) -> Self {
+        Sent {
+            message_id,
+            fallback: None,
+        }
+    }
 }
 
 /// Everything a sink can fail with. Messages never contain secrets: sinks redact URLs and

@@ -228,7 +228,7 @@ impl Sink for LogSink {
                         self.name, self.stream
                     ))
                 })?;
-            Ok(Sent { message_id: None })
+            Ok(Sent::with_id(None))
         })
     }
 }

@@ -10,29 +10,91 @@
 
 use serde_json::{Value, json};
 
-/// Slack's documented limits for one message posted through an incoming webhook.
+/// Slack's limits for one message posted through an incoming webhook, as data. The documented
+/// ones (Block Kit reference: blocks, section, context, header) and the undocumented cumulative
+/// one: Slack answers `msg_blocks_too_long` when the text of all blocks of one message together
+/// passes about 12 000 characters (slackapi/bolt-js #2509 measured 13 297 with markdown blocks;
+/// #2867 was refused at 11 341 as it counted; Slack staff quoted "12,000 text characters with a
+/// buffer for block containers"). The renderer keeps every message within all of them, and
+/// [`check_message`] checks each one before it is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlackLimits {
-    /// Blocks per message (Slack: 50).
+    /// Blocks per message (50).
     pub max_blocks: usize,
-    /// Characters of one section's text (Slack: 3 000).
+    /// Characters of a section's `text` (3 000).
     pub max_section_chars: usize,
-    /// Characters of all block texts of one message together. Slack documents 40 000 for
-    /// `text`; we use it as the budget of a whole message so it never hits `msg_too_long`.
-    pub max_message_chars: usize,
-    /// Characters of the top-level fallback `text` we send (notifications show only a line).
+    /// Items of a section's `fields` (10).
+    pub max_fields: usize,
+    /// Characters of one `fields` item (2 000).
+    pub max_field_chars: usize,
+    /// Characters of a `header` block's plain text (150).
+    pub max_header_chars: usize,
+    /// Elements of a `context` block (10).
+    pub max_context_elements: usize,
+    /// Characters of all text strings in the blocks of one message, counted as sent (escapes
+    /// and link markup included). Default 10 000, under the ~11 300 where Slack was seen to
+    /// refuse; the `max_block_chars` setting changes it.
+    pub max_block_chars: usize,
+    /// Characters of the top-level `text`: the notification preview and the fallback of clients
+    /// without blocks, so a short summary line (150).
     pub max_fallback_chars: usize,
 }
+
+/// The default of the `max_block_chars` setting.
+pub const DEFAULT_MAX_BLOCK_CHARS: usize = 10_000;
 
 impl Default for SlackLimits {
     fn default() -> Self {
         SlackLimits {
             max_blocks: 50,
             max_section_chars: 3000,
-            max_message_chars: 40_000,
-            max_fallback_chars: 3000,
+            max_fields: 10,
+            max_field_chars: 2000,
+            max_header_chars: 150,
+            max_context_elements: 10,
+            max_block_chars: DEFAULT_MAX_BLOCK_CHARS,
+            max_fallback_chars: 150,
         }
     }
+}
+
+/// Why `blocks` (one message) breaks one of `limits`, if it does: the last check before a
+/// message is sent, so a renderer bug becomes a clear error instead of Slack's bare 400.
+pub fn check_message(blocks: &[Block], limits: &SlackLimits) -> Result<(), String> {
+    if blocks.is_empty() {
+        return Err("a message without blocks".into());
+    }
+    if blocks.len() > limits.max_blocks {
+        return Err(format!(
+            "{} blocks, over Slack's {}",
+            blocks.len(),
+            limits.max_blocks
+        ));
+    }
+    let mut total = 0usize;
+    for (i, b) in blocks.iter().enumerate() {
+        let n = b.chars();
+        let max = match b {
+            Block::Section(_) => limits.max_section_chars,
+            // One mrkdwn element; a text object holds at most what a section's text does.
+            Block::Context(_) => limits.max_section_chars,
+            Block::Divider => 0,
+        };
+        if n > max {
+            return Err(format!("block {} has {n} characters, over {max}", i + 1));
+        }
+        if matches!(b, Block::Section(t) | Block::Context(t) if t.trim().is_empty()) {
+            return Err(format!("block {} has no text", i + 1));
+        }
+        total += n;
+    }
+    if total > limits.max_block_chars {
+        return Err(format!(
+            "{total} characters of block text, over the {} of max_block_chars",
+            limits.max_block_chars
+        ));
+    }
+    Ok(())
 }
 
 /// Escapes the three characters Slack's mrkdwn treats as control characters, so a value from a
@@ -200,16 +262,18 @@ fn split_long_line(line: &str, max: usize) -> Vec<String> {
     out
 }
 
-/// Packs blocks into messages of at most `max_blocks` blocks and `max_chars` characters each,
-/// reserving `reserve_blocks` blocks in every message (for a "part i/n" line). Dividers are not
-/// carried to the start of a message.
+/// Packs blocks into messages of at most `max_blocks` blocks and `max_chars` characters of text
+/// each, keeping room in every message for `reserve_blocks` more blocks of `reserve_chars`
+/// characters in all (a "part i/n" line). Dividers are not carried to the start of a message.
 pub fn pack(
     blocks: &[Block],
     max_blocks: usize,
     max_chars: usize,
     reserve_blocks: usize,
+    reserve_chars: usize,
 ) -> Vec<Vec<Block>> {
     let cap = max_blocks.saturating_sub(reserve_blocks).max(1);
+    let max_chars = max_chars.saturating_sub(reserve_chars);
     let mut out: Vec<Vec<Block>> = Vec::new();
     let mut cur: Vec<Block> = Vec::new();
     let mut chars = 0usize;
@@ -343,14 +407,45 @@ mod tests {
     #[test]
     fn pack_respects_block_and_char_budgets() {
         let blocks: Vec<Block> = (0..120).map(|i| Block::Section(format!("s{i}"))).collect();
-        let msgs = pack(&blocks, 50, 40_000, 1);
+        let msgs = pack(&blocks, 50, 40_000, 1, 0);
         assert_eq!(
             msgs.iter().map(Vec::len).collect::<Vec<_>>(),
             vec![49, 49, 22]
         );
         let big: Vec<Block> = (0..5).map(|_| Block::Section("y".repeat(3000))).collect();
-        let msgs = pack(&big, 50, 7000, 0);
+        let msgs = pack(&big, 50, 7000, 0, 0);
         assert_eq!(msgs.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1]);
+    }
+
+    #[test]
+    fn pack_keeps_room_for_the_part_line() {
+        let blocks: Vec<Block> = (0..10).map(|_| Block::Section("z".repeat(900))).collect();
+        // 10 000 characters a message, 150 kept for the part line: all 10 sections (9 000) fit.
+        assert_eq!(pack(&blocks, 50, 10_000, 1, 150).len(), 1);
+        // 1 000 kept: 9 000 left, exactly the 10 sections; one character more kept and they
+        // need two messages.
+        assert_eq!(pack(&blocks, 50, 10_000, 1, 1_000).len(), 1);
+        assert_eq!(pack(&blocks, 50, 10_000, 1, 1_001).len(), 2);
+    }
+
+    #[test]
+    fn check_message_names_the_limit_broken() {
+        let l = SlackLimits::default();
+        let ok = vec![Block::Section("a".into()), Block::Divider];
+        assert!(check_message(&ok, &l).is_ok());
+        let many: Vec<Block> = (0..51).map(|_| Block::Section("a".into())).collect();
+        assert!(check_message(&many, &l).unwrap_err().contains("51 blocks"));
+        let long = vec![Block::Section("a".repeat(3001))];
+        assert!(
+            check_message(&long, &l)
+                .unwrap_err()
+                .contains("3001 characters")
+        );
+        let total: Vec<Block> = (0..4).map(|_| Block::Section("a".repeat(2600))).collect();
+        let e = check_message(&total, &l).unwrap_err();
+        assert!(e.contains("10400 characters of block text"), "{e}");
+        assert!(check_message(&[], &l).is_err());
+        assert!(check_message(&[Block::Context(" ".into())], &l).is_err());
     }
 
     #[test]
@@ -362,7 +457,7 @@ mod tests {
             Block::Divider,
             Block::Section("c".into()),
         ];
-        let msgs = pack(&blocks, 2, 1000, 0);
+        let msgs = pack(&blocks, 2, 1000, 0, 0);
         for m in &msgs {
             assert_ne!(m.first(), Some(&Block::Divider));
             assert_ne!(m.last(), Some(&Block::Divider));

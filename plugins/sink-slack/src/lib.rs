@@ -6,16 +6,26 @@
 //! url = "${ssm:/audit-router/slack-webhook}"   # secret: never printed, redacted to https://host/…
 //! overflow = "split"                           # or "truncate" (default): one message + "…and N more"
 //! max_messages = 5                             # with "split": at most this many numbered messages
+//! max_block_chars = 10000                      # text of all blocks of one message (default 10 000)
 //! template = "templates/slack.hbs"             # optional, relative to rules.toml
 //! ```
 //!
 //! Rendering: the template (Handlebars, strict mode, every value Slack-escaped so `<!channel>` in
 //! a report never pings anyone) produces mrkdwn text; [`blocks::parse_blocks`] turns its
 //! paragraphs into `section` blocks (a `---` paragraph into a `divider`), splitting sections over
-//! 3 000 characters; blocks are packed into messages of at most 50 blocks. When the digest does
-//! not fit in the allowed number of messages, fewer findings are listed (binary search) and a
-//! final context block says "…and N more … not listed" with a link to the report in the S3
-//! console. Split messages start with a "part i/n" context line.
+//! 3 000 characters; blocks are packed into messages within every limit of
+//! [`blocks::SlackLimits`]: 50 blocks, and at most `max_block_chars` characters of block text
+//! (Slack refuses a message whose blocks carry more than about 11 300–13 300 characters with
+//! `msg_blocks_too_long`, a limit it does not document). When the digest does not fit in the
+//! allowed number of messages, fewer findings are listed (binary search) and a final context
+//! block says "…and N more … not listed" with a link to the report in the S3 console. Split
+//! messages start with a "part i/n" context line. The top-level `text` (the notification
+//! preview) is the digest's title line, at most 150 characters.
+//!
+//! Should Slack still refuse a message (`msg_blocks_too_long`, `invalid_blocks`), the sink sends
+//! once, in its place, a minimal message (title, counts, report link) so the channel is never
+//! left without word of the report; the delivery is recorded with that fallback and why
+//! ([`Sent::fallback`]).
 
 pub mod blocks;
 
@@ -63,6 +73,12 @@ static SETTINGS: &[SettingDoc] = &[
         required: false,
         secret: false,
         help: "With overflow = \"split\": at most this many messages per digest (default 5), then truncated.",
+    },
+    SettingDoc {
+        key: "max_block_chars",
+        required: false,
+        secret: false,
+        help: "Characters of text in all blocks of one message (default 10000; Slack refuses about 11300 and more with msg_blocks_too_long).",
     },
     SettingDoc {
         key: "timeout_secs",
@@ -120,6 +136,7 @@ fn limits_of(l: &SlackLimits, max_messages: usize) -> Limits {
     Limits {
         max_blocks: Some(l.max_blocks),
         max_section_chars: Some(l.max_section_chars),
+        max_block_chars: Some(l.max_block_chars),
         max_messages: Some(max_messages),
         ..Limits::default()
     }
@@ -154,6 +171,8 @@ impl std::fmt::Debug for SlackSink {
 struct Rendered {
     title: String,
     messages: Vec<Vec<Block>>,
+    /// The body of the minimal fallback message (title, counts, report link).
+    summary: String,
 }
 
 impl SlackSink {
@@ -178,13 +197,19 @@ impl SlackSink {
                 .opt_uint("max_messages", 1, 50)?
                 .unwrap_or(DEFAULT_MAX_MESSAGES) as usize,
         };
+        let max_block_chars = s
+            .opt_uint("max_block_chars", 1000, 40_000)?
+            .map_or(blocks::DEFAULT_MAX_BLOCK_CHARS, |n| n as usize);
         let timeout = s
             .opt_uint("timeout_secs", 1, 300)?
             .map_or(http::DEFAULT_TIMEOUT, Duration::from_secs);
         let mut engine = TemplateEngine::new(Escape::Slack);
         s.load_template(ctx, &mut engine, TEMPLATE_NAME, DEFAULT_TEMPLATE)?;
         s.finish()?;
-        let slack = SlackLimits::default();
+        let slack = SlackLimits {
+            max_block_chars,
+            ..SlackLimits::default()
+        };
         Ok(SlackSink {
             url: LazySecret::new(raw_url, ctx.secrets.clone()),
             allow_insecure_http,
@@ -232,15 +257,36 @@ impl SlackSink {
         let messages = if blocks.is_empty() {
             Vec::new()
         } else {
+            // Room for the "part i/n" line should the digest need several messages.
+            let split = self.max_messages > 1;
+            let reserve_chars = if split {
+                self.part_line(&title, self.max_messages, self.max_messages)
+                    .chars()
+            } else {
+                0
+            };
             blocks::pack(
                 &blocks,
                 self.slack.max_blocks,
-                self.slack.max_message_chars,
-                // Room for the "part i/n" line should the digest need several messages.
-                usize::from(self.max_messages > 1),
+                self.slack.max_block_chars,
+                usize::from(split),
+                reserve_chars,
             )
         };
-        Ok(Rendered { title, messages })
+        let summary = summary_text(&title, original);
+        Ok(Rendered {
+            title,
+            messages,
+            summary,
+        })
+    }
+
+    /// The context block that starts message `part` of `parts`.
+    fn part_line(&self, title: &str, part: usize, parts: usize) -> Block {
+        Block::Context(blocks::truncate_chars(
+            &format!("{title} · part {part} of {parts}"),
+            self.slack.max_section_chars,
+        ))
     }
 
     fn fit(&self, digest: &Digest, ctx: &RenderContext) -> Result<Rendered, SinkError> {
@@ -285,62 +331,144 @@ impl SlackSink {
         }
     }
 
-    fn to_payloads(&self, r: Rendered) -> Vec<Payload> {
+    fn to_payloads(&self, r: Rendered) -> Result<Vec<Payload>, SinkError> {
         let n = r.messages.len();
         let mut out = Vec::with_capacity(n);
+        let preview = |s: &str| blocks::truncate_chars(s, self.slack.max_fallback_chars);
         for (i, mut msg) in r.messages.into_iter().enumerate() {
-            let (subject, fallback) = if n > 1 {
+            let (subject, fallback, summary) = if n > 1 {
                 let part = format!("part {} of {n}", i + 1);
-                msg.insert(
-                    0,
-                    Block::Context(blocks::truncate_chars(
-                        &format!("{} · {part}", r.title),
-                        self.slack.max_section_chars,
-                    )),
-                );
+                msg.insert(0, self.part_line(&r.title, i + 1, n));
                 (
                     format!("{} ({part})", r.title),
-                    format!("{} ({part})", r.title),
+                    preview(&format!("{} ({part})", r.title)),
+                    format!("{} ({part})", r.summary),
                 )
             } else {
-                (r.title.clone(), r.title.clone())
+                (r.title.clone(), preview(&r.title), r.summary.clone())
             };
-            let body = blocks::message_json(
-                &blocks::truncate_chars(&fallback, self.slack.max_fallback_chars),
-                &msg,
+            blocks::check_message(&msg, &self.slack).map_err(|why| {
+                SinkError::config(
+                    &self.name,
+                    Some("template"),
+                    format!("message {} of {n} breaks a Slack limit: {why}", i + 1),
+                )
+            })?;
+            let body = blocks::message_json(&fallback, &msg);
+            let mut payload = Payload::new(Some(subject), body.to_string(), "application/json");
+            payload.fallback = Some(
+                blocks::message_json(
+                    &fallback,
+                    &[Block::Section(blocks::truncate_chars(
+                        &summary,
+                        self.slack.max_section_chars,
+                    ))],
+                )
+                .to_string(),
             );
-            out.push(Payload::new(
-                Some(subject),
-                body.to_string(),
-                "application/json",
-            ));
+            out.push(payload);
         }
         Payload::number(&mut out);
-        out
+        Ok(out)
     }
 
     fn what(&self) -> String {
         format!("slack sink `{}` ({})", self.name, self.destination())
     }
 
-    async fn post(&self, payload: &Payload) -> Result<Sent, SinkError> {
+    /// Posts one body: `Ok(None)` when Slack took it, `Ok(Some(code))` when Slack refused it as
+    /// too large or malformed (`msg_blocks_too_long`, `invalid_blocks`), `Err` otherwise.
+    async fn post_body(&self, body: &str) -> Result<Option<(String, SinkError)>, SinkError> {
         let url = self.url.get().await?;
         let parsed = http::check_url(&self.name, "url", url.expose(), self.allow_insecure_http)?;
         let resp = self
             .client
             .post(parsed)
             .header(CONTENT_TYPE, "application/json; charset=utf-8")
-            .body(payload.body.clone())
+            .body(body.to_owned())
             .send()
             .await
             .map_err(|e| http::classify_transport(&self.what(), e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.text().await.unwrap_or_default();
+        let answer = resp.text().await.unwrap_or_default();
         if status.is_success() {
-            return Ok(Sent { message_id: None });
+            return Ok(None);
         }
-        Err(classify_slack(&self.what(), status, &headers, &body))
+        let error = classify_slack(&self.what(), status, &headers, &answer);
+        let code = http::body_snippet(&answer);
+        if status == StatusCode::BAD_REQUEST && FALLBACK_CODES.contains(&code.as_str()) {
+            return Ok(Some((code, error)));
+        }
+        Err(error)
+    }
+
+    async fn post(&self, payload: &Payload) -> Result<Sent, SinkError> {
+        let Some((code, refused)) = self.post_body(&payload.body).await? else {
+            return Ok(Sent::with_id(None));
+        };
+        let what = format!(
+            "Slack refused message {}/{} ({code})",
+            payload.part, payload.parts
+        );
+        let Some(fallback) = &payload.fallback else {
+            return Err(refused);
+        };
+        match self.post_body(fallback).await {
+            Ok(None) => Ok(Sent {
+                message_id: None,
+                fallback: Some(format!(
+                    "{what}; sent the minimal fallback message (title, counts, report link) \
+                     instead"
+                )),
+            }),
+            Ok(Some((again, _))) => Err(SinkError::permanent(format!(
+                "{refused}; the minimal fallback message was refused too ({again})"
+            ))),
+            Err(e) => Err(SinkError::permanent(format!(
+                "{refused}; sending the minimal fallback message failed: {e}"
+            ))),
+        }
+    }
+}
+
+/// The answers after which the minimal fallback message is sent instead.
+const FALLBACK_CODES: [&str; 3] = [
+    "msg_blocks_too_long",
+    "invalid_blocks",
+    "invalid_blocks_format",
+];
+
+/// The minimal fallback message's text: the title, the counts and where the report is.
+fn summary_text(title: &str, digest: &Digest) -> String {
+    let (noun, groups) = match digest.report {
+        ReportTemplate::ResourceCompliance => ("finding", "control"),
+        ReportTemplate::ControlCompliance => ("evaluation", "control"),
+        _ => ("job", "state"),
+    };
+    let count = |n: u64, w: &str| {
+        if n == 1 {
+            format!("{n} {w}")
+        } else {
+            format!("{n} {}", pluralize_word(w))
+        }
+    };
+    format!(
+        "{title}\n{} in {}. The full digest did not fit in a Slack message. Full report: {}",
+        count(digest.total, noun),
+        count(digest.groups.len() as u64, groups),
+        report_link(digest)
+    )
+}
+
+/// A link to the report in the S3 console, or its URI.
+fn report_link(d: &Digest) -> String {
+    match (&d.source.bucket, &d.source.key) {
+        (Some(b), Some(k)) => blocks::link(
+            &audit_router_sink_api::template::s3_console_url(b, k),
+            "open in the S3 console",
+        ),
+        _ => blocks::escape(&d.source.uri),
     }
 }
 
@@ -367,13 +495,7 @@ fn tail_text(shown: &Digest, hidden_controls: usize) -> String {
         s.push_str(&format!(", in {hidden_controls} more {c}"));
     }
     s.push_str(". Full report: ");
-    match (&shown.source.bucket, &shown.source.key) {
-        (Some(b), Some(k)) => s.push_str(&blocks::link(
-            &audit_router_sink_api::template::s3_console_url(b, k),
-            "open in the S3 console",
-        )),
-        _ => s.push_str(&blocks::escape(&shown.source.uri)),
-    }
+    s.push_str(&report_link(shown));
     s
 }
 
@@ -453,7 +575,7 @@ impl Sink for SlackSink {
                 "the template rendered no text: Slack refuses empty messages (no_text)",
             ));
         }
-        Ok(self.to_payloads(rendered))
+        self.to_payloads(rendered)
     }
 
     fn send<'a>(&'a self, payload: &'a Payload) -> BoxFuture<'a, Result<Sent, SinkError>> {

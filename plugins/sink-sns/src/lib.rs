@@ -430,9 +430,7 @@ impl Sink for SnsSink {
                 req = req.message_group_id(group).message_deduplication_id(dedup);
             }
             match req.send().await {
-                Ok(out) => Ok(Sent {
-                    message_id: out.message_id().map(str::to_string),
-                }),
+                Ok(out) => Ok(Sent::with_id(out.message_id().map(str::to_string))),
                 Err(e) => Err(classify(&self.name, topic, e)),
             }
         })

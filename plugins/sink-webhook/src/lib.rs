@@ -10,14 +10,20 @@
 //! content_type = "application/json"            # default; JSON bodies are validated and sent compact
 //! headers = { Authorization = "Bearer ${secretsmanager:teams-token}" }
 //! overflow = "truncate"                        # or "split" into numbered messages
-//! max_body_bytes = 28000                       # the service's limit (default 262144)
+//! max_body_bytes = 20000                       # the service's limit (default 262144)
+//! json_limits = [{ path = "/text", max_chars = 4096 }]   # limits inside a JSON body
 //! ```
 //!
 //! Secrets the *body* needs (PagerDuty's `routing_key`) go in `secrets = { NAME = "${ssm:…}" }`;
 //! the template writes `{{secrets.NAME}}`, which renders as a per-process placeholder
 //! (`${secret:NAME:…}`) — so dry-run output never holds the value — and is replaced by the
 //! resolved, escaped value only when sending. Example templates for Teams, Discord, Google Chat
-//! and PagerDuty are in `plugins/sink-webhook/templates/`.
+//! and PagerDuty are in `plugins/sink-webhook/templates/`, and complete example configurations
+//! with each service's real limits in `plugins/sink-webhook/examples/`.
+//!
+//! `json_limits` ([`json_limits`]) holds a service's limits inside the body — Discord's 2 000
+//! characters of `content`, Google Chat's 4 096 characters of `text` — as data: the renderer
+//! lists fewer findings, or splits, until the body size and every such limit hold.
 //!
 //! Values from reports are escaped for the content type: inside JSON string literals for JSON
 //! bodies (`"{{resource}}"` is always a valid string), HTML-escaped for HTML, as-is for text
@@ -26,6 +32,7 @@
 //! digest is split).
 
 pub mod http;
+pub mod json_limits;
 
 use audit_router_sink_api::text::fit_digest;
 use audit_router_sink_api::{
@@ -98,7 +105,13 @@ static SETTINGS: &[SettingDoc] = &[
         key: "max_body_bytes",
         required: false,
         secret: false,
-        help: "Largest body the endpoint accepts, in bytes (default 262144; Teams ~28000, Google Chat 32000).",
+        help: "Largest body the endpoint accepts, in bytes (default 262144; Teams 28 KB documented, ~21 KB seen; Google Chat 32000).",
+    },
+    SettingDoc {
+        key: "json_limits",
+        required: false,
+        secret: false,
+        help: "Limits inside a JSON body, e.g. [{ path = \"/content\", max_chars = 2000 }, { path = \"/embeds\", max_items = 10 }, { paths = [\"/embeds/*/title\", \"/embeds/*/description\"], max_total_chars = 6000 }] (JSON Pointers, * for every element).",
     },
     SettingDoc {
         key: "max_messages",
@@ -178,6 +191,7 @@ pub struct WebhookSink {
     engine: TemplateEngine,
     overflow: Overflow,
     max_body_bytes: usize,
+    json_limits: Vec<json_limits::JsonLimit>,
     max_messages: usize,
     limits: Limits,
     client: reqwest::Client,
@@ -275,6 +289,31 @@ impl WebhookSink {
         let max_body_bytes = s
             .opt_uint("max_body_bytes", 256, 64 * 1024 * 1024)?
             .unwrap_or(DEFAULT_MAX_BODY_BYTES) as usize;
+        let json_limits = match s.opt_value("json_limits") {
+            None => Vec::new(),
+            Some(toml::Value::Array(items)) => {
+                if !is_json {
+                    return Err(s.error(
+                        "json_limits",
+                        format!("limits inside a JSON body, but content_type is {content_type:?}"),
+                    ));
+                }
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        json_limits::JsonLimit::from_toml(v, &format!("json_limits[{i}]"))
+                            .map_err(|(key, msg)| s.error(&key, msg))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            Some(other) => {
+                return Err(s.error(
+                    "json_limits",
+                    format!("expected a list of tables, found {}", other.type_str()),
+                ));
+            }
+        };
         let max_messages = match overflow {
             Overflow::Truncate => {
                 s.accept(&["max_messages"]);
@@ -301,6 +340,7 @@ impl WebhookSink {
             engine,
             overflow,
             max_body_bytes,
+            json_limits,
             max_messages,
             limits: Limits {
                 max_message_bytes: Some(max_body_bytes),
@@ -359,14 +399,34 @@ impl WebhookSink {
         }
     }
 
-    fn too_big(&self, what: &str, bytes: usize) -> SinkError {
+    /// The body is within `max_body_bytes` and every `json_limits` entry.
+    fn fits(&self, body: &str) -> bool {
+        body.len() <= self.max_body_bytes && json_limits::check_all(&self.json_limits, body).is_ok()
+    }
+
+    /// `body`, rendered with no finding listed, still breaks a limit: which, and what to do.
+    fn too_big(&self, body: &str) -> SinkError {
+        if body.len() > self.max_body_bytes {
+            return SinkError::config(
+                &self.name,
+                Some("max_body_bytes"),
+                format!(
+                    "the body renders to {} bytes even listing no finding, over the limit of {} \
+                     bytes: shorten the template or raise max_body_bytes",
+                    body.len(),
+                    self.max_body_bytes
+                ),
+            );
+        }
+        let why = json_limits::check_all(&self.json_limits, body)
+            .err()
+            .unwrap_or_default();
         SinkError::config(
             &self.name,
-            Some("max_body_bytes"),
+            Some("json_limits"),
             format!(
-                "{what} renders to {bytes} bytes even listing no finding, over the limit of {} \
-                 bytes: shorten the template or raise max_body_bytes",
-                self.max_body_bytes
+                "the body breaks a limit even listing no finding ({why}): shorten the template \
+                 or change json_limits"
             ),
         )
     }
@@ -376,14 +436,10 @@ impl WebhookSink {
         digest: &Digest,
         ctx: &RenderContext,
     ) -> Result<Vec<Payload>, SinkError> {
-        let fit = fit_digest(
-            digest,
-            |d| self.render_one(d, ctx, 1, 1),
-            |b| b.len() <= self.max_body_bytes,
-        )?;
+        let fit = fit_digest(digest, |d| self.render_one(d, ctx, 1, 1), |b| self.fits(b))?;
         match fit {
             Ok((body, _)) => Ok(vec![self.payload(body)]),
-            Err(body) => Err(self.too_big("the body", body.len())),
+            Err(body) => Err(self.too_big(&body)),
         }
     }
 
@@ -402,15 +458,15 @@ impl WebhookSink {
                 .map(|(i, c)| self.render_one(c, ctx, i + 1, n))
                 .collect()
         };
-        let fits = |bodies: &[String]| bodies.iter().all(|b| b.len() <= max);
+        let fits = |bodies: &[String]| bodies.iter().all(|b| self.fits(b));
         let kept = digest.kept();
         let full = self.render_one(digest, ctx, 1, 1)?;
-        if full.len() <= max || kept == 0 {
+        if self.fits(&full) || kept == 0 {
             return self.render_truncated(digest, ctx);
         }
         let base = self.render_one(&digest.limited(0), ctx, 1, 1)?;
-        if base.len() >= max {
-            return Err(self.too_big("the body", base.len()));
+        if base.len() >= max || !self.fits(&base) {
+            return Err(self.too_big(&base));
         }
         // Bodies grow about linearly with the findings listed: start from the estimate and
         // shrink by a fifth until every part fits (a few renders, not a search over 1..kept).
@@ -489,7 +545,7 @@ impl WebhookSink {
             .map_err(|e| http::classify_transport(&self.what(), e))?;
         let status = resp.status();
         if status.is_success() {
-            return Ok(Sent { message_id: None });
+            return Ok(Sent::with_id(None));
         }
         let headers = resp.headers().clone();
         let body = resp.text().await.unwrap_or_default();
