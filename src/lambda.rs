@@ -256,11 +256,11 @@ pub fn validate(
         Ok(engine) => engine,
         Err(e) => {
             let mut lines: Vec<String> = warnings.iter().map(|d| d.to_string()).collect();
-            lines.extend(
-                e.0.iter()
-                    .map(|err| format!("{file}: error: sinks.{}: {}", err.sink, err.error)),
-            );
-            lines.push(format!("{file}: invalid ({} sink errors)", e.0.len()));
+            lines.extend(e.diagnostics.iter().map(|d| d.to_string()));
+            lines.push(format!(
+                "{file}: invalid ({} sink errors)",
+                e.diagnostics.len()
+            ));
             return Err(InitError::Rules { lines });
         }
     };

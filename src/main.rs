@@ -230,10 +230,10 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
             let engine = match Engine::new(rules, None) {
                 Ok(engine) => engine,
                 Err(e) => {
-                    for err in &e.0 {
-                        eprintln!("{path}: error: sinks.{}: {}", err.sink, err.error);
+                    for d in &e.diagnostics {
+                        eprintln!("{d}");
                     }
-                    eprintln!("{path}: invalid ({} sink errors)", e.0.len());
+                    eprintln!("{path}: invalid ({} sink errors)", e.diagnostics.len());
                     return Ok(ExitCode::FAILURE);
                 }
             };
@@ -365,7 +365,10 @@ async fn engine(
     match Engine::new(rules, aws) {
         Ok(engine) => Ok(Some(engine)),
         Err(e) => {
-            eprintln!("{}: {e}", src_rules.rules.display());
+            for d in &e.diagnostics {
+                eprintln!("{d}");
+            }
+            eprintln!("{}: invalid rules file", src_rules.rules.display());
             Ok(None)
         }
     }

@@ -253,10 +253,13 @@ pub async fn route_location(
     })?
 }
 
-/// A sink that could not be built from its `[sinks.NAME]` table.
+/// Sinks that could not be built from their `[sinks.NAME]` tables: one diagnostic each, at the
+/// offending key of the rules file (`rules.toml:12:1: error: sinks.chat.url: missing …`).
 #[derive(Debug, thiserror::Error)]
-#[error("{}", .0.iter().map(|e| format!("sinks.{}: {}", e.sink, e.error)).collect::<Vec<_>>().join("\n"))]
-pub struct SinkSetupError(pub Vec<crate::sinks::SinkBuildError>);
+#[error("{}", .diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct SinkSetupError {
+    pub diagnostics: Vec<crate::rules::Diagnostic>,
+}
 
 /// Everything a process needs to run reports through the whole pipeline, built once (per CLI
 /// run, per Lambda cold start): the rules, the sinks built from them, and the AWS clients.
@@ -301,7 +304,15 @@ impl Engine {
         };
         let sinks = crate::sinks::registry()
             .build_all(rules.sinks(), &ctx)
-            .map_err(SinkSetupError)?;
+            .map_err(|errors| SinkSetupError {
+                diagnostics: errors
+                    .iter()
+                    .map(|e| {
+                        let decl = rules.sinks().iter().find(|d| d.name == e.sink);
+                        e.diagnostic(rules.file(), decl)
+                    })
+                    .collect(),
+            })?;
         let s3 = aws.as_ref().map(fetch::s3_client_from_config);
         Ok(Engine {
             rules: Arc::new(rules),

@@ -1,7 +1,7 @@
 //! The sink registry: every sink plugin, one registration line each. Adding a sink = one crate in
 //! `plugins/` + one line in [`registry`] (see `plugins/README.md`).
 
-use crate::rules::SinkDecl;
+use crate::rules::{Diagnostic, Severity, SinkDecl};
 use audit_router_sink_api::samples::{sample_digest, sample_digests};
 use audit_router_sink_api::{
     BuildContext, Digest, RenderContext, ReportTemplate, Sink, SinkConfig, SinkError, SinkFactory,
@@ -32,11 +32,39 @@ impl std::fmt::Debug for Registry {
 
 /// A sink that failed to build or whose templates fail on sample data.
 #[derive(Debug, thiserror::Error)]
-#[error("{error}")]
+#[error("{}", self.message())]
 pub struct SinkBuildError {
     pub sink: String,
     #[source]
     pub error: SinkError,
+}
+
+impl SinkBuildError {
+    /// `sinks.NAME.KEY: what` (a settings error names its key itself; others get the sink).
+    pub fn message(&self) -> String {
+        match &self.error {
+            SinkError::Config { .. } => self.error.to_string(),
+            e => format!("sinks.{}: {e}", self.sink),
+        }
+    }
+
+    /// This error as a diagnostic of `file`, at the offending key of `decl` (or its table):
+    /// `rules.toml:12:1: error: sinks.chat.url: missing (required); …`.
+    pub fn diagnostic(&self, file: &str, decl: Option<&SinkDecl>) -> Diagnostic {
+        let key = match &self.error {
+            SinkError::Config { key, .. } => key.as_deref(),
+            SinkError::Template(_) => Some("template"),
+            _ => None,
+        };
+        let (line, column) = decl.map_or((1, 1), |d| d.position_of(key));
+        Diagnostic {
+            severity: Severity::Error,
+            file: file.to_owned(),
+            line,
+            column,
+            message: self.message(),
+        }
+    }
 }
 
 impl Registry {
@@ -78,6 +106,7 @@ impl Registry {
                 name: &decl.name,
                 kind: &decl.kind,
                 settings: &decl.settings,
+                docs: factory.settings(),
             },
             ctx,
         )
@@ -141,11 +170,7 @@ mod tests {
     }
 
     fn decl(name: &str, kind: &str, settings: &str) -> SinkDecl {
-        SinkDecl {
-            name: name.into(),
-            kind: kind.into(),
-            settings: settings.parse().unwrap(),
-        }
+        SinkDecl::new(name, kind, settings.parse().unwrap())
     }
 
     #[test]

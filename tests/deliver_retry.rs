@@ -98,6 +98,7 @@ fn log_sink(buf: &Buf) -> Arc<dyn Sink> {
                 name: "audit-log",
                 kind: "log",
                 settings: &settings,
+                docs: factory.settings(),
             },
             &BuildContext {
                 base_dir: std::env::temp_dir(),

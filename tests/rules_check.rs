@@ -626,3 +626,50 @@ fn non_table_rules_are_reported_by_index() {
         ],
     );
 }
+
+/// A sink's settings errors (found when the sink is built) are diagnostics like the rest: at
+/// the key (or the `[sinks.NAME]` table of a missing one), naming it once, with a hint for a
+/// misspelt key.
+#[test]
+fn sink_setting_errors_have_line_column_and_a_hint() {
+    let text = "[sinks.chat]\ntype = \"slack\"\nwebhook_url = \"https://hooks.slack.com/services/T/B/X\"\n\n\
+                [sinks.mail]\ntype = \"sns\"\ntopic_arn = \"arn:aws:sns:us-east-1:111122223333:t\"\noverflw = \"split\"\n\n\
+                [[rules]]\nname = \"all\"\nsinks = [\"chat\", \"mail\"]\n";
+    let (rules, _) = Rules::parse(text, "rules.toml", PathBuf::from("."), &opts()).unwrap();
+    let err = audit_router::pipeline::Engine::new(rules, None).unwrap_err();
+    let shown: Vec<String> = err.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        shown,
+        [
+            "rules.toml:1:8: error: sinks.chat.url: missing (required); `webhook_url` is not a \
+             setting of slack sinks: did you mean `url`?",
+            "rules.toml:8:1: error: sinks.mail.overflw: unknown setting; did you mean \
+             `overflow`? (known: \"message_group_id\", \"overflow\", \
+             \"subject\", \"template\", \"topic_arn\")",
+        ],
+        "{shown:#?}"
+    );
+    // The same lines from `check`, then the summary.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_audit-router"))
+        .args(["check", "--rules"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let file = path.display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{file}:1:8: error: sinks.chat.url: missing (required)"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("sinks.chat: sinks.chat"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{file}: invalid (2 sink errors)")),
+        "{stderr}"
+    );
+}

@@ -683,13 +683,13 @@ async fn resolved_url_must_be_https() {
 
 #[test]
 fn registered_and_checked_with_every_example_template() {
-    let decl = audit_router::rules::SinkDecl {
-        name: "ops-slack".into(),
-        kind: "slack".into(),
-        settings: "url = \"${ssm:/x}\"\noverflow = \"split\""
+    let decl = audit_router::rules::SinkDecl::new(
+        "ops-slack",
+        "slack",
+        "url = \"${ssm:/x}\"\noverflow = \"split\""
             .parse()
             .expect("valid TOML"),
-    };
+    );
     let s = audit_router::sinks::registry()
         .build(&decl, &ctx(Path::new("."), StaticSecrets::new()))
         .expect("slack is registered and builds without resolving secrets");

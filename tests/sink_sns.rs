@@ -28,11 +28,7 @@ fn build_ctx(sdk: &aws_config::SdkConfig) -> BuildContext {
 fn sns_sink(ctx: &BuildContext, settings: &str) -> Arc<dyn Sink> {
     registry()
         .build(
-            &SinkDecl {
-                name: "ops-email".into(),
-                kind: "sns".into(),
-                settings: settings.parse().unwrap(),
-            },
+            &SinkDecl::new("ops-email", "sns", settings.parse().unwrap()),
             ctx,
         )
         .unwrap()

@@ -10,11 +10,7 @@ use std::sync::Arc;
 fn sink(kind: &str, settings: &str) -> Arc<dyn Sink> {
     registry()
         .build(
-            &SinkDecl {
-                name: format!("my-{kind}"),
-                kind: kind.into(),
-                settings: settings.parse().unwrap(),
-            },
+            &SinkDecl::new(&format!("my-{kind}"), kind, settings.parse().unwrap()),
             &BuildContext {
                 base_dir: std::env::temp_dir(),
                 aws: None,
@@ -71,4 +67,32 @@ fn log_default_templates() {
             lines.join("\n")
         );
     }
+}
+
+/// A local report (a dry run or `send` of a file) has no S3 console link: the e-mail names it
+/// once, on its `Report:` line.
+#[test]
+fn sns_body_of_a_local_report_names_it_once() {
+    let s = sink(
+        "sns",
+        "topic_arn = \"arn:aws:sns:eu-west-1:111122223333:audit\"",
+    );
+    let mut d = sample_digest(ReportTemplate::BackupJob, s.name());
+    d.source.uri = "./reports/BACKUP_JOB_REPORT.csv".into();
+    d.source.bucket = None;
+    d.source.key = None;
+    let body = &s.render(&d, &ctx(false)).unwrap()[0].body;
+    assert_eq!(
+        body.matches("./reports/BACKUP_JOB_REPORT.csv").count(),
+        1,
+        "{body}"
+    );
+    assert_eq!(body.matches("Report:").count(), 1, "{body}");
+    // An S3 report has the URI and, below it, the console link.
+    let d = sample_digest(ReportTemplate::BackupJob, s.name());
+    let body = &s.render(&d, &ctx(false)).unwrap()[0].body;
+    assert!(
+        body.contains("https://s3.console.aws.amazon.com/s3/object/"),
+        "{body}"
+    );
 }

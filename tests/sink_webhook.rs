@@ -514,15 +514,15 @@ fn registered_and_checked_with_every_example_template() {
         "google-chat.json.hbs",
         "pagerduty.json.hbs",
     ] {
-        let decl = audit_router::rules::SinkDecl {
-            name: "hook".into(),
-            kind: "webhook".into(),
-            settings: format!(
+        let decl = audit_router::rules::SinkDecl::new(
+            "hook",
+            "webhook",
+            format!(
                 "url = \"https://example.test/x\"\ntemplate = \"{file}\"\nsecrets = {{ routing_key = \"${{ssm:/k}}\" }}"
             )
             .parse()
             .expect("valid TOML"),
-        };
+        );
         let s = registry
             .build(&decl, &ctx(&examples_dir(), StaticSecrets::new()))
             .expect("webhook is registered");

@@ -239,6 +239,14 @@ pub fn compile(
             name: s.name.value.clone(),
             kind: s.kind.value.clone(),
             settings: s.settings.clone(),
+            positions: crate::rules::SinkPositions {
+                table: Some(c.src.position(s.name.span.start)),
+                keys: s
+                    .key_spans
+                    .iter()
+                    .map(|(k, span)| (k.clone(), c.src.position(span.start)))
+                    .collect(),
+            },
         });
     }
 

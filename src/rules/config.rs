@@ -5,6 +5,7 @@
 use super::interpolate::{self, Escapes, InterpolateError};
 use super::{Diagnostic, LoadOptions, Severity};
 use crate::sink_api::MATCH_FIELDS;
+use crate::sink_api::text::suggest;
 use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -76,6 +77,8 @@ pub struct RawSink {
     pub name: Sp<String>,
     pub kind: Sp<String>,
     pub settings: toml::Table,
+    /// Where each setting's key is.
+    pub key_spans: Vec<(String, Range<usize>)>,
 }
 
 /// One field of a `match` table: its patterns, each with its position.
@@ -183,29 +186,6 @@ fn type_name(v: &DeValue<'_>) -> &'static str {
         DeValue::Array(_) => "an array",
         DeValue::Table(_) => "a table",
     }
-}
-
-/// The closest of `candidates` to `word`, when it is close enough to be a typo.
-fn suggest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
-    fn distance(a: &str, b: &str) -> usize {
-        let b: Vec<char> = b.chars().collect();
-        let mut prev: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut cur = vec![i + 1];
-            for (j, cb) in b.iter().enumerate() {
-                let sub = prev[j] + usize::from(ca != *cb);
-                cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-            }
-            prev = cur;
-        }
-        prev[b.len()]
-    }
-    candidates
-        .iter()
-        .map(|c| (distance(word, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
 }
 
 impl Reader<'_, '_> {
@@ -470,12 +450,14 @@ impl Reader<'_, '_> {
             };
             let mut kind = None;
             let mut settings = toml::Table::new();
+            let mut key_spans = Vec::new();
             for (k, v) in entries(table) {
                 if k.get_ref() == "type" {
                     kind = self.string(v, &format!("sinks.{name}.type"));
                     continue;
                 }
                 let path = format!("sinks.{name}.{}", k.get_ref());
+                key_spans.push((k.get_ref().to_string(), k.span()));
                 if let Some(v) = self.sink_value(v, &path) {
                     settings.insert(k.get_ref().to_string(), v);
                 }
@@ -491,6 +473,7 @@ impl Reader<'_, '_> {
                     },
                     kind,
                     settings,
+                    key_spans,
                 }),
                 None if !table.contains_key("type") => self.error(
                     value.span().start,

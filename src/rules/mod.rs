@@ -134,6 +134,37 @@ pub struct SinkDecl {
     /// for the sink layer: expand them with [`interpolate::expand`]). With `resolve_env = false`
     /// the `${env:…}` references are left as written too.
     pub settings: toml::Table,
+    /// Where the table and its keys are in the rules file, for diagnostics.
+    pub positions: SinkPositions,
+}
+
+/// 1-based (line, column) of a sink's `[sinks.NAME]` and of each of its keys; empty for a
+/// sink not read from a file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SinkPositions {
+    pub table: Option<(usize, usize)>,
+    pub keys: std::collections::BTreeMap<String, (usize, usize)>,
+}
+
+impl SinkDecl {
+    /// A sink declared in code (no file positions).
+    pub fn new(name: &str, kind: &str, settings: toml::Table) -> SinkDecl {
+        SinkDecl {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            settings,
+            positions: SinkPositions::default(),
+        }
+    }
+
+    /// Where a problem with setting `key` (`url`, `headers.X`, `json_limits[2].path`) is: its
+    /// key's line and column, else the table's (a missing key), else the file's start.
+    pub fn position_of(&self, key: Option<&str>) -> (usize, usize) {
+        let top = key.map(|k| k.split(['.', '[']).next().unwrap_or(k));
+        top.and_then(|k| self.positions.keys.get(k).copied())
+            .or(self.positions.table)
+            .unwrap_or((1, 1))
+    }
 }
 
 /// One sink a finding is routed to, and the first rule that routed it there.

@@ -27,6 +27,7 @@ pub fn build(
             name,
             kind: factory.kind(),
             settings: &table,
+            docs: factory.settings(),
         },
         c,
     )

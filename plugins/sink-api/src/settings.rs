@@ -1,8 +1,9 @@
 //! Typed access to a `[sinks.NAME]` table with errors that name the sink and the key, and a
 //! check that no unknown key was given (a typo must not be silently ignored).
 
-use crate::sink::{BuildContext, SinkConfig, SinkError};
+use crate::sink::{BuildContext, SettingDoc, SinkConfig, SinkError};
 use crate::template::{TemplateEngine, TemplateError};
+use crate::text::suggest;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -10,7 +11,10 @@ use std::path::PathBuf;
 /// Reads settings; every key read is remembered so [`Settings::finish`] can reject the rest.
 pub struct Settings<'a> {
     sink: &'a str,
+    kind: &'a str,
     table: &'a toml::Table,
+    /// The factory's documented settings: the known keys of hints.
+    docs: &'static [SettingDoc],
     used: RefCell<BTreeSet<String>>,
 }
 
@@ -22,9 +26,43 @@ impl<'a> Settings<'a> {
     pub fn new(config: SinkConfig<'a>) -> Self {
         Settings {
             sink: config.name,
+            kind: config.kind,
             table: config.settings,
+            docs: config.docs,
             used: RefCell::new(BTreeSet::new()),
         }
+    }
+
+    /// The keys this sink type knows: its documented settings, or (without docs) those read.
+    fn known(&self) -> Vec<String> {
+        let mut known: Vec<String> = if self.docs.is_empty() {
+            self.used.borrow().iter().cloned().collect()
+        } else {
+            self.docs.iter().map(|d| d.key.to_owned()).collect()
+        };
+        known.sort_unstable();
+        known.dedup();
+        known
+    }
+
+    /// For a missing `key`: the table's unknown key that looks like a misspelling of it
+    /// (`webhook_url` for `url`, `topicarn` for `topic_arn`), as a hint.
+    fn misspelt(&self, key: &str) -> Option<String> {
+        let known = self.known();
+        self.table
+            .keys()
+            .filter(|k| *k != "type" && !known.iter().any(|n| n == *k))
+            .find(|k| {
+                suggest(k, &[key]).is_some()
+                    || k.ends_with(&format!("_{key}"))
+                    || k.starts_with(&format!("{key}_"))
+            })
+            .map(|k| {
+                format!(
+                    "; `{k}` is not a setting of {} sinks: did you mean `{key}`?",
+                    self.kind
+                )
+            })
     }
 
     pub fn sink(&self) -> &str {
@@ -52,7 +90,13 @@ impl<'a> Settings<'a> {
         match self.opt_str(key)? {
             Some(s) if !s.trim().is_empty() => Ok(s),
             Some(_) => Err(self.err(key, "must not be empty")),
-            None => Err(self.err(key, "missing (required)")),
+            None => Err(self.err(
+                key,
+                format!(
+                    "missing (required){}",
+                    self.misspelt(key).unwrap_or_default()
+                ),
+            )),
         }
     }
 
@@ -200,9 +244,16 @@ impl<'a> Settings<'a> {
         match unknown.first() {
             None => Ok(()),
             Some(k) => {
-                let mut known: Vec<&str> = used.iter().map(String::as_str).collect();
-                known.sort_unstable();
-                Err(self.err(k, format!("unknown setting (known: {})", quoted(&known))))
+                drop(used);
+                let known = self.known();
+                let known: Vec<&str> = known.iter().map(String::as_str).collect();
+                let hint = suggest(k, &known)
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                Err(self.err(
+                    k,
+                    format!("unknown setting{hint} (known: {})", quoted(&known)),
+                ))
             }
         }
     }

@@ -242,6 +242,9 @@ pub struct SinkConfig<'a> {
     /// Every key but `type`; `${env:…}` already substituted, `${ssm:…}`/`${secretsmanager:…}`
     /// left as written (resolve them lazily through [`BuildContext::secrets`]).
     pub settings: &'a toml::Table,
+    /// The settings the factory documents ([`SinkFactory::settings`]): [`crate::Settings`]
+    /// suggests the closest one for a misspelt key.
+    pub docs: &'static [SettingDoc],
 }
 
 /// What the process gives every factory.

@@ -28,6 +28,30 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
     out
 }
 
+/// The closest of `candidates` to `word` when it is close enough to be a typo (edit distance at
+/// most 2, or a quarter of the candidate's length), for "did you mean" hints.
+pub fn suggest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1];
+            for (j, cb) in b.iter().enumerate() {
+                let sub = prev[j] + usize::from(ca != *cb);
+                cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    candidates
+        .iter()
+        .map(|c| (distance(word, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
 /// `…and 12 more resources` (`noun` already in the right number).
 pub fn and_more(n: u64, noun: &str) -> String {
     format!("…and {n} more {noun}")

@@ -256,6 +256,7 @@ mod tests {
                 name: "audit-log",
                 kind: KIND,
                 settings: &settings,
+                docs: SETTINGS,
             },
             &ctx(),
         )

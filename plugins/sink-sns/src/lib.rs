@@ -502,6 +502,7 @@ mod tests {
                 name: "ops-email",
                 kind: KIND,
                 settings: &settings,
+                docs: SETTINGS,
             },
             &ctx,
         )
@@ -661,6 +662,7 @@ mod tests {
                     name: "t",
                     kind: KIND,
                     settings: &settings,
+                    docs: SETTINGS,
                 },
                 &ctx,
             )
