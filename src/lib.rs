@@ -22,6 +22,7 @@ pub mod process;
 pub mod receipt;
 pub mod report;
 pub mod rules;
+pub mod schema;
 pub mod secrets;
 pub mod sinks;
 

@@ -35,6 +35,8 @@ enum Command {
     Send(SendArgs),
     /// Send a clearly marked test message, built from sample findings, to one sink.
     SendTest(SendTestArgs),
+    /// Print the JSON Schema of rules.toml (for editors; committed as rules.schema.json).
+    Schema,
     /// Run as the AWS Lambda function (the default under Lambda; see `audit_router::lambda`).
     #[command(hide = true)]
     Lambda,
@@ -156,6 +158,10 @@ fn main() -> ExitCode {
         Command::DryRun(args) => run_async(dry_run(args)),
         Command::Send(args) => run_async(send(args)),
         Command::SendTest(args) => run_async(send_test(args)),
+        Command::Schema => {
+            print!("{}", audit_router::schema::rules_schema_text());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Lambda => Ok(audit_router::lambda::main()),
     };
     match result {
