@@ -35,6 +35,8 @@ enum Command {
     Send(SendArgs),
     /// Send a clearly marked test message, built from sample findings, to one sink.
     SendTest(SendTestArgs),
+    /// Run routing tests (TOML test files) against a rules file; sends nothing.
+    Test(TestArgs),
     /// Print the JSON Schema of rules.toml (for editors; committed as rules.schema.json).
     Schema,
     /// Run as the AWS Lambda function (the default under Lambda; see `audit_router::lambda`).
@@ -92,6 +94,27 @@ struct DryRunArgs {
     /// For each finding, show every rule tried and why it matched or not.
     #[arg(long)]
     explain: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TestFormat {
+    /// Like `cargo test`: a line per case, then each failure with every rule's verdict.
+    Text,
+    /// Every case with its expected and actual routing.
+    Json,
+    /// JUnit XML, for CI systems that render test reports.
+    Junit,
+}
+
+#[derive(Args, Debug)]
+struct TestArgs {
+    #[command(flatten)]
+    rules: RulesArgs,
+    #[arg(long, value_enum, default_value_t = TestFormat::Text)]
+    format: TestFormat,
+    /// Test files (TOML, `[[case]]` tables), or directories of them.
+    #[arg(value_name = "TESTS", required = true)]
+    tests: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -158,6 +181,7 @@ fn main() -> ExitCode {
         Command::DryRun(args) => run_async(dry_run(args)),
         Command::Send(args) => run_async(send(args)),
         Command::SendTest(args) => run_async(send_test(args)),
+        Command::Test(args) => rules_test(args),
         Command::Schema => {
             print!("{}", audit_router::schema::rules_schema_text());
             Ok(ExitCode::SUCCESS)
@@ -643,4 +667,32 @@ async fn send_test(args: SendTestArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `test`: exit 0 when every case passes, 1 when any fails, 2 when a test file (or the rules
+/// file, or a case's report) is bad.
+fn rules_test(args: TestArgs) -> Result<ExitCode> {
+    use audit_router::ruletest;
+    let today = today()?;
+    let plan = ruletest::collect_test_files(&args.tests)
+        .and_then(|files| ruletest::load(&args.rules.rules, &files, today));
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(e) => {
+            for d in &e.diagnostics {
+                eprintln!("{d}");
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let run = plan.run();
+    match args.format {
+        TestFormat::Text => print!("{}", ruletest::to_text(&run)),
+        TestFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&ruletest::to_json(&run))?
+        ),
+        TestFormat::Junit => print!("{}", ruletest::to_junit(&run)),
+    }
+    Ok(ExitCode::from(run.exit_code()))
 }

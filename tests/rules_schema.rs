@@ -215,7 +215,11 @@ fn the_example_and_every_rules_file_of_the_tests_validate() {
         .iter()
         .map(|p| p.strip_prefix(root()).unwrap().display().to_string())
         .collect();
-    for expected in ["rules.toml", "tests/fixtures/cli/rules.toml"] {
+    for expected in [
+        "rules.toml",
+        "tests/fixtures/cli/rules.toml",
+        "tests/fixtures/ruletest/rules.toml",
+    ] {
         assert!(
             names.iter().any(|n| n == expected),
             "{expected} not in {names:?}"
