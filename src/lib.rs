@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod process;
 pub mod receipt;
 pub mod report;
+pub mod routediff;
 pub mod ruletest;
 pub mod rules;
 pub mod schema;

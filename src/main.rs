@@ -37,6 +37,8 @@ enum Command {
     SendTest(SendTestArgs),
     /// Run routing tests (TOML test files) against a rules file; sends nothing.
     Test(TestArgs),
+    /// Route the same reports with two rule files and show what would change.
+    Diff(DiffArgs),
     /// Print the JSON Schema of rules.toml (for editors; committed as rules.schema.json).
     Schema,
     /// Run as the AWS Lambda function (the default under Lambda; see `audit_router::lambda`).
@@ -117,6 +119,38 @@ struct TestArgs {
     tests: Vec<PathBuf>,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DiffFormat {
+    /// Per sink, the findings that start or stop going there, grouped like the dry run.
+    Text,
+    /// The whole comparison.
+    Json,
+}
+
+#[derive(Args, Debug)]
+struct DiffArgs {
+    /// The new rules file.
+    #[arg(long, env = "AUDIT_ROUTER_RULES", default_value = "rules.toml")]
+    rules: PathBuf,
+    /// The rules to compare with: a path, or git:REV:path (read with `git show REV:path`).
+    #[arg(long, value_name = "OLD")]
+    base: String,
+    /// Environment of findings whose account maps to no environment (both files).
+    #[arg(long = "env", env = "AUDIT_ROUTER_ENV")]
+    environment: Option<String>,
+    /// Leave `${env:NAME}` references unresolved in both files (as `check --no-env`).
+    #[arg(long)]
+    no_env: bool,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    format: DiffFormat,
+    /// Exit 1 when the routing of any finding differs (0 when it does not).
+    #[arg(long)]
+    exit_code: bool,
+    /// Report files or s3://bucket/key URIs.
+    #[arg(value_name = "SOURCE", required = true)]
+    sources: Vec<String>,
+}
+
 #[derive(Args, Debug)]
 struct SendArgs {
     #[command(flatten)]
@@ -182,6 +216,7 @@ fn main() -> ExitCode {
         Command::Send(args) => run_async(send(args)),
         Command::SendTest(args) => run_async(send_test(args)),
         Command::Test(args) => rules_test(args),
+        Command::Diff(args) => run_async(diff(args)),
         Command::Schema => {
             print!("{}", audit_router::schema::rules_schema_text());
             Ok(ExitCode::SUCCESS)
@@ -695,4 +730,40 @@ fn rules_test(args: TestArgs) -> Result<ExitCode> {
         TestFormat::Junit => print!("{}", ruletest::to_junit(&run)),
     }
     Ok(ExitCode::from(run.exit_code()))
+}
+
+/// `diff`: exit 0, or 1 with `--exit-code` when routing differs; 2 when a rules file or a
+/// source cannot be read.
+async fn diff(args: DiffArgs) -> Result<ExitCode> {
+    use audit_router::routediff::{self, RulesSource};
+    let opts = LoadOptions {
+        resolve_env: !args.no_env,
+        env_override: args.environment.clone(),
+        today: today()?,
+    };
+    let new = routediff::load_side(&RulesSource::File(args.rules.clone()), &opts);
+    let base = routediff::load_side(&RulesSource::parse(&args.base), &opts);
+    let (new, base) = match (new, base) {
+        (Ok(new), Ok(base)) => (new, base),
+        (new, base) => {
+            for e in [new.err(), base.err()].into_iter().flatten() {
+                for d in &e.diagnostics {
+                    eprintln!("{d}");
+                }
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let result = routediff::diff(&base, &new, &args.sources).await;
+    match args.format {
+        DiffFormat::Text => print!("{}", routediff::to_text(&result)),
+        DiffFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&routediff::to_json(&result))?
+        ),
+    }
+    for e in &result.errors {
+        eprintln!("error: {}", e.error);
+    }
+    Ok(ExitCode::from(result.exit_code(args.exit_code)))
 }
