@@ -6,6 +6,7 @@ use audit_router::event;
 use audit_router::location::ReportLocation;
 use audit_router::output::{self, DryRun, SourceError};
 use audit_router::pipeline::{self, Engine, RouteOptions};
+use audit_router::preview;
 use audit_router::process::{self, Disposition, ProcessOptions, Processed};
 use audit_router::receipt::ReceiptStore;
 use audit_router::rules::{LoadOptions, Rules, Severity};
@@ -96,6 +97,9 @@ struct DryRunArgs {
     /// For each finding, show every rule tried and why it matched or not.
     #[arg(long)]
     explain: bool,
+    /// Also write every rendered payload to DIR/<sink>/<n>.json|.txt (for snapshot tests).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -446,9 +450,27 @@ async fn dry_run(args: DryRunArgs) -> Result<ExitCode> {
     route_all(&engine, locations, &route_opts, &mut dry).await;
     let jobs = dry.runs.iter().flat_map(|r| engine.jobs(r)).collect();
     // The same render path `send` takes, with a recording sink in place of each real one.
-    let report = deliver::dry_run(jobs, &DeliverOptions::default()).await;
+    let mut deliver_opts = DeliverOptions::default();
+    if let Some(now) = preview::render_time_from_env().map_err(anyhow::Error::msg)? {
+        deliver_opts.render.now = now;
+    }
+    let report = deliver::dry_run(jobs, &deliver_opts).await;
     let render_failed = !report.all_delivered();
     dry.outcomes = report.outcomes;
+    if let Some(dir) = &args.out {
+        let sinks: Vec<String> = engine
+            .rules
+            .sinks()
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        let written = preview::write_payloads(dir, &sinks, &dry.outcomes)?;
+        eprintln!(
+            "wrote {} payload files to {}",
+            written.files.len(),
+            dir.display()
+        );
+    }
 
     match args.format {
         OutputFormat::Json => {
