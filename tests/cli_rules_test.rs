@@ -446,7 +446,7 @@ fn bad_test_files_exit_2_naming_file_line_and_column() {
             "t.toml:2:3: error: unknown key `cases` in the top level of a test file; expected one of: case, env, today",
         ),
         (
-            format!("{ENV}"),
+            ENV.to_string(),
             "t.toml:1:1: error: no [[case]] in this test file",
         ),
         (
