@@ -2,6 +2,8 @@
 # Installs the tools the test suite and the Lambda build need on a fresh machine, from PyPI:
 #   moto[server]  -> `moto_server`, the S3/SNS/SQS stand-in the integration tests start
 #   cfn-lint      -> lints template.yaml (tests/template_yaml.rs)
+#   jsonschema    -> validates rules files against rules.schema.json (tests/rules_schema.rs);
+#                    cfn-lint's dependencies bring it too, pinned here because a test calls it
 #   cargo-lambda  -> `cargo lambda build` (scripts/lambda-build.sh)
 #   ziglang       -> Zig, cargo-lambda's cross linker for arm64
 #   aws-sam-cli   -> `sam local generate-event` (tests/public_events.rs renders AWS's own sample
@@ -17,7 +19,8 @@ set -euo pipefail
 PY="${PYTHON:-python3}"
 PINS=(
   "moto[server]==5.2.1"
-  "cfn-lint==1.51.0"
+  "cfn-lint==1.58.0"
+  "jsonschema==4.26.0"
   "cargo-lambda==1.9.2"
   "ziglang==0.15.2"
   "aws-sam-cli==1.170.0"

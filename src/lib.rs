@@ -5,6 +5,10 @@
 //! ([`report`], streaming) → findings → rules ([`rules`]) → groups ([`group`]) → render → deliver
 //! → receipt. [`pipeline`] drives the stages; the CLI, the Lambda handler and the tests all call it.
 //!
+//! Rules as code, on top of the same routing and rendering: [`ruletest`] (`audit-router test`),
+//! [`routediff`] (`audit-router diff`), [`schema`] (the JSON Schema of rules.toml) and
+//! [`preview`] (Block Kit Builder links and `dry-run --out`).
+//!
 //! Bad input is an error naming where and what, never a panic: `unwrap`/`expect` are denied
 //! outside tests (`docs/bad-input.md`).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
@@ -18,10 +22,14 @@ pub mod lambda;
 pub mod location;
 pub mod output;
 pub mod pipeline;
+pub mod preview;
 pub mod process;
 pub mod receipt;
 pub mod report;
+pub mod routediff;
 pub mod rules;
+pub mod ruletest;
+pub mod schema;
 pub mod secrets;
 pub mod sinks;
 

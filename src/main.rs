@@ -6,6 +6,7 @@ use audit_router::event;
 use audit_router::location::ReportLocation;
 use audit_router::output::{self, DryRun, SourceError};
 use audit_router::pipeline::{self, Engine, RouteOptions};
+use audit_router::preview;
 use audit_router::process::{self, Disposition, ProcessOptions, Processed};
 use audit_router::receipt::ReceiptStore;
 use audit_router::rules::{LoadOptions, Rules, Severity};
@@ -35,6 +36,12 @@ enum Command {
     Send(SendArgs),
     /// Send a clearly marked test message, built from sample findings, to one sink.
     SendTest(SendTestArgs),
+    /// Run routing tests (TOML test files) against a rules file; sends nothing.
+    Test(TestArgs),
+    /// Route the same reports with two rule files and show what would change.
+    Diff(DiffArgs),
+    /// Print the JSON Schema of rules.toml (for editors; committed as rules.schema.json).
+    Schema,
     /// Run as the AWS Lambda function (the default under Lambda; see `audit_router::lambda`).
     #[command(hide = true)]
     Lambda,
@@ -90,6 +97,62 @@ struct DryRunArgs {
     /// For each finding, show every rule tried and why it matched or not.
     #[arg(long)]
     explain: bool,
+    /// Also write every rendered payload to DIR/<sink>/<n>.json|.txt (for snapshot tests).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TestFormat {
+    /// Like `cargo test`: a line per case, then each failure with every rule's verdict.
+    Text,
+    /// Every case with its expected and actual routing.
+    Json,
+    /// JUnit XML, for CI systems that render test reports.
+    Junit,
+}
+
+#[derive(Args, Debug)]
+struct TestArgs {
+    #[command(flatten)]
+    rules: RulesArgs,
+    #[arg(long, value_enum, default_value_t = TestFormat::Text)]
+    format: TestFormat,
+    /// Test files (TOML, `[[case]]` tables), or directories of them.
+    #[arg(value_name = "TESTS", required = true)]
+    tests: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DiffFormat {
+    /// Per sink, the findings that start or stop going there, grouped like the dry run.
+    Text,
+    /// The whole comparison.
+    Json,
+}
+
+#[derive(Args, Debug)]
+struct DiffArgs {
+    /// The new rules file.
+    #[arg(long, env = "AUDIT_ROUTER_RULES", default_value = "rules.toml")]
+    rules: PathBuf,
+    /// The rules to compare with: a path, or git:REV:path (read with `git show REV:path`).
+    #[arg(long, value_name = "OLD")]
+    base: String,
+    /// Environment of findings whose account maps to no environment (both files).
+    #[arg(long = "env", env = "AUDIT_ROUTER_ENV")]
+    environment: Option<String>,
+    /// Leave `${env:NAME}` references unresolved in both files (as `check --no-env`).
+    #[arg(long)]
+    no_env: bool,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    format: DiffFormat,
+    /// Exit 1 when the routing of any finding differs (0 when it does not).
+    #[arg(long)]
+    exit_code: bool,
+    /// Report files or s3://bucket/key URIs.
+    #[arg(value_name = "SOURCE", required = true)]
+    sources: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -156,6 +219,12 @@ fn main() -> ExitCode {
         Command::DryRun(args) => run_async(dry_run(args)),
         Command::Send(args) => run_async(send(args)),
         Command::SendTest(args) => run_async(send_test(args)),
+        Command::Test(args) => rules_test(args),
+        Command::Diff(args) => run_async(diff(args)),
+        Command::Schema => {
+            print!("{}", audit_router::schema::rules_schema_text());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Lambda => Ok(audit_router::lambda::main()),
     };
     match result {
@@ -419,9 +488,27 @@ async fn dry_run(args: DryRunArgs) -> Result<ExitCode> {
     route_all(&engine, locations, &route_opts, &mut dry).await;
     let jobs = dry.runs.iter().flat_map(|r| engine.jobs(r)).collect();
     // The same render path `send` takes, with a recording sink in place of each real one.
-    let report = deliver::dry_run(jobs, &DeliverOptions::default()).await;
+    let mut deliver_opts = DeliverOptions::default();
+    if let Some(now) = preview::render_time_from_env().map_err(anyhow::Error::msg)? {
+        deliver_opts.render.now = now;
+    }
+    let report = deliver::dry_run(jobs, &deliver_opts).await;
     let render_failed = !report.all_delivered();
     dry.outcomes = report.outcomes;
+    if let Some(dir) = &args.out {
+        let sinks: Vec<String> = engine
+            .rules
+            .sinks()
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        let written = preview::write_payloads(dir, &sinks, &dry.outcomes)?;
+        eprintln!(
+            "wrote {} payload files to {}",
+            written.files.len(),
+            dir.display()
+        );
+    }
 
     match args.format {
         OutputFormat::Json => {
@@ -675,4 +762,68 @@ async fn send_test(args: SendTestArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `test`: exit 0 when every case passes, 1 when any fails, 2 when a test file (or the rules
+/// file, or a case's report) is bad.
+fn rules_test(args: TestArgs) -> Result<ExitCode> {
+    use audit_router::ruletest;
+    let today = today()?;
+    let plan = ruletest::collect_test_files(&args.tests)
+        .and_then(|files| ruletest::load(&args.rules.rules, &files, today));
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(e) => {
+            for d in &e.diagnostics {
+                eprintln!("{d}");
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let run = plan.run();
+    match args.format {
+        TestFormat::Text => print!("{}", ruletest::to_text(&run)),
+        TestFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&ruletest::to_json(&run))?
+        ),
+        TestFormat::Junit => print!("{}", ruletest::to_junit(&run)),
+    }
+    Ok(ExitCode::from(run.exit_code()))
+}
+
+/// `diff`: exit 0, or 1 with `--exit-code` when routing differs; 2 when a rules file or a
+/// source cannot be read.
+async fn diff(args: DiffArgs) -> Result<ExitCode> {
+    use audit_router::routediff::{self, RulesSource};
+    let opts = LoadOptions {
+        resolve_env: !args.no_env,
+        env_override: args.environment.clone(),
+        today: today()?,
+    };
+    let new = routediff::load_side(&RulesSource::File(args.rules.clone()), &opts);
+    let base = routediff::load_side(&RulesSource::parse(&args.base), &opts);
+    let (new, base) = match (new, base) {
+        (Ok(new), Ok(base)) => (new, base),
+        (new, base) => {
+            for e in [new.err(), base.err()].into_iter().flatten() {
+                for d in &e.diagnostics {
+                    eprintln!("{d}");
+                }
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let result = routediff::diff(&base, &new, &args.sources).await;
+    match args.format {
+        DiffFormat::Text => print!("{}", routediff::to_text(&result)),
+        DiffFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&routediff::to_json(&result))?
+        ),
+    }
+    for e in &result.errors {
+        eprintln!("error: {}", e.error);
+    }
+    Ok(ExitCode::from(result.exit_code(args.exit_code)))
 }

@@ -391,6 +391,9 @@ fn write_messages(out: &mut String, o: &Outcome) {
         for line in m.body.lines() {
             let _ = writeln!(out, "      | {line}");
         }
+        if let Some(url) = crate::preview::message_preview(o.kind, m) {
+            let _ = writeln!(out, "      preview (Slack Block Kit Builder): {url}");
+        }
     }
 }
 

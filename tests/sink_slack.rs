@@ -443,6 +443,20 @@ fn settings_are_validated() {
         e.to_string().contains("sinks.ops-slack.max_messages"),
         "{e}"
     );
+    // Checked even when it does not apply (overflow = "truncate", the default): a bad value
+    // is an error, as the rules.toml schema says, never silently ignored.
+    for bad in [
+        "max_messages = 0",
+        "max_messages = \"5\"",
+        "max_messages = 51",
+    ] {
+        let e = build_err(&format!("url = \"https://h.test/x\"\n{bad}"), &c);
+        assert!(
+            e.to_string().contains("sinks.ops-slack.max_messages"),
+            "{bad}: {e}"
+        );
+    }
+    assert!(build("url = \"https://h.test/x\"\nmax_messages = 50", &c).is_ok());
 }
 
 #[test]

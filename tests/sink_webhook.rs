@@ -303,6 +303,19 @@ fn settings_are_validated() {
         e.to_string().contains("sinks.hook.header: unknown setting"),
         "{e}"
     );
+    // Checked even when it does not apply (overflow = "truncate", the default).
+    for bad in [
+        "max_messages = 0",
+        "max_messages = true",
+        "max_messages = 101",
+    ] {
+        let e = build_err(&format!("url = \"https://example.test/x\"\n{bad}"), &c);
+        assert!(
+            e.to_string().contains("sinks.hook.max_messages"),
+            "{bad}: {e}"
+        );
+    }
+    assert!(build("url = \"https://example.test/x\"\nmax_messages = 100", &c).is_ok());
 }
 
 async fn server_sink(server: &MockServer, extra: &str) -> Arc<dyn Sink> {

@@ -6,6 +6,7 @@ use super::interpolate::{self, Escapes, InterpolateError};
 use super::{Diagnostic, LoadOptions, Severity};
 use crate::sink_api::MATCH_FIELDS;
 use crate::sink_api::text::suggest;
+use std::collections::BTreeMap;
 use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -143,6 +144,7 @@ const SILENCE_KEYS: [&str; 3] = ["match", "until", "reason"];
 pub fn read(
     src: &SourceMap<'_>,
     opts: &LoadOptions,
+    vars: &BTreeMap<String, String>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<RawConfig> {
     let (root, errors) = DeTable::parse_recoverable(src.text);
@@ -154,13 +156,20 @@ pub fn read(
         }
         return None;
     }
-    let mut r = Reader { src, opts, diags };
+    let mut r = Reader {
+        src,
+        opts,
+        vars,
+        diags,
+    };
     Some(r.document(root.get_ref()))
 }
 
 struct Reader<'a, 'b> {
     src: &'a SourceMap<'a>,
     opts: &'a LoadOptions,
+    /// `${env:NAME}` values looked up before the process environment.
+    vars: &'a BTreeMap<String, String>,
     diags: &'b mut Vec<Diagnostic>,
 }
 
@@ -260,7 +269,8 @@ impl Reader<'_, '_> {
     }
 
     fn interpolate(&mut self, v: &str, span: &Range<usize>, escapes: Escapes) -> Option<String> {
-        match interpolate::expand(v, escapes, interpolate::env_resolver(self.opts.resolve_env)) {
+        let resolver = interpolate::env_resolver_with(self.opts.resolve_env, self.vars);
+        match interpolate::expand(v, escapes, resolver) {
             Ok(s) => Some(s.into_owned()),
             Err(e) => {
                 let at = self.offset_in_string(span, v, e.offset());

@@ -197,6 +197,19 @@ pub fn env_resolver(resolve_env: bool) -> impl FnMut(&str, &str) -> Resolution {
     }
 }
 
+/// As [`env_resolver`], looking `${env:NAME}` up in `vars` first and in the process environment
+/// after (`audit-router test` files give values with `env = { NAME = "…" }`).
+pub fn env_resolver_with(
+    resolve_env: bool,
+    vars: &std::collections::BTreeMap<String, String>,
+) -> impl FnMut(&str, &str) -> Resolution + '_ {
+    let mut process = env_resolver(resolve_env);
+    move |scheme, name| match vars.get(name) {
+        Some(v) if scheme == "env" && resolve_env => Resolution::Replace(v.clone()),
+        _ => process(scheme, name),
+    }
+}
+
 /// True when `s` still holds an `${env:…}` reference (only after a `resolve_env = false` load).
 pub fn has_env_reference(s: &str) -> bool {
     let mut found = false;
@@ -279,6 +292,35 @@ mod tests {
             expand("${env:}", Escapes::Unescape, fixed).unwrap_err(),
             InterpolateError::Malformed { offset: 0, .. }
         ));
+    }
+
+    #[test]
+    fn given_variables_come_before_the_process_environment() {
+        let mut vars = std::collections::BTreeMap::new();
+        vars.insert(
+            "AUDIT_ROUTER_INTERPOLATE_TEST_GIVEN".to_string(),
+            "given".to_string(),
+        );
+        let got = expand(
+            "${env:AUDIT_ROUTER_INTERPOLATE_TEST_GIVEN} ${ssm:/x}",
+            Escapes::Unescape,
+            env_resolver_with(true, &vars),
+        );
+        assert_eq!(got.unwrap(), "given ${ssm:/x}");
+        // Not given, not set: missing, as without `vars`.
+        let missing = expand(
+            "${env:AUDIT_ROUTER_INTERPOLATE_TEST_UNSET}",
+            Escapes::Unescape,
+            env_resolver_with(true, &vars),
+        );
+        assert!(matches!(missing, Err(InterpolateError::MissingEnv { .. })));
+        // `check --no-env` keeps every reference, given or not.
+        let kept = expand(
+            "${env:AUDIT_ROUTER_INTERPOLATE_TEST_GIVEN}",
+            Escapes::Unescape,
+            env_resolver_with(false, &vars),
+        );
+        assert_eq!(kept.unwrap(), "${env:AUDIT_ROUTER_INTERPOLATE_TEST_GIVEN}");
     }
 
     #[test]

@@ -32,8 +32,10 @@ pub mod pattern;
 mod router;
 
 pub use check::KNOWN_SINK_TYPES;
+pub use config::SourceMap;
 
 use crate::{Finding, FindingView};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -240,6 +242,16 @@ pub struct Rules {
 impl Rules {
     /// Loads, validates and compiles `path`. On success returns the warnings too.
     pub fn load(path: &Path, opts: &LoadOptions) -> Result<(Rules, Vec<Diagnostic>), RulesError> {
+        Self::load_with_env(path, opts, &BTreeMap::new())
+    }
+
+    /// As [`Rules::load`], `${env:NAME}` looked up in `vars` before the process environment
+    /// (`audit-router test` files give values with `env = { NAME = "…" }`).
+    pub fn load_with_env(
+        path: &Path,
+        opts: &LoadOptions,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<(Rules, Vec<Diagnostic>), RulesError> {
         let file = path.display().to_string();
         let fail = |message: String| RulesError {
             diagnostics: vec![Diagnostic {
@@ -256,7 +268,7 @@ impl Rules {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        Self::parse(&text, &file, base_dir, opts)
+        Self::parse_with_env(&text, &file, base_dir, opts, vars)
     }
 
     /// As [`Rules::load`], from text; `file` names it in diagnostics and relative paths resolve
@@ -267,9 +279,20 @@ impl Rules {
         base_dir: PathBuf,
         opts: &LoadOptions,
     ) -> Result<(Rules, Vec<Diagnostic>), RulesError> {
+        Self::parse_with_env(text, file, base_dir, opts, &BTreeMap::new())
+    }
+
+    /// As [`Rules::parse`], `${env:NAME}` looked up in `vars` before the process environment.
+    pub fn parse_with_env(
+        text: &str,
+        file: &str,
+        base_dir: PathBuf,
+        opts: &LoadOptions,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<(Rules, Vec<Diagnostic>), RulesError> {
         let src = config::SourceMap::new(file, text);
         let mut diags = Vec::new();
-        let compiled = config::read(&src, opts, &mut diags)
+        let compiled = config::read(&src, opts, vars, &mut diags)
             .map(|raw| check::compile(raw, &src, opts, &mut diags));
         // Stable: diagnostics at one position keep the order they were found in.
         diags.sort_by_key(|d| (d.line, d.column));

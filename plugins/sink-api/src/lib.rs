@@ -25,6 +25,6 @@ pub use secret::{LazySecret, Secret, SecretError, SecretRef, SecretSource, Stati
 pub use settings::Settings;
 pub use sink::{
     AttributeValue, BoxFuture, BuildContext, Limits, Payload, RenderContext, Retry, Sent,
-    SettingDoc, Sink, SinkConfig, SinkError, SinkFactory,
+    SettingDoc, SettingValue, Sink, SinkConfig, SinkError, SinkFactory,
 };
 pub use template::{Escape, TemplateData, TemplateEngine, TemplateError, render_data};

@@ -268,7 +268,8 @@ impl std::fmt::Debug for BuildContext {
     }
 }
 
-/// Documentation of one setting, for `plugins/README.md`-style help and `check`.
+/// Documentation of one setting, for `plugins/README.md`-style help, `check` and the rules.toml
+/// JSON Schema (`audit-router schema`, built from every factory's [`SinkFactory::settings`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct SettingDoc {
     pub key: &'static str,
@@ -276,6 +277,33 @@ pub struct SettingDoc {
     /// May be a `${ssm:…}` / `${secretsmanager:…}` reference.
     pub secret: bool,
     pub help: &'static str,
+    /// What the value is. The factory's `build` must accept exactly this (use the same
+    /// constants for choices and bounds): the schema promises that what it rejects, `check`
+    /// rejects too (`tests/rules_schema.rs`).
+    pub value: SettingValue,
+}
+
+/// The type of a setting's value, as rules.toml writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SettingValue {
+    /// Any string (`${…}` references included).
+    String,
+    /// A string that must not be empty or blank (a required text such as a URL or an ARN).
+    NonEmptyString,
+    /// `true` or `false`.
+    Bool,
+    /// An integer from `min` to `max`, both included.
+    Integer { min: u64, max: u64 },
+    /// One of `values` (or an `${env:NAME}` reference, resolved before the sink sees it).
+    OneOf { values: &'static [&'static str] },
+    /// A table of strings, e.g. `{ Authorization = "Bearer ${ssm:/x}" }`.
+    StringTable,
+    /// A list of strings.
+    StringList,
+    /// A list of tables with only these keys (their values as the setting's help describes,
+    /// e.g. `json_limits`).
+    TableList { keys: &'static [&'static str] },
 }
 
 /// One sink type. Plugins export one; `src/sinks.rs` registers it.

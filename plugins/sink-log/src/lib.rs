@@ -11,7 +11,8 @@
 
 use audit_router_sink_api::{
     BoxFuture, BuildContext, Digest, Escape, Limits, Payload, RenderContext, Sent, SettingDoc,
-    Settings, Sink, SinkConfig, SinkError, SinkFactory, TemplateData, TemplateEngine, render_data,
+    SettingValue, Settings, Sink, SinkConfig, SinkError, SinkFactory, TemplateData, TemplateEngine,
+    render_data,
 };
 use serde_json::{Value, json};
 use std::io::Write;
@@ -44,24 +45,30 @@ impl LogFactory {
     }
 }
 
+/// The `stream` values.
+const STREAMS: &[&str] = &["stdout", "stderr"];
+
 const SETTINGS: &[SettingDoc] = &[
     SettingDoc {
         key: "stream",
         required: false,
         secret: false,
         help: "\"stdout\" (default) or \"stderr\"",
+        value: SettingValue::OneOf { values: STREAMS },
     },
     SettingDoc {
         key: "include_fields",
         required: false,
         secret: false,
         help: "include every raw report field in finding lines (default false)",
+        value: SettingValue::Bool,
     },
     SettingDoc {
         key: "template",
         required: false,
         secret: false,
         help: "Handlebars file for the digest line's message, relative to rules.toml",
+        value: SettingValue::String,
     },
 ];
 
@@ -84,9 +91,7 @@ impl SinkFactory for LogFactory {
         ctx: &BuildContext,
     ) -> Result<Arc<dyn Sink>, SinkError> {
         let s = Settings::new(config);
-        let stream = s
-            .opt_choice("stream", &["stdout", "stderr"])?
-            .unwrap_or("stdout");
+        let stream = s.opt_choice("stream", STREAMS)?.unwrap_or("stdout");
         let include_fields = s.opt_bool("include_fields")?.unwrap_or(false);
         let mut engine = TemplateEngine::new(Escape::None);
         s.load_template(ctx, &mut engine, "message", DEFAULT_TEMPLATE)?;

@@ -33,8 +33,8 @@ use audit_router_sink_api::template::pluralize_word;
 use audit_router_sink_api::text::{and_more, fit_digest};
 use audit_router_sink_api::{
     BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, Payload, RenderContext,
-    ReportTemplate, Sent, SettingDoc, Settings, Sink, SinkConfig, SinkError, SinkFactory,
-    TemplateData, TemplateEngine, render_data,
+    ReportTemplate, Sent, SettingDoc, SettingValue, Settings, Sink, SinkConfig, SinkError,
+    SinkFactory, TemplateData, TemplateEngine, render_data,
 };
 use audit_router_sink_webhook::http;
 use blocks::{Block, SlackLimits};
@@ -49,48 +49,73 @@ pub const DEFAULT_TEMPLATE: &str = include_str!("templates/default.hbs");
 const TEMPLATE_NAME: &str = "slack";
 const DEFAULT_MAX_MESSAGES: u64 = 5;
 
+/// The `overflow` values.
+const OVERFLOW: &[&str] = &["truncate", "split"];
+/// `max_messages`: (min, max).
+const MAX_MESSAGES: (u64, u64) = (1, 50);
+/// `timeout_secs`: (min, max).
+const TIMEOUT_SECS: (u64, u64) = (1, 300);
+/// The range of `max_block_chars`: Slack's documented 40 000 characters of `text` at most.
+const MAX_BLOCK_CHARS: (u64, u64) = (1000, 40_000);
+
 static SETTINGS: &[SettingDoc] = &[
     SettingDoc {
         key: "url",
         required: true,
         secret: true,
         help: "Incoming webhook URL (may be a ${ssm:…}/${secretsmanager:…} reference). Redacted in all output.",
+        value: SettingValue::NonEmptyString,
     },
     SettingDoc {
         key: "template",
         required: false,
         secret: false,
         help: "Handlebars mrkdwn template, relative to rules.toml; blank lines separate blocks, `---` is a divider.",
+        value: SettingValue::String,
     },
     SettingDoc {
         key: "overflow",
         required: false,
         secret: false,
         help: "\"truncate\" (default: one message ending \"…and N more\" + report link) or \"split\" (numbered messages).",
+        value: SettingValue::OneOf { values: OVERFLOW },
     },
     SettingDoc {
         key: "max_messages",
         required: false,
         secret: false,
         help: "With overflow = \"split\": at most this many messages per digest (default 5), then truncated.",
+        value: SettingValue::Integer {
+            min: MAX_MESSAGES.0,
+            max: MAX_MESSAGES.1,
+        },
     },
     SettingDoc {
         key: "max_block_chars",
         required: false,
         secret: false,
         help: "Characters of text in all blocks of one message (default 10000; Slack refuses about 11300 and more with msg_blocks_too_long).",
+        value: SettingValue::Integer {
+            min: MAX_BLOCK_CHARS.0,
+            max: MAX_BLOCK_CHARS.1,
+        },
     },
     SettingDoc {
         key: "timeout_secs",
         required: false,
         secret: false,
         help: "Whole-request timeout in seconds (default 15).",
+        value: SettingValue::Integer {
+            min: TIMEOUT_SECS.0,
+            max: TIMEOUT_SECS.1,
+        },
     },
     SettingDoc {
         key: "allow_insecure_http",
         required: false,
         secret: false,
         help: "Accept an http:// URL (local testing only; default false).",
+        value: SettingValue::Bool,
     },
 ];
 
@@ -184,24 +209,24 @@ impl SlackSink {
         if !audit_router_sink_api::SecretRef::contains_reference(raw_url) {
             http::check_url(&name, "url", raw_url, allow_insecure_http)?;
         }
-        let overflow = match s.opt_choice("overflow", &["truncate", "split"])? {
+        let overflow = match s.opt_choice("overflow", OVERFLOW)? {
             Some("split") => Overflow::Split,
             _ => Overflow::Truncate,
         };
+        // Checked whatever `overflow` is (a bad value is an error, not silently ignored);
+        // only a split digest has more than one message.
+        let split_max = s
+            .opt_uint("max_messages", MAX_MESSAGES.0, MAX_MESSAGES.1)?
+            .unwrap_or(DEFAULT_MAX_MESSAGES) as usize;
         let max_messages = match overflow {
-            Overflow::Truncate => {
-                s.accept(&["max_messages"]);
-                1
-            }
-            Overflow::Split => s
-                .opt_uint("max_messages", 1, 50)?
-                .unwrap_or(DEFAULT_MAX_MESSAGES) as usize,
+            Overflow::Truncate => 1,
+            Overflow::Split => split_max,
         };
         let max_block_chars = s
-            .opt_uint("max_block_chars", 1000, 40_000)?
+            .opt_uint("max_block_chars", MAX_BLOCK_CHARS.0, MAX_BLOCK_CHARS.1)?
             .map_or(blocks::DEFAULT_MAX_BLOCK_CHARS, |n| n as usize);
         let timeout = s
-            .opt_uint("timeout_secs", 1, 300)?
+            .opt_uint("timeout_secs", TIMEOUT_SECS.0, TIMEOUT_SECS.1)?
             .map_or(http::DEFAULT_TIMEOUT, Duration::from_secs);
         let mut engine = TemplateEngine::new(Escape::Slack);
         s.load_template(ctx, &mut engine, TEMPLATE_NAME, DEFAULT_TEMPLATE)?;

@@ -19,8 +19,8 @@ use audit_router_sink_api::aws_error::{self, Failure};
 use audit_router_sink_api::text::{ascii_subject, fit_digest, truncate_bytes};
 use audit_router_sink_api::{
     AttributeValue, BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, Payload,
-    RenderContext, SecretRef, Sent, SettingDoc, Settings, Sink, SinkConfig, SinkError, SinkFactory,
-    TemplateData, TemplateEngine, render_data,
+    RenderContext, SecretRef, Sent, SettingDoc, SettingValue, Settings, Sink, SinkConfig,
+    SinkError, SinkFactory, TemplateData, TemplateEngine, render_data,
 };
 use aws_sdk_sns::error::SdkError;
 use aws_sdk_sns::operation::publish::PublishError;
@@ -44,36 +44,44 @@ pub fn factory() -> SnsFactory {
 
 pub struct SnsFactory;
 
+/// The `overflow` values.
+const OVERFLOW: &[&str] = &["truncate", "split"];
+
 const SETTINGS: &[SettingDoc] = &[
     SettingDoc {
         key: "topic_arn",
         required: true,
         secret: true,
         help: "the topic to publish to (may be a ${ssm:…} / ${secretsmanager:…} reference)",
+        value: SettingValue::NonEmptyString,
     },
     SettingDoc {
         key: "template",
         required: false,
         secret: false,
         help: "Handlebars file for the message body (plain text), relative to rules.toml",
+        value: SettingValue::String,
     },
     SettingDoc {
         key: "subject",
         required: false,
         secret: false,
         help: "Handlebars template of the subject (made one ASCII line under 100 characters)",
+        value: SettingValue::String,
     },
     SettingDoc {
         key: "overflow",
         required: false,
         secret: false,
         help: "\"truncate\" (default: one message ending in \"…and N more\") or \"split\" (numbered messages)",
+        value: SettingValue::OneOf { values: OVERFLOW },
     },
     SettingDoc {
         key: "message_group_id",
         required: false,
         secret: false,
         help: "FIFO topics: the message group (default \"audit-router\")",
+        value: SettingValue::String,
     },
 ];
 
@@ -117,9 +125,7 @@ impl SinkFactory for SnsFactory {
             check_topic_arn(topic)
                 .map_err(|m| SinkError::config(config.name, Some("topic_arn"), m))?;
         }
-        let overflow = s
-            .opt_choice("overflow", &["truncate", "split"])?
-            .unwrap_or("truncate");
+        let overflow = s.opt_choice("overflow", OVERFLOW)?.unwrap_or("truncate");
         let group_id = s.opt_str("message_group_id")?.map(str::to_string);
         let mut engine = TemplateEngine::new(Escape::None);
         s.load_template(ctx, &mut engine, "body", DEFAULT_BODY_TEMPLATE)?;

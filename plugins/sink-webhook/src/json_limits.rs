@@ -33,6 +33,9 @@ enum Rule {
     TotalChars(usize),
 }
 
+/// The keys of a `json_limits` entry.
+pub const KEYS: &[&str] = &["path", "paths", "max_chars", "max_items", "max_total_chars"];
+
 /// One `json_limits` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JsonLimit {
@@ -111,8 +114,7 @@ impl JsonLimit {
             )
         })?;
         for k in t.keys() {
-            if !["path", "paths", "max_chars", "max_items", "max_total_chars"].contains(&k.as_str())
-            {
+            if !KEYS.contains(&k.as_str()) {
                 return Err(err(
                     k,
                     "unknown key (known: \"path\", \"paths\", \"max_chars\", \"max_items\", \"max_total_chars\")".into(),

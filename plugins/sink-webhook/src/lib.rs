@@ -37,8 +37,8 @@ pub mod json_limits;
 use audit_router_sink_api::text::fit_digest;
 use audit_router_sink_api::{
     BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, Payload, RenderContext, Sent,
-    SettingDoc, Settings, Sink, SinkConfig, SinkError, SinkFactory, TemplateData, TemplateEngine,
-    TemplateError, render_data,
+    SettingDoc, SettingValue, Settings, Sink, SinkConfig, SinkError, SinkFactory, TemplateData,
+    TemplateEngine, TemplateError, render_data,
 };
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use std::sync::Arc;
@@ -52,84 +52,121 @@ const TEMPLATE_NAME: &str = "webhook";
 const DEFAULT_MAX_BODY_BYTES: u64 = 256 * 1024;
 const DEFAULT_MAX_MESSAGES: u64 = 10;
 
+/// The `method` values.
+const METHODS: &[&str] = &["POST", "PUT"];
+/// The `escape` values.
+const ESCAPES: &[&str] = &["json", "html", "slack", "none"];
+/// The `overflow` values.
+const OVERFLOW: &[&str] = &["truncate", "split"];
+/// `max_body_bytes`: (min, max).
+const MAX_BODY_BYTES: (u64, u64) = (256, 64 * 1024 * 1024);
+/// `max_messages`: (min, max).
+const MAX_MESSAGES: (u64, u64) = (1, 100);
+/// `timeout_secs`: (min, max).
+const TIMEOUT_SECS: (u64, u64) = (1, 300);
+
 static SETTINGS: &[SettingDoc] = &[
     SettingDoc {
         key: "url",
         required: true,
         secret: true,
         help: "Endpoint URL (https; may be a ${ssm:…}/${secretsmanager:…} reference). Redacted in all output.",
+        value: SettingValue::NonEmptyString,
     },
     SettingDoc {
         key: "method",
         required: false,
         secret: false,
         help: "\"POST\" (default) or \"PUT\".",
+        value: SettingValue::OneOf { values: METHODS },
     },
     SettingDoc {
         key: "content_type",
         required: false,
         secret: false,
         help: "Content-Type of the body (default \"application/json\"; JSON bodies are validated).",
+        value: SettingValue::String,
     },
     SettingDoc {
         key: "headers",
         required: false,
         secret: true,
         help: "Extra request headers, e.g. { Authorization = \"Bearer ${ssm:/x}\" }; no line breaks.",
+        value: SettingValue::StringTable,
     },
     SettingDoc {
         key: "secrets",
         required: false,
         secret: true,
         help: "Secrets the body needs, e.g. { routing_key = \"${ssm:/pd/key}\" }: the template writes {{secrets.routing_key}}, a placeholder replaced only when sending.",
+        value: SettingValue::StringTable,
     },
     SettingDoc {
         key: "template",
         required: false,
         secret: false,
         help: "Handlebars body template, relative to rules.toml (default: a generic JSON document).",
+        value: SettingValue::String,
     },
     SettingDoc {
         key: "escape",
         required: false,
         secret: false,
         help: "How report values are escaped: \"json\", \"html\", \"slack\" or \"none\" (default from content_type).",
+        value: SettingValue::OneOf { values: ESCAPES },
     },
     SettingDoc {
         key: "overflow",
         required: false,
         secret: false,
         help: "\"truncate\" (default: one message, \"…and N more\") or \"split\" (numbered messages).",
+        value: SettingValue::OneOf { values: OVERFLOW },
     },
     SettingDoc {
         key: "max_body_bytes",
         required: false,
         secret: false,
         help: "Largest body the endpoint accepts, in bytes (default 262144; Teams 28 KB documented, ~21 KB seen; Google Chat 32000).",
+        value: SettingValue::Integer {
+            min: MAX_BODY_BYTES.0,
+            max: MAX_BODY_BYTES.1,
+        },
     },
     SettingDoc {
         key: "json_limits",
         required: false,
         secret: false,
         help: "Limits inside a JSON body, e.g. [{ path = \"/content\", max_chars = 2000 }, { path = \"/embeds\", max_items = 10 }, { paths = [\"/embeds/*/title\", \"/embeds/*/description\"], max_total_chars = 6000 }] (JSON Pointers, * for every element).",
+        value: SettingValue::TableList {
+            keys: json_limits::KEYS,
+        },
     },
     SettingDoc {
         key: "max_messages",
         required: false,
         secret: false,
         help: "With overflow = \"split\": at most this many messages per digest (default 10).",
+        value: SettingValue::Integer {
+            min: MAX_MESSAGES.0,
+            max: MAX_MESSAGES.1,
+        },
     },
     SettingDoc {
         key: "timeout_secs",
         required: false,
         secret: false,
         help: "Whole-request timeout in seconds (default 15).",
+        value: SettingValue::Integer {
+            min: TIMEOUT_SECS.0,
+            max: TIMEOUT_SECS.1,
+        },
     },
     SettingDoc {
         key: "allow_insecure_http",
         required: false,
         secret: false,
         help: "Accept an http:// URL (local testing only; default false).",
+        value: SettingValue::Bool,
     },
 ];
 
@@ -217,7 +254,7 @@ impl WebhookSink {
         if !audit_router_sink_api::SecretRef::contains_reference(raw_url) {
             http::check_url(&name, "url", raw_url, allow_insecure_http)?;
         }
-        let method = match s.opt_choice("method", &["POST", "PUT"])? {
+        let method = match s.opt_choice("method", METHODS)? {
             Some("PUT") => reqwest::Method::PUT,
             _ => reqwest::Method::POST,
         };
@@ -236,7 +273,7 @@ impl WebhookSink {
         drop(content_type_value);
         let lower_ct = content_type.to_ascii_lowercase();
         let is_json = lower_ct.contains("json");
-        let escape = match s.opt_choice("escape", &["json", "html", "slack", "none"])? {
+        let escape = match s.opt_choice("escape", ESCAPES)? {
             Some("json") => Escape::Json,
             Some("html") => Escape::Html,
             Some("slack") => Escape::Slack,
@@ -282,12 +319,12 @@ impl WebhookSink {
             let placeholder = format!("${{secret:{k}:{nonce:016x}}}");
             body_secrets.push((k, placeholder, LazySecret::new(v, ctx.secrets.clone())));
         }
-        let overflow = match s.opt_choice("overflow", &["truncate", "split"])? {
+        let overflow = match s.opt_choice("overflow", OVERFLOW)? {
             Some("split") => Overflow::Split,
             _ => Overflow::Truncate,
         };
         let max_body_bytes = s
-            .opt_uint("max_body_bytes", 256, 64 * 1024 * 1024)?
+            .opt_uint("max_body_bytes", MAX_BODY_BYTES.0, MAX_BODY_BYTES.1)?
             .unwrap_or(DEFAULT_MAX_BODY_BYTES) as usize;
         let json_limits = match s.opt_value("json_limits") {
             None => Vec::new(),
@@ -314,17 +351,17 @@ impl WebhookSink {
                 ));
             }
         };
+        // Checked whatever `overflow` is (a bad value is an error, not silently ignored);
+        // only a split digest has more than one message.
+        let split_max = s
+            .opt_uint("max_messages", MAX_MESSAGES.0, MAX_MESSAGES.1)?
+            .unwrap_or(DEFAULT_MAX_MESSAGES) as usize;
         let max_messages = match overflow {
-            Overflow::Truncate => {
-                s.accept(&["max_messages"]);
-                1
-            }
-            Overflow::Split => s
-                .opt_uint("max_messages", 1, 100)?
-                .unwrap_or(DEFAULT_MAX_MESSAGES) as usize,
+            Overflow::Truncate => 1,
+            Overflow::Split => split_max,
         };
         let timeout = s
-            .opt_uint("timeout_secs", 1, 300)?
+            .opt_uint("timeout_secs", TIMEOUT_SECS.0, TIMEOUT_SECS.1)?
             .map_or(http::DEFAULT_TIMEOUT, Duration::from_secs);
         let mut engine = TemplateEngine::new(escape);
         s.load_template(ctx, &mut engine, TEMPLATE_NAME, DEFAULT_TEMPLATE)?;
