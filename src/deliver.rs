@@ -1,16 +1,15 @@
-//! Delivery: render each digest with its sink, send all sinks concurrently, retry retryable
-//! errors with exponential backoff and jitter (honouring `Retry-After`), stop before a deadline,
-//! and report per sink: delivered (message ids) or failed (why, retryable?). One failing sink
-//! never stops the others.
+//! Delivery: render each digest with its sink, send all sinks concurrently ([`Fanout`], the one
+//! scheduler), retry retryable errors with exponential backoff and jitter (honouring
+//! `Retry-After`), stop before a deadline, and report per sink: delivered (message ids) or failed
+//! (why, retryable?). One failing sink never stops the others.
 //!
-//! Dry-run runs the same path with every sink wrapped in a [`RecordingSink`] ([`dry_run`]), so it
-//! shows exactly the payloads `send` would send.
+//! Dry-run runs the same path with every sink wrapped in a [`RecordingSink`] ([`recorded`]), so
+//! it shows exactly the payloads `send` would send.
 
 use audit_router_sink_api::{
     Digest, Payload, RecordingSink, RenderContext, ReportTemplate, Retry, Sent, Sink, SinkError,
 };
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -168,75 +167,108 @@ impl DeliveryReport {
     }
 }
 
-/// Renders and sends every job. Jobs of one sink go one after the other (message order, rate
-/// limits); different sinks run concurrently. Never fails as a whole: see [`DeliveryReport`].
-pub async fn deliver(jobs: Vec<DeliveryJob>, opts: &DeliverOptions) -> DeliveryReport {
-    // Group job indexes by sink name, keeping order.
-    let mut by_sink: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, j) in jobs.iter().enumerate() {
-        by_sink
-            .entry(j.sink.name().to_string())
-            .or_default()
-            .push(i);
-    }
-    let n = jobs.len();
-    let mut slots: Vec<Option<DeliveryJob>> = jobs.into_iter().map(Some).collect();
-    let mut set = tokio::task::JoinSet::new();
-    let mut placeholders: Vec<Option<Outcome>> = vec![None; n];
-    for (_, idxs) in by_sink {
-        let batch: Vec<(usize, DeliveryJob)> = idxs
-            .iter()
-            .filter_map(|&i| slots[i].take().map(|j| (i, j)))
-            .collect();
-        // What to report should the task panic.
-        for (i, j) in &batch {
-            placeholders[*i] = Some(outcome_base(j));
-        }
-        let opts = opts.clone();
-        set.spawn(async move {
-            let mut out = Vec::with_capacity(batch.len());
-            for (i, job) in batch {
-                out.push((i, deliver_one(&job, &opts).await));
-            }
-            out
-        });
-    }
-    let mut results: Vec<Option<Outcome>> = vec![None; n];
-    while let Some(joined) = set.join_next().await {
-        if let Ok(batch) = joined {
-            for (i, o) in batch {
-                results[i] = Some(o);
-            }
-        }
-    }
-    let outcomes = results
-        .into_iter()
-        .zip(placeholders)
-        .filter_map(|(r, p)| {
-            r.or_else(|| {
-                p.map(|mut o| {
-                    o.status = Status::Failed {
-                        error: format!("sink {} crashed while delivering (a bug)", o.sink),
-                        retryable: false,
-                    };
-                    o
-                })
-            })
-        })
-        .collect();
-    DeliveryReport { outcomes }
+/// The one delivery scheduler: every job runs as a task of its own, concurrently; outcomes come
+/// back in completion order ([`Fanout::next`]), so a caller can record each as soon as its sink
+/// is done. A job whose task panics (a bug in a sink or a template helper) still yields an
+/// outcome: failed, "crashed while delivering (a bug)", not retryable — the process and the other
+/// sinks go on. Dropping the fan-out aborts the jobs still running.
+pub struct Fanout {
+    set: tokio::task::JoinSet<Outcome>,
+    /// Per task: the job's index in the order given, and what to report should it panic.
+    placeholders: std::collections::HashMap<tokio::task::Id, (usize, Outcome)>,
 }
 
-/// Dry-run: exactly [`deliver`], with every sink replaced by a recorder of what it would send.
-pub async fn dry_run(jobs: Vec<DeliveryJob>, opts: &DeliverOptions) -> DeliveryReport {
-    let recorded: Vec<DeliveryJob> = jobs
-        .into_iter()
+impl Fanout {
+    /// Starts every job now.
+    pub fn start(jobs: Vec<DeliveryJob>, opts: &DeliverOptions) -> Fanout {
+        let mut set = tokio::task::JoinSet::new();
+        let mut placeholders = std::collections::HashMap::new();
+        for (i, job) in jobs.into_iter().enumerate() {
+            let base = outcome_base(&job);
+            let opts = opts.clone();
+            let handle = set.spawn(async move { deliver_one(&job, &opts).await });
+            placeholders.insert(handle.id(), (i, base));
+        }
+        Fanout { set, placeholders }
+    }
+
+    /// The next outcome to finish; `None` when every job has.
+    pub async fn next(&mut self) -> Option<Outcome> {
+        self.next_indexed().await.map(|(_, o)| o)
+    }
+
+    /// [`Fanout::next`] with the job's index in the order given.
+    async fn next_indexed(&mut self) -> Option<(usize, Outcome)> {
+        let joined = self.set.join_next_with_id().await?;
+        Some(match joined {
+            Ok((id, outcome)) => {
+                let i = self.placeholders.remove(&id).map_or(usize::MAX, |(i, _)| i);
+                (i, outcome)
+            }
+            Err(e) => {
+                let (i, mut o) = self
+                    .placeholders
+                    .remove(&e.id())
+                    .unwrap_or_else(|| (usize::MAX, crashed_placeholder(&e)));
+                let error = format!("sink {} crashed while delivering (a bug)", o.sink);
+                tracing::error!(sink = %o.sink, %error, cause = %e, "sink task crashed");
+                o.status = Status::Failed {
+                    error,
+                    retryable: false,
+                };
+                (i, o)
+            }
+        })
+    }
+
+    /// Every outcome, in the order the jobs were given.
+    pub async fn collect(mut self) -> Vec<Outcome> {
+        let mut out = Vec::new();
+        while let Some(o) = self.next_indexed().await {
+            out.push(o);
+        }
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, o)| o).collect()
+    }
+}
+
+/// An outcome for a task the fan-out has no record of (cannot happen: every task is recorded
+/// when spawned); kept so a panic never becomes a second panic.
+fn crashed_placeholder(e: &tokio::task::JoinError) -> Outcome {
+    Outcome {
+        sink: format!("(task {})", e.id()),
+        kind: "?",
+        destination: String::new(),
+        report: ReportTemplate::ResourceCompliance,
+        source: String::new(),
+        messages: Vec::new(),
+        sent: Vec::new(),
+        attempts: 0,
+        status: Status::Delivered,
+    }
+}
+
+/// Renders and sends every job ([`Fanout`]); the outcomes in job order. Never fails as a whole:
+/// see [`DeliveryReport`].
+pub async fn deliver(jobs: Vec<DeliveryJob>, opts: &DeliverOptions) -> DeliveryReport {
+    DeliveryReport {
+        outcomes: Fanout::start(jobs, opts).collect().await,
+    }
+}
+
+/// Every job with its sink replaced by a recorder of what it would send: the dry run.
+pub fn recorded(jobs: Vec<DeliveryJob>) -> Vec<DeliveryJob> {
+    jobs.into_iter()
         .map(|j| DeliveryJob {
             sink: Arc::new(RecordingSink::new(j.sink)),
             digest: j.digest,
         })
-        .collect();
-    deliver(recorded, opts).await
+        .collect()
+}
+
+/// Dry-run: exactly [`deliver`], with every sink replaced by a recorder of what it would send.
+pub async fn dry_run(jobs: Vec<DeliveryJob>, opts: &DeliverOptions) -> DeliveryReport {
+    deliver(recorded(jobs), opts).await
 }
 
 fn outcome_base(job: &DeliveryJob) -> Outcome {

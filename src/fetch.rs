@@ -11,69 +11,11 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use audit_router_sink_api::aws_error;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_config::SdkConfig;
 use tokio_util::io::SyncIoBridge;
 
 use crate::location::ReportLocation;
-
-/// Where S3 is, from the environment (or the CLI). Everything else (credentials, retries,
-/// profiles) comes from the standard AWS configuration chain.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct S3Settings {
-    /// A custom endpoint (moto, MinIO, LocalStack); path-style addressing is used with it.
-    pub endpoint_url: Option<String>,
-    /// Overrides the region from the AWS configuration chain.
-    pub region: Option<String>,
-}
-
-impl S3Settings {
-    /// `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL` (both ignored when
-    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`, as the AWS SDKs do); `AWS_REGION`, else
-    /// `AWS_DEFAULT_REGION`. Empty values count as unset.
-    pub fn from_env() -> Self {
-        Self::from_vars(|name| std::env::var(name).ok())
-    }
-
-    /// [`S3Settings::from_env`] over any variable lookup.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
-        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let ignore_endpoints = var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        let endpoint_url = if ignore_endpoints {
-            None
-        } else {
-            var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL"))
-        };
-        S3Settings {
-            endpoint_url,
-            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
-        }
-    }
-}
-
-/// An S3 client configured from the environment ([`S3Settings::from_env`]).
-///
-/// aws-config 1.x reads `AWS_ENDPOINT_URL` itself, but it does not switch S3 to path-style
-/// addressing, which moto and most S3-compatible servers on `localhost` need; hence the explicit
-/// settings.
-pub async fn s3_client() -> aws_sdk_s3::Client {
-    s3_client_with(&S3Settings::from_env()).await
-}
-
-/// An S3 client for explicit settings (the standard chain supplies credentials and the rest).
-pub async fn s3_client_with(settings: &S3Settings) -> aws_sdk_s3::Client {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(endpoint) = &settings.endpoint_url {
-        loader = loader.endpoint_url(endpoint);
-    }
-    if let Some(region) = &settings.region {
-        loader = loader.region(Region::new(region.clone()));
-    }
-    s3_client_from_config(&loader.load().await)
-}
+use crate::s3_error::{S3Error, S3ErrorKind};
 
 /// An S3 client from a loaded SDK config; path-style addressing when the config has an
 /// endpoint URL (a local S3 look-alike has no per-bucket DNS names).
@@ -113,25 +55,21 @@ pub enum FetchError {
         location: ReportLocation,
         bucket: String,
     },
+    /// `message` says which permission the role needs on the object.
     #[error("{location}: access denied: {message}")]
     AccessDenied {
         location: ReportLocation,
         message: String,
     },
-    /// Any other error answer from S3.
-    #[error("{location}: S3 error {code}: {message}")]
+    /// Any other answer of S3, or none ([`crate::s3_error`]).
+    #[error("{location}: cannot get the object from S3: {}", .error.detail)]
     S3 {
         location: ReportLocation,
-        code: String,
-        message: String,
+        error: S3Error,
     },
-    /// No answer from S3: DNS, connection, timeout, TLS, credentials lookup, an unreadable
-    /// response.
-    #[error("{location}: cannot get the object from S3: {cause}")]
-    Transport {
-        location: ReportLocation,
-        cause: String,
-    },
+    /// An S3 report, and no S3 client in this process (a bug of the caller).
+    #[error("{location}: an S3 report, but this run has no S3 client")]
+    NoClient { location: ReportLocation },
     #[error("{}: no such file", path.display())]
     LocalNotFound { path: PathBuf },
     #[error("{}: is a directory, expected a report file", path.display())]
@@ -144,7 +82,15 @@ pub enum FetchError {
     },
 }
 
-/// Opens a report. For S3, uses `s3` or, when `None`, a client from [`s3_client`].
+impl FetchError {
+    /// Whether opening the report again later can work (S3 throttling, 5xx, no answer), as
+    /// opposed to a missing object, bucket or permission, or a local file problem.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, FetchError::S3 { error, .. } if error.is_transient())
+    }
+}
+
+/// Opens a report; an S3 report needs `s3` (the process's client).
 ///
 /// Must be called inside a tokio runtime (the S3 reader keeps its handle); see the module docs
 /// for where to read the returned stream.
@@ -154,17 +100,12 @@ pub async fn open(
 ) -> Result<Opened, FetchError> {
     match loc {
         ReportLocation::Local(path) => open_local(path).await,
-        ReportLocation::S3 { bucket, key } => {
-            let owned;
-            let client = match s3 {
-                Some(client) => client,
-                None => {
-                    owned = s3_client().await;
-                    &owned
-                }
-            };
-            open_s3(client, loc, bucket, key).await
-        }
+        ReportLocation::S3 { bucket, key } => match s3 {
+            Some(client) => open_s3(client, loc, bucket, key).await,
+            None => Err(FetchError::NoClient {
+                location: loc.clone(),
+            }),
+        },
     }
 }
 
@@ -207,7 +148,7 @@ async fn open_s3(
         .key(key)
         .send()
         .await
-        .map_err(|e| classify(loc, bucket, e))?;
+        .map_err(|e| classify(loc, bucket, key, e))?;
     let size = out.content_length().and_then(|n| u64::try_from(n).ok());
     let etag = out.e_tag().map(str::to_owned);
     let reader = SyncIoBridge::new(Box::pin(out.body.into_async_read()));
@@ -221,42 +162,25 @@ async fn open_s3(
 fn classify(
     loc: &ReportLocation,
     bucket: &str,
-    err: SdkError<GetObjectError, aws_sdk_s3::config::http::HttpResponse>,
+    key: &str,
+    err: aws_sdk_s3::error::SdkError<
+        aws_sdk_s3::operation::get_object::GetObjectError,
+        aws_sdk_s3::config::http::HttpResponse,
+    >,
 ) -> FetchError {
     let location = loc.clone();
-    let SdkError::ServiceError(ctx) = &err else {
-        return FetchError::Transport {
-            location,
-            cause: aws_error::parts(&err).detail(),
-        };
-    };
-    let service = ctx.err();
-    let status = ctx.raw().status().as_u16();
-    let code = service.code().unwrap_or_default();
-    let message = service
-        .message()
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("HTTP {status}"));
-    if service.is_no_such_key() || code == "NoSuchKey" {
-        FetchError::NoSuchKey { location }
-    } else if code == "NoSuchBucket" {
-        FetchError::NoSuchBucket {
+    let error = S3Error::from_sdk("GetObject", &err);
+    match error.kind {
+        S3ErrorKind::NoSuchKey => FetchError::NoSuchKey { location },
+        S3ErrorKind::NoSuchBucket => FetchError::NoSuchBucket {
             location,
             bucket: bucket.to_owned(),
-        }
-    } else if code == "AccessDenied" || status == 403 {
-        FetchError::AccessDenied { location, message }
-    } else {
-        let code = if code.is_empty() {
-            format!("HTTP {status}")
-        } else {
-            code.to_owned()
-        };
-        FetchError::S3 {
+        },
+        S3ErrorKind::AccessDenied => FetchError::AccessDenied {
+            message: format!("{}{}", error.detail, error.hint(bucket, key)),
             location,
-            code,
-            message,
-        }
+        },
+        _ => FetchError::S3 { location, error },
     }
 }
 
@@ -264,39 +188,6 @@ fn classify(
 mod tests {
     use super::*;
     use std::io::Write;
-
-    fn settings(vars: &[(&str, &str)]) -> S3Settings {
-        S3Settings::from_vars(|name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        })
-    }
-
-    #[test]
-    fn settings_from_vars() {
-        assert_eq!(settings(&[]), S3Settings::default());
-        let s = settings(&[
-            ("AWS_ENDPOINT_URL", "http://generic"),
-            ("AWS_DEFAULT_REGION", "eu-west-1"),
-        ]);
-        assert_eq!(s.endpoint_url.as_deref(), Some("http://generic"));
-        assert_eq!(s.region.as_deref(), Some("eu-west-1"));
-        let s = settings(&[
-            ("AWS_ENDPOINT_URL", "http://generic"),
-            ("AWS_ENDPOINT_URL_S3", "http://s3-only"),
-            ("AWS_REGION", "us-east-2"),
-            ("AWS_DEFAULT_REGION", "eu-west-1"),
-        ]);
-        assert_eq!(s.endpoint_url.as_deref(), Some("http://s3-only"));
-        assert_eq!(s.region.as_deref(), Some("us-east-2"));
-        let s = settings(&[
-            ("AWS_ENDPOINT_URL", "http://generic"),
-            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "TRUE"),
-            ("AWS_REGION", " "),
-        ]);
-        assert_eq!(s, S3Settings::default());
-    }
 
     #[tokio::test]
     async fn local_file_is_read_as_is() {

@@ -7,9 +7,9 @@
 //!
 //! Each invocation ([`Handler::handle`]): the event (S3 notification, EventBridge, SQS/SNS
 //! wrapped, direct `{"bucket","key"}`) names reports; each goes through
-//! [`crate::process::process_report`] (claim receipt → stream and route → deliver the sinks not yet
+//! [`crate::run::run_report`] (claim receipt → stream and route → deliver the sinks not yet
 //! delivered → record → release) with the Lambda's remaining time minus a safety margin as the
-//! deadline.
+//! deadline. What the invocation answers is built by [`crate::output`].
 //!
 //! What the invocation returns, so that Lambda's retries (two for an asynchronous invocation,
 //! then the on-failure destination) do the right thing:
@@ -23,6 +23,7 @@
 //! | S3 does not answer the report's GetObject (or its body) before the deadline | `Err`, nothing sent, the claim given back |
 //! | the event is not understood, the report is missing or does not parse | `Err` (permanent, logged at ERROR): after the retries the event lands in the on-failure queue, so it is not lost |
 //! | receipts unreadable / unwritable | `Err` |
+//! | a sink or template panics (a bug) | that sink fails, "crashed while delivering (a bug)", not retryable; the process lives on (panics unwind, see `Cargo.toml`) and the invocation answers as for any permanent sink failure |
 //! | an SQS event (S3 notifications buffered in a queue) | `Ok` with a partial batch response, `{"batchItemFailures": [{"itemIdentifier": …}]}`, naming the messages that are unreadable or whose report any row above fails; SQS delivers those again (the event source mapping needs `ReportBatchItemFailures`, `docs/deploy.md`) |
 //!
 //! Configuration (environment):
@@ -38,7 +39,7 @@
 //!   for recording receipts and answering.
 //! - `RUST_LOG` (default `info`): the JSON log's filter.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -49,20 +50,18 @@ use crate::deliver::{DeliverOptions, RetryPolicy};
 use crate::event::{self, ParsedEvent};
 use crate::fetch;
 use crate::location::ReportLocation;
+use crate::output;
 use crate::pipeline::{Engine, RouteOptions};
-use crate::process::{self, Disposition, ProcessOptions, Processed};
 use crate::receipt::ReceiptStore;
-use crate::rules::{Diagnostic as RuleDiagnostic, LoadOptions, Rules, Severity};
+use crate::rules::{LoadOptions, MAX_RULES_BYTES};
+use crate::run::{self, Disposition, Processed, RunOptions};
+use crate::validate::{self, Checked, Samples};
 
 /// The `rules.toml` at the crate root, compiled in.
 pub const BUNDLED_RULES: &str = include_str!("../rules.toml");
 
 /// The name bundled rules carry in diagnostics.
 pub const BUNDLED_RULES_NAME: &str = "rules.toml (bundled)";
-
-/// Default receipt lease: longer than the template's 60 s timeout, shorter than Lambda's first
-/// retry delay plus the timeout (see [`crate::receipt`]).
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(90);
 
 /// Default time kept back from the Lambda deadline.
 pub const DEFAULT_MARGIN: Duration = Duration::from_secs(2);
@@ -75,9 +74,6 @@ pub const ANSWER_RESERVE: Duration = Duration::from_millis(250);
 
 /// Lambda's longest function timeout.
 const MAX_LAMBDA_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-
-/// Largest rules file read from S3.
-const MAX_RULES_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Where the rules come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -186,7 +182,11 @@ impl LambdaConfig {
                     ),
                 }),
         };
-        let lease = secs("AUDIT_ROUTER_RECEIPT_LEASE_SECS", DEFAULT_LEASE, false)?;
+        let lease = secs(
+            "AUDIT_ROUTER_RECEIPT_LEASE_SECS",
+            crate::receipt::DEFAULT_LEASE,
+            false,
+        )?;
         if lease.is_zero() {
             return Err(InitError::Config {
                 var: "AUDIT_ROUTER_RECEIPT_LEASE_SECS",
@@ -221,83 +221,21 @@ impl LambdaConfig {
     }
 }
 
-/// `s` and its plural by count, as `check` words it.
-fn errors_word(n: usize) -> &'static str {
-    if n == 1 { "error" } else { "errors" }
-}
-
-/// Parses and validates rules text, builds every sink and renders each template against sample
-/// data of every report type: what `audit-router check` does, with its messages (`file` names
-/// the rules in them). Returns the engine and the warnings.
-pub fn validate(
-    text: &str,
-    file: &str,
-    base_dir: PathBuf,
-    opts: &LoadOptions,
-    aws: Option<aws_config::SdkConfig>,
-) -> Result<(Engine, Vec<RuleDiagnostic>), InitError> {
-    let (rules, warnings) = match Rules::parse(text, file, base_dir, opts) {
-        Ok(ok) => ok,
-        Err(e) => {
-            let errors = e
-                .diagnostics
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .count();
-            let mut lines: Vec<String> = e.diagnostics.iter().map(|d| d.to_string()).collect();
-            lines.push(format!(
-                "{file}: invalid ({errors} {})",
-                errors_word(errors)
-            ));
-            return Err(InitError::Rules { lines });
-        }
-    };
-    let engine = match Engine::new(rules, aws) {
-        Ok(engine) => engine,
-        Err(e) => {
-            let mut lines: Vec<String> = warnings.iter().map(|d| d.to_string()).collect();
-            lines.extend(e.diagnostics.iter().map(|d| d.to_string()));
-            lines.push(format!(
-                "{file}: invalid ({} sink errors)",
-                e.diagnostics.len()
-            ));
-            return Err(InitError::Rules { lines });
-        }
-    };
-    let mut template_errors = Vec::new();
-    for sink in &engine.sinks {
-        for (report, err) in crate::sinks::check_sink(sink.as_ref()) {
-            template_errors.push(format!(
-                "{file}: error: sinks.{}: template fails on a sample {report}: {err}",
-                sink.name()
-            ));
-        }
-    }
-    if !template_errors.is_empty() {
-        let n = template_errors.len();
-        let mut lines: Vec<String> = warnings.iter().map(|d| d.to_string()).collect();
-        lines.extend(template_errors);
-        lines.push(format!("{file}: invalid ({n} template errors)"));
-        return Err(InitError::Rules { lines });
-    }
-    Ok((engine, warnings))
-}
-
-/// The rules text, the name it goes by in messages, and the directory relative paths resolve in.
-async fn read_rules(
+/// Reads and validates the rules ([`validate`]), as `audit-router check` does: the bundled file,
+/// a path, or an S3 object of at most [`MAX_RULES_BYTES`].
+async fn load_rules(
     config: &LambdaConfig,
     s3: &aws_sdk_s3::Client,
-) -> Result<(String, String, PathBuf), InitError> {
+    aws: aws_config::SdkConfig,
+) -> Result<Checked, InitError> {
     let name = config.rules.to_string();
-    match &config.rules {
-        RulesSource::Bundled => Ok((BUNDLED_RULES.to_owned(), name, config.task_root.clone())),
+    let rules_err = |e: validate::Invalid| InitError::Rules { lines: e.lines };
+    let text = match &config.rules {
         RulesSource::Path(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| InitError::RulesRead {
-                source_name: name.clone(),
-                detail: e.to_string(),
-            })?;
-            Ok((text, name, parent_dir(path)))
+            return validate::validate_file(path, &config.load, Some(aws), Samples::Render)
+                .map_err(rules_err);
         }
+        RulesSource::Bundled => BUNDLED_RULES.to_owned(),
         RulesSource::S3 { bucket, key } => {
             let loc = ReportLocation::S3 {
                 bucket: bucket.clone(),
@@ -313,11 +251,9 @@ async fn read_rules(
             if let Some(size) = opened.size
                 && size > MAX_RULES_BYTES
             {
-                return Err(read_err(format!(
-                    "{size} bytes; a rules file is at most {MAX_RULES_BYTES} bytes"
-                )));
+                return Err(read_err(crate::rules::too_large(size)));
             }
-            let text = tokio::task::spawn_blocking(move || {
+            let bytes = tokio::task::spawn_blocking(move || {
                 use std::io::Read;
                 let mut bytes = Vec::new();
                 opened
@@ -329,18 +265,21 @@ async fn read_rules(
             .await
             .map_err(|e| read_err(format!("reader stopped: {e}")))?
             .map_err(|e| read_err(e.to_string()))?;
-            let text =
-                String::from_utf8(text).map_err(|e| read_err(format!("not UTF-8 text: {e}")))?;
-            Ok((text, name, config.task_root.clone()))
+            if bytes.len() as u64 > MAX_RULES_BYTES {
+                return Err(read_err(crate::rules::too_large(bytes.len() as u64)));
+            }
+            String::from_utf8(bytes).map_err(|e| read_err(format!("not UTF-8 text: {e}")))?
         }
-    }
-}
-
-fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
+    };
+    validate::validate(
+        &text,
+        &name,
+        config.task_root.clone(),
+        &config.load,
+        Some(aws),
+        Samples::Render,
+    )
+    .map_err(rules_err)
 }
 
 /// An invocation that failed: Lambda retries it, then hands it to the on-failure destination.
@@ -393,8 +332,8 @@ impl Handler {
         aws: aws_config::SdkConfig,
     ) -> Result<Handler, InitError> {
         let s3 = fetch::s3_client_from_config(&aws);
-        let (text, name, base_dir) = read_rules(config, &s3).await?;
-        let (engine, warnings) = validate(&text, &name, base_dir, &config.load, Some(aws))?;
+        let name = config.rules.to_string();
+        let Checked { engine, warnings } = load_rules(config, &s3, aws).await?;
         for w in &warnings {
             tracing::warn!(rules = %name, "{w}");
         }
@@ -418,7 +357,7 @@ impl Handler {
         tracing::info!(
             rules = %name,
             sinks = ?engine.sinks.iter().map(|s| s.name()).collect::<Vec<_>>(),
-            receipts = ?receipts.as_ref().map(|r| format!("s3://{}/{}", r.bucket(), r.prefix())),
+            receipts = ?receipts.as_ref().map(ReceiptStore::uri),
             "initialised"
         );
         Ok(Handler {
@@ -460,7 +399,7 @@ impl Handler {
         deadline: Option<Instant>,
         receipt_deadline: Option<Instant>,
     ) -> Result<Value, HandlerError> {
-        let opts = ProcessOptions {
+        let opts = RunOptions {
             owner: owner.to_owned(),
             deliver: DeliverOptions {
                 deadline,
@@ -469,6 +408,7 @@ impl Handler {
             },
             receipt_deadline,
             route: RouteOptions::default(),
+            dry_run: false,
         };
         let found = match event::parse_event(payload) {
             ParsedEvent::SqsBatch(messages) => return Ok(self.sqs_batch(messages, &opts).await),
@@ -493,7 +433,7 @@ impl Handler {
             failures.extend(done.failure);
         }
         if failures.is_empty() {
-            return Ok(json!({"reports": reports, "skipped": skipped}));
+            return Ok(output::lambda_answer(reports, &skipped));
         }
         let error_type = failures[0].0;
         let n = failures.len();
@@ -513,7 +453,7 @@ impl Handler {
     /// `docs/deploy.md`): those whose body is unreadable and those naming a report that was not
     /// delivered to every sink (the same cases that fail a plain invocation). A report named by
     /// several messages is processed once; its outcome is every such message's.
-    async fn sqs_batch(&self, messages: Vec<event::SqsMessage>, opts: &ProcessOptions) -> Value {
+    async fn sqs_batch(&self, messages: Vec<event::SqsMessage>, opts: &RunOptions) -> Value {
         let mut failed: Vec<String> = Vec::new();
         // Each report once, with the messages that name it, in event order.
         let mut by_report: Vec<(ReportLocation, Vec<String>)> = Vec::new();
@@ -553,71 +493,35 @@ impl Handler {
                 }
             }
         }
-        let failures: Vec<Value> = failed
-            .iter()
-            .map(|id| json!({"itemIdentifier": id}))
-            .collect();
-        json!({"batchItemFailures": failures})
+        output::sqs_batch_answer(&failed)
     }
 
-    /// One report through [`process::process_report`]: its line of the answer, or what was
-    /// skipped, and the failure (error type, message) if it is not delivered to every sink.
-    async fn report(&self, location: ReportLocation, opts: &ProcessOptions) -> ReportDone {
+    /// One report through [`run::run_report`]: its line of the answer, or what was skipped,
+    /// and the failure (error type, message) if it is not delivered to every sink.
+    async fn report(&self, location: ReportLocation, opts: &RunOptions) -> ReportDone {
         let mut done = ReportDone::default();
-        if let Some(why) = self.receipt_object(&location) {
+        if let Some(store) = self.receipts.as_ref().filter(|r| r.holds(&location)) {
+            let why = format!(
+                "is a delivery receipt under {}, not a report: the trigger's filter overlaps the \
+                 receipts prefix; skipped",
+                store.uri()
+            );
             tracing::error!(report = %location, "{why}");
             done.skipped.push(format!("{location}: {why}"));
             return done;
         }
         let uri = location.to_string();
-        match process::process_report(&self.engine, self.receipts.as_ref(), location, opts).await {
+        match run::run_report(&self.engine, self.receipts.as_ref(), location, opts).await {
             Ok(p) => {
                 log_processed(&p);
-                if !p.retry_can_help() && !p.complete() {
-                    // Only permanent failures are left. The invocation still fails: the
-                    // retries re-try just those sinks (the receipt skips the others), and when
-                    // they run out the event reaches the on-failure queue and its alarm, so
-                    // the operator learns that a sink lacks this report.
-                    done.failure = Some((
-                        "AuditRouter.PermanentDelivery",
-                        format!(
-                            "{} (permanent: fix the sink, then replay with `audit-router send \
-                             {uri}{}`)",
-                            failure_line(&p),
-                            self.receipts.as_ref().map_or_else(String::new, |r| {
-                                let prefix = if r.prefix().is_empty() {
-                                    String::new()
-                                } else {
-                                    format!("{}/", r.prefix())
-                                };
-                                format!(" --receipts s3://{}/{prefix}", r.bucket())
-                            })
-                        ),
-                    ));
-                } else if p.retry_can_help() {
-                    done.failure = Some(match &p.disposition {
-                        Disposition::Busy { owner, until } => (
-                            "AuditRouter.Busy",
-                            format!(
-                                "{uri}: another invocation ({owner}) is delivering it (claim \
-                                 until {until}); retry later"
-                            ),
-                        ),
-                        _ => ("AuditRouter.RetryableDelivery", failure_line(&p)),
-                    });
-                }
-                done.report = Some(report_json(&p));
+                done.failure = self.failure(&p);
+                done.report = Some(output::lambda_report(&p));
             }
             Err(e) => {
                 let permanent = e.is_permanent();
                 tracing::error!(report = %uri, error = %e, permanent, "report failed");
-                let kind = match &e {
-                    process::ProcessError::Pipeline(_) => "AuditRouter.BadReport",
-                    process::ProcessError::Receipt { .. } => "AuditRouter.Receipts",
-                    process::ProcessError::Deadline { .. } => "AuditRouter.Timeout",
-                };
                 done.failure = Some((
-                    kind,
+                    e.error_type(),
                     format!(
                         "{uri}: {e}{}",
                         if permanent {
@@ -627,28 +531,45 @@ impl Handler {
                         }
                     ),
                 ));
-                done.report =
-                    Some(json!({"report": uri, "status": "error", "error": e.to_string()}));
+                done.report = Some(output::lambda_report_error(&uri, &e.to_string()));
             }
         }
         done
     }
 
-    /// Why `location` is one of our own receipts (a trigger that overlaps the receipts prefix).
-    fn receipt_object(&self, location: &ReportLocation) -> Option<String> {
-        let store = self.receipts.as_ref()?;
-        let ReportLocation::S3 { bucket, key } = location else {
+    /// Why the invocation must fail for a report that ran, if it must: a retry can help (a
+    /// busy receipt, a retryable sink failure), or only permanent failures are left — the
+    /// invocation still fails so the retries re-try just those sinks (the receipt skips the
+    /// others) and, when they run out, the event reaches the on-failure queue and its alarm.
+    fn failure(&self, p: &Processed) -> Option<(&'static str, String)> {
+        if p.retry_can_help() {
+            return Some(match &p.disposition {
+                Disposition::Busy { owner, until } => (
+                    "AuditRouter.Busy",
+                    format!(
+                        "{}: another invocation ({owner}) is delivering it (claim until {until}); \
+                         retry later",
+                        p.location
+                    ),
+                ),
+                _ => ("AuditRouter.RetryableDelivery", output::failure_line(p)),
+            });
+        }
+        if p.complete() {
             return None;
-        };
-        let under = store.prefix().is_empty() || key.starts_with(&format!("{}/", store.prefix()));
-        (bucket == store.bucket() && under).then(|| {
+        }
+        let replay = self
+            .receipts
+            .as_ref()
+            .map_or_else(String::new, |r| format!(" --receipts {}", r.uri()));
+        Some((
+            "AuditRouter.PermanentDelivery",
             format!(
-                "is a delivery receipt under s3://{}/{}, not a report: the trigger's filter \
-                 overlaps the receipts prefix; skipped",
-                store.bucket(),
-                store.prefix()
-            )
-        })
+                "{} (permanent: fix the sink, then replay with `audit-router send {}{replay}`)",
+                output::failure_line(p),
+                p.location
+            ),
+        ))
     }
 }
 
@@ -681,35 +602,6 @@ pub fn deadline_of(ctx: &lambda_runtime::Context, margin: Duration) -> Option<In
     Some(Instant::now() + left.saturating_sub(margin))
 }
 
-fn failure_line(p: &Processed) -> String {
-    let mut parts: Vec<String> = p
-        .failed()
-        .iter()
-        .map(|(sink, error, retryable)| {
-            format!(
-                "sink {sink} failed: {error}{}",
-                if *retryable {
-                    " (retryable)"
-                } else {
-                    " (permanent)"
-                }
-            )
-        })
-        .collect();
-    if let Some(receipt) = &p.receipt {
-        // Routed sinks never tried (e.g. a crashed sink task).
-        for s in receipt.routed.iter().flatten() {
-            if !receipt.sinks.contains_key(s) {
-                parts.push(format!("sink {s} not tried"));
-            }
-        }
-    }
-    if parts.is_empty() {
-        parts.push("not every routed sink was delivered".to_owned());
-    }
-    format!("{}: {}", p.location, parts.join(", "))
-}
-
 fn log_processed(p: &Processed) {
     let uri = p.location.to_string();
     if let Some(run) = &p.run {
@@ -737,39 +629,6 @@ fn log_processed(p: &Processed) {
             ),
         }
     }
-}
-
-fn report_json(p: &Processed) -> Value {
-    let status = match &p.disposition {
-        Disposition::Duplicate => "duplicate",
-        Disposition::Busy { .. } => "busy",
-        Disposition::Routed if p.complete() => "delivered",
-        Disposition::Routed => "incomplete",
-    };
-    let outcomes: Vec<Value> = p
-        .outcomes
-        .iter()
-        .map(|o| match &o.status {
-            crate::deliver::Status::Delivered => json!({
-                "sink": o.sink, "status": "delivered", "message_ids": o.message_ids(),
-            }),
-            crate::deliver::Status::Failed { error, retryable } => json!({
-                "sink": o.sink, "status": "failed", "error": error, "retryable": retryable,
-            }),
-        })
-        .collect();
-    let mut v = json!({
-        "report": p.location.to_string(),
-        "status": status,
-        "sent": outcomes,
-        "already_delivered": p.already_delivered,
-    });
-    if let Some(run) = &p.run {
-        v["items"] = json!(run.info.items);
-        v["silenced"] = json!(run.silenced);
-        v["unmatched"] = json!(run.unmatched);
-    }
-    v
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -804,8 +663,10 @@ pub fn panic_json(message: &str, location: Option<String>) -> String {
 }
 
 /// Installs a panic hook that hands [`panic_json`]'s line to `write` before the previous hook
-/// runs. Lambda builds use `panic = "abort"`: the process dies right after the hooks, so this
-/// line is the only place the panic message survives.
+/// runs, so a panic is one JSON log line with its message and location. Panics unwind (the
+/// release profile keeps `panic = "unwind"`): one in a sink's task becomes that sink's failure
+/// ([`crate::deliver::Fanout`]), one in the report reader a `Worker` error, and the process
+/// answers the invocation and lives on.
 pub fn install_panic_hook(write: impl Fn(&str) + Send + Sync + 'static) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -913,10 +774,7 @@ pub async fn run() -> Result<(), InitError> {
 pub fn main() -> std::process::ExitCode {
     init_json_tracing();
     install_panic_hook(write_stdout_line);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match crate::runtime::tokio_runtime() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");

@@ -2,8 +2,13 @@
 //!
 //! Data flows one way, one module per stage:
 //! event ([`event`]) → report location ([`location`]) → byte stream ([`fetch`]) → report reader
-//! ([`report`], streaming) → findings → rules ([`rules`]) → groups ([`group`]) → render → deliver
-//! → receipt. [`pipeline`] drives the stages; the CLI, the Lambda handler and the tests all call it.
+//! ([`report`], streaming) → findings → rules ([`rules`]) → groups ([`group`]) → render and
+//! deliver ([`deliver`], sinks in `plugins/`, built by [`sinks`]) → receipt ([`receipt`]).
+//! [`pipeline`] is the first half (open, read, route, group: a report's digests); [`run`] is the
+//! one run of a report end to end (claim, route, deliver, record, release), which `send`,
+//! `dry-run` (with recording sinks), the Lambda handler ([`lambda`]) and the tests all call.
+//! [`validate`] is `check` and the Lambda's cold start; [`output`] every printed shape;
+//! [`s3_error`] what an S3 error is, for every S3 call.
 //!
 //! Rules as code, on top of the same routing and rendering: [`ruletest`] (`audit-router test`),
 //! [`routediff`] (`audit-router diff`), [`schema`] (the JSON Schema of rules.toml) and
@@ -23,15 +28,19 @@ pub mod location;
 pub mod output;
 pub mod pipeline;
 pub mod preview;
-pub mod process;
 pub mod receipt;
 pub mod report;
 pub mod routediff;
 pub mod rules;
 pub mod ruletest;
+pub mod run;
+pub mod runtime;
+pub mod s3_error;
 pub mod schema;
 pub mod secrets;
 pub mod sinks;
+pub mod sources;
+pub mod validate;
 
 pub use audit_router_sink_api as sink_api;
 pub use audit_router_sink_api::{Digest, Finding, FindingView, RawItem, ReportTemplate};

@@ -1,37 +1,21 @@
-//! What `dry-run` prints: text for people, JSON for CI (the JSON shape is pinned).
+//! Everything the router prints, from one result type ([`Batch`] of [`Processed`] reports):
+//! `dry-run`'s text, JSON (the shape is pinned: users' CI reads it) and summary; `send`'s text
+//! and JSON (with and without receipts); the Lambda function's answer and failure lines.
 
 use crate::ReportTemplate;
 use crate::deliver::{Outcome, Status};
-use crate::pipeline::{Explained, FindingRow, ReportRun};
+use crate::pipeline::{Explained, FindingRow};
 use crate::report::Format;
 use crate::rules::Rules;
+use crate::run::{Batch, Disposition, Processed, SourceError};
 use serde::Serialize;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// A source that could not be processed.
-#[derive(Clone, Debug, Serialize)]
-pub struct SourceError {
-    pub source: String,
-    pub error: String,
-}
-
-/// Everything one dry run produced.
-#[derive(Debug, Default)]
-pub struct DryRun {
-    pub runs: Vec<ReportRun>,
-    /// Event records acknowledged and skipped (`s3:TestEvent`, …).
-    pub skipped: Vec<String>,
-    pub errors: Vec<SourceError>,
-    /// What each sink would send (dry-run) or did send (`send`): one outcome per digest.
-    pub outcomes: Vec<Outcome>,
-}
-
-/// The outcome for one sink and one source, if rendering/delivery ran.
-fn outcome_for<'a>(outcomes: &'a [Outcome], source: &str, sink: &str) -> Option<&'a Outcome> {
-    outcomes
-        .iter()
-        .find(|o| o.source == source && o.sink == sink)
+/// The outcome for one sink of a report, if rendering/delivery ran.
+fn outcome_for<'a>(outcomes: &'a [Outcome], sink: &str) -> Option<&'a Outcome> {
+    outcomes.iter().find(|o| o.sink == sink)
 }
 
 #[derive(Serialize)]
@@ -114,12 +98,13 @@ struct JsonDryRun<'a> {
 }
 
 /// The `--format json` document.
-pub fn to_json(dry: &DryRun, rules: &Rules, explain: bool) -> serde_json::Value {
+pub fn to_json(batch: &Batch, rules: &Rules, explain: bool) -> serde_json::Value {
     let rule_names = rules.rule_names();
     let mut sources = Vec::new();
     let mut deliveries = Vec::new();
     let mut explained = Vec::new();
-    for run in &dry.runs {
+    for p in &batch.results {
+        let Some(run) = &p.run else { continue };
         sources.push(JsonSource {
             source: run.location.to_string(),
             report: run.info.template,
@@ -134,8 +119,7 @@ pub fn to_json(dry: &DryRun, rules: &Rules, explain: bool) -> serde_json::Value 
                 continue;
             }
             let sink = &rules.sinks()[sink_idx];
-            let source = run.location.to_string();
-            let outcome = outcome_for(&dry.outcomes, &source, &sink.name);
+            let outcome = outcome_for(&p.outcomes, &sink.name);
             deliveries.push(JsonDelivery {
                 messages: json_messages(outcome),
                 error: outcome.and_then(|o| match &o.status {
@@ -178,10 +162,10 @@ pub fn to_json(dry: &DryRun, rules: &Rules, explain: bool) -> serde_json::Value 
     let doc = JsonDryRun {
         sources,
         deliveries,
-        silenced: dry.runs.iter().map(|r| r.silenced).sum(),
-        unmatched: dry.runs.iter().map(|r| r.unmatched).sum(),
-        skipped: &dry.skipped,
-        errors: &dry.errors,
+        silenced: batch.runs().map(|r| r.silenced).sum(),
+        unmatched: batch.runs().map(|r| r.unmatched).sum(),
+        skipped: &batch.skipped,
+        errors: &batch.errors,
         explain: explain.then_some(explained),
     };
     serde_json::to_value(&doc).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }))
@@ -212,10 +196,11 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// The text a person reads: per source, per sink, findings grouped framework → control →
 /// resources (job reports: by status), with the rule that routed each.
-pub fn to_text(dry: &DryRun, rules: &Rules, explain: bool) -> String {
+pub fn to_text(batch: &Batch, rules: &Rules, explain: bool) -> String {
     let rule_names = rules.rule_names();
     let mut out = String::new();
-    for run in &dry.runs {
+    for p in &batch.results {
+        let Some(run) = &p.run else { continue };
         let template = run
             .info
             .template
@@ -289,7 +274,7 @@ pub fn to_text(dry: &DryRun, rules: &Rules, explain: bool) -> String {
                     let _ = writeln!(out, "{indent}{}  [rule: {rule}]", finding_line(row));
                 }
             }
-            if let Some(o) = outcome_for(&dry.outcomes, &run.location.to_string(), &sink.name) {
+            if let Some(o) = outcome_for(&p.outcomes, &sink.name) {
                 write_messages(&mut out, o);
             }
         }
@@ -305,28 +290,28 @@ pub fn to_text(dry: &DryRun, rules: &Rules, explain: bool) -> String {
             write_explain(&mut out, &run.explained);
         }
     }
-    for s in &dry.skipped {
+    for s in &batch.skipped {
         let _ = writeln!(out, "skipped: {s}");
     }
-    for e in &dry.errors {
+    for e in &batch.errors {
         let _ = writeln!(out, "error: {}", e.error);
     }
-    let total_silenced: u64 = dry.runs.iter().map(|r| r.silenced).sum();
-    let total_unmatched: u64 = dry.runs.iter().map(|r| r.unmatched).sum();
+    let total_silenced: u64 = batch.runs().map(|r| r.silenced).sum();
+    let total_unmatched: u64 = batch.runs().map(|r| r.unmatched).sum();
     let _ = writeln!(
         out,
         "total: {} routed to sinks, {total_silenced} silenced, {total_unmatched} unmatched{}",
         plural(
-            dry.runs.iter().map(|r| r.rows.len()).sum(),
+            batch.runs().map(|r| r.rows.len()).sum(),
             "finding",
             "findings"
         ),
-        if dry.errors.is_empty() {
+        if batch.errors.is_empty() {
             String::new()
         } else {
             format!(
                 ", {}",
-                plural(dry.errors.len(), "source failed", "sources failed")
+                plural(batch.errors.len(), "source failed", "sources failed")
             )
         }
     );
@@ -399,9 +384,10 @@ fn write_messages(out: &mut String, o: &Outcome) {
 
 /// `--format summary`: per source its counts, per sink what it would get — no per-finding
 /// listing, so memory stays bounded however large the report (the benchmark's mode).
-pub fn to_summary(dry: &DryRun) -> String {
+pub fn to_summary(batch: &Batch) -> String {
     let mut out = String::new();
-    for run in &dry.runs {
+    for p in &batch.results {
+        let Some(run) = &p.run else { continue };
         let _ = writeln!(
             out,
             "{}: {} {} items={} silenced={} unmatched={}",
@@ -416,7 +402,7 @@ pub fn to_summary(dry: &DryRun) -> String {
             run.unmatched
         );
         for d in &run.digests {
-            let o = outcome_for(&dry.outcomes, &run.location.to_string(), &d.sink);
+            let o = outcome_for(&p.outcomes, &d.sink);
             let (messages, bytes) = o
                 .map(|o| {
                     (
@@ -438,7 +424,7 @@ pub fn to_summary(dry: &DryRun) -> String {
             );
         }
     }
-    for e in &dry.errors {
+    for e in &batch.errors {
         let _ = writeln!(out, "error: {}", e.error);
     }
     out
@@ -482,6 +468,199 @@ pub fn outcomes_text(outcomes: &[Outcome]) -> String {
                     if *retryable { " (retryable)" } else { "" }
                 );
             }
+        }
+    }
+    out
+}
+
+/// `send`'s text: per report its counts (or why nothing was sent), then per sink `delivered`
+/// (message ids) or `FAILED` (why). `with_receipts`: the report lines of `send --receipts`.
+pub fn send_text(batch: &Batch, with_receipts: bool) -> String {
+    let mut out = String::new();
+    for p in &batch.results {
+        let source = &p.location;
+        let receipt_uri = p.receipt_uri.as_deref().unwrap_or_default();
+        match &p.disposition {
+            Disposition::Duplicate => {
+                let _ = writeln!(
+                    out,
+                    "{source}: already delivered to every routed sink ({}): nothing sent \
+                     (receipt {receipt_uri})",
+                    p.already_delivered.join(", ")
+                );
+            }
+            Disposition::Busy { owner, until } => {
+                let _ = writeln!(
+                    out,
+                    "{source}: another run ({owner}) holds the receipt until {until}: nothing \
+                     sent; try again later"
+                );
+            }
+            Disposition::Routed => {
+                if let Some(r) = &p.run {
+                    let _ = writeln!(
+                        out,
+                        "{source}: {} items, {} silenced, {} unmatched",
+                        r.info.items, r.silenced, r.unmatched
+                    );
+                    if r.digests.is_empty() {
+                        let _ = writeln!(out, "no finding routed to any sink: nothing sent");
+                    }
+                }
+                if with_receipts {
+                    for sink in &p.already_delivered {
+                        let _ = writeln!(
+                            out,
+                            "skipped: sink {sink}: already delivered (receipt {receipt_uri})"
+                        );
+                    }
+                }
+                out.push_str(&outcomes_text(&p.outcomes));
+            }
+        }
+    }
+    out
+}
+
+/// `send --format json`. Without receipts: `sources` (counts), `outcomes`, `skipped`, `errors`;
+/// with receipts each source also has its `status`, `claim`, `already_delivered`,
+/// `receipt_uri` and `receipt`. Both shapes are pinned.
+pub fn send_json(batch: &Batch, with_receipts: bool) -> Value {
+    let sources: Vec<Value> = batch
+        .results
+        .iter()
+        .map(|p| {
+            let run = p.run.as_ref();
+            if !with_receipts {
+                return json!({
+                    "source": p.location.to_string(),
+                    "report": run.map(|r| r.info.template),
+                    "format": run.map(|r| r.info.format),
+                    "items": run.map(|r| r.info.items),
+                    "silenced": run.map(|r| r.silenced),
+                    "unmatched": run.map(|r| r.unmatched),
+                });
+            }
+            let claim = match &p.disposition {
+                Disposition::Busy { owner, until } => {
+                    Some(json!({"owner": owner, "until": until.to_rfc3339()}))
+                }
+                _ => None,
+            };
+            json!({
+                "source": p.location.to_string(),
+                "status": p.status(),
+                "claim": claim,
+                "report": run.map(|r| r.info.template),
+                "format": run.map(|r| r.info.format),
+                "items": run.map(|r| r.info.items),
+                "silenced": run.map(|r| r.silenced),
+                "unmatched": run.map(|r| r.unmatched),
+                "already_delivered": p.already_delivered,
+                "receipt_uri": p.receipt_uri.clone().unwrap_or_default(),
+                "receipt": p.receipt,
+            })
+        })
+        .collect();
+    let outcomes: Vec<&Outcome> = batch.results.iter().flat_map(|p| &p.outcomes).collect();
+    json!({
+        "sources": sources,
+        "outcomes": outcomes,
+        "skipped": batch.skipped,
+        "errors": batch.errors,
+    })
+}
+
+/// One report of the Lambda function's answer (`{"reports": [...], "skipped": [...]}`).
+pub fn lambda_report(p: &Processed) -> Value {
+    let outcomes: Vec<Value> = p
+        .outcomes
+        .iter()
+        .map(|o| match &o.status {
+            Status::Delivered => json!({
+                "sink": o.sink, "status": "delivered", "message_ids": o.message_ids(),
+            }),
+            Status::Failed { error, retryable } => json!({
+                "sink": o.sink, "status": "failed", "error": error, "retryable": retryable,
+            }),
+        })
+        .collect();
+    let mut v = json!({
+        "report": p.location.to_string(),
+        "status": p.status(),
+        "sent": outcomes,
+        "already_delivered": p.already_delivered,
+    });
+    if let Some(run) = &p.run {
+        v["items"] = json!(run.info.items);
+        v["silenced"] = json!(run.silenced);
+        v["unmatched"] = json!(run.unmatched);
+    }
+    v
+}
+
+/// A report that could not be run, in the Lambda function's answer.
+pub fn lambda_report_error(report: &str, error: &str) -> Value {
+    json!({"report": report, "status": "error", "error": error})
+}
+
+/// The Lambda function's answer to an invocation that succeeded.
+pub fn lambda_answer(reports: Vec<Value>, skipped: &[String]) -> Value {
+    json!({"reports": reports, "skipped": skipped})
+}
+
+/// The partial batch response of an SQS-triggered invocation: the messages to deliver again.
+pub fn sqs_batch_answer(failed: &[String]) -> Value {
+    let failures: Vec<Value> = failed
+        .iter()
+        .map(|id| json!({"itemIdentifier": id}))
+        .collect();
+    json!({"batchItemFailures": failures})
+}
+
+/// `s3://…: sink x failed: … (retryable), sink y not tried`: what failed of a report.
+pub fn failure_line(p: &Processed) -> String {
+    let mut parts: Vec<String> = p
+        .failed()
+        .iter()
+        .map(|(sink, error, retryable)| {
+            format!(
+                "sink {sink} failed: {error}{}",
+                if *retryable {
+                    " (retryable)"
+                } else {
+                    " (permanent)"
+                }
+            )
+        })
+        .collect();
+    if let Some(receipt) = &p.receipt {
+        // Routed sinks never tried (e.g. a crashed sink task).
+        for s in receipt.routed.iter().flatten() {
+            if !receipt.sinks.contains_key(s) {
+                parts.push(format!("sink {s} not tried"));
+            }
+        }
+    }
+    if parts.is_empty() {
+        parts.push("not every routed sink was delivered".to_owned());
+    }
+    format!("{}: {}", p.location, parts.join(", "))
+}
+
+/// What a dry run prints on stderr: each source that failed, each message that did not render.
+pub fn dry_run_errors(batch: &Batch) -> String {
+    let mut out = String::new();
+    for e in &batch.errors {
+        let _ = writeln!(out, "error: {}", e.error);
+    }
+    for o in batch.results.iter().flat_map(|p| &p.outcomes) {
+        if let Status::Failed { error, .. } = &o.status {
+            let _ = writeln!(
+                out,
+                "error: sink {}: rendering {} failed: {error}",
+                o.sink, o.source
+            );
         }
     }
     out

@@ -234,25 +234,6 @@ pub fn route_report<R: Read>(
     })
 }
 
-/// Opens `location` (a file, or S3 with `s3`) and routes it on a blocking thread.
-pub async fn route_location(
-    rules: Arc<Rules>,
-    location: ReportLocation,
-    s3: Option<&aws_sdk_s3::Client>,
-    opts: RouteOptions,
-) -> Result<ReportRun, PipelineError> {
-    let opened = fetch::open(&location, s3).await?;
-    let name = location.to_string();
-    tokio::task::spawn_blocking(move || {
-        route_report(&rules, opened.reader, &location, &opts).map_err(PipelineError::from)
-    })
-    .await
-    .map_err(|e| PipelineError::Worker {
-        location: name,
-        message: e.to_string(),
-    })?
-}
-
 /// Sinks that could not be built from their `[sinks.NAME]` tables: one diagnostic each, at the
 /// offending key of the rules file (`rules.toml:12:1: error: sinks.chat.url: missing …`).
 #[derive(Debug, thiserror::Error)]
@@ -322,13 +303,34 @@ impl Engine {
         })
     }
 
-    /// Opens and routes one report.
+    /// Opens and routes one report ([`Engine::route_opened`]).
     pub async fn route(
         &self,
         location: ReportLocation,
         opts: RouteOptions,
     ) -> Result<ReportRun, PipelineError> {
-        route_location(self.rules.clone(), location, self.s3.as_ref(), opts).await
+        let opened = fetch::open(&location, self.s3.as_ref()).await?;
+        self.route_opened(opened, location, opts).await
+    }
+
+    /// Routes an opened report ([`route_report`]) on a blocking thread: the reader blocks on
+    /// the S3 stream (see [`fetch`]).
+    pub async fn route_opened(
+        &self,
+        opened: fetch::Opened,
+        location: ReportLocation,
+        opts: RouteOptions,
+    ) -> Result<ReportRun, PipelineError> {
+        let rules = self.rules.clone();
+        let name = location.to_string();
+        tokio::task::spawn_blocking(move || {
+            route_report(&rules, opened.reader, &location, &opts).map_err(PipelineError::from)
+        })
+        .await
+        .map_err(|e| PipelineError::Worker {
+            location: name,
+            message: e.to_string(),
+        })?
     }
 
     /// One delivery job per digest of `run` (one per sink that got findings).

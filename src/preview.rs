@@ -109,6 +109,21 @@ fn extension(content_type: &str) -> &'static str {
     }
 }
 
+/// [`write_payloads`] of every delivery of a dry run, for the sinks `rules` declares.
+pub fn write_batch(
+    dir: &Path,
+    rules: &crate::rules::Rules,
+    batch: &crate::run::Batch,
+) -> Result<Written, PreviewError> {
+    let sinks: Vec<String> = rules.sinks().iter().map(|s| s.name.clone()).collect();
+    let outcomes: Vec<Outcome> = batch
+        .results
+        .iter()
+        .flat_map(|p| p.outcomes.iter().cloned())
+        .collect();
+    write_payloads(dir, &sinks, &outcomes)
+}
+
 /// `dry-run --out DIR`: writes every rendered payload to `DIR/<sink>/<n>.json` (JSON bodies)
 /// or `DIR/<sink>/<n>.txt` (anything else), `n` counting a sink's messages from 1 across the
 /// sources in order; a subject (SNS) goes beside its body in `<n>.subject.txt`. Files are the

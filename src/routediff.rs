@@ -12,10 +12,10 @@
 use crate::ReportTemplate;
 use crate::fetch;
 use crate::location::ReportLocation;
-use crate::output::SourceError;
 use crate::pipeline::{FindingRow, PipelineError};
 use crate::report::{self, ReportError};
 use crate::rules::{Diagnostic, LoadOptions, RouteMemo, Routing, Rules, Severity};
+use crate::run::SourceError;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

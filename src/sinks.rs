@@ -1,6 +1,7 @@
 //! The sink registry: every sink plugin, one registration line each. Adding a sink = one crate in
 //! `plugins/` + one line in [`registry`] (see `plugins/README.md`).
 
+use crate::deliver::DeliveryJob;
 use crate::rules::{Diagnostic, Severity, SinkDecl};
 use audit_router_sink_api::samples::{sample_digest, sample_digests};
 use audit_router_sink_api::{
@@ -154,6 +155,37 @@ pub fn check_sink(sink: &dyn Sink) -> Vec<(ReportTemplate, SinkError)> {
 /// `RenderContext { test: true, .. }` so templates mark it as a test).
 pub fn test_digest(sink: &str) -> Digest {
     sample_digest(ReportTemplate::ResourceCompliance, sink)
+}
+
+/// A sink `send-test` was asked for that the rules do not declare.
+#[derive(Debug, thiserror::Error)]
+#[error("no sink {name:?} in {file} (declared: {declared})")]
+pub struct UnknownSink {
+    pub name: String,
+    pub file: String,
+    pub declared: String,
+}
+
+/// `send-test`: the job that sends sink `name` its test message ([`test_digest`]).
+pub fn test_job(engine: &crate::pipeline::Engine, name: &str) -> Result<DeliveryJob, UnknownSink> {
+    let sink = engine
+        .sinks
+        .iter()
+        .find(|s| s.name() == name)
+        .ok_or_else(|| UnknownSink {
+            name: name.to_owned(),
+            file: engine.rules.file().to_owned(),
+            declared: engine
+                .sinks
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    Ok(DeliveryJob {
+        sink: sink.clone(),
+        digest: test_digest(sink.name()),
+    })
 }
 
 #[cfg(test)]

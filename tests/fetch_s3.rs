@@ -113,12 +113,17 @@ async fn unreachable_endpoint_is_a_transport_error() {
     let client = fetch::s3_client_from_config(&config);
     let loc = s3("b", "k.csv");
     let err = fetch::open(&loc, Some(&client)).await.unwrap_err();
-    assert!(matches!(err, FetchError::Transport { .. }), "{err:?}");
+    assert!(err.is_transient(), "{err:?}");
+    assert!(
+        matches!(&err, FetchError::S3 { error, .. } if error.kind == audit_router::s3_error::S3ErrorKind::Transport),
+        "{err:?}"
+    );
     let msg = err.to_string();
     assert!(
-        msg.starts_with("s3://b/k.csv: cannot get the object from S3: "),
+        msg.starts_with("s3://b/k.csv: cannot get the object from S3: could not reach the service"),
         "{msg}"
     );
+    assert!(!msg.contains("ConnectorError"), "no Debug dump: {msg}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

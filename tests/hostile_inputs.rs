@@ -406,7 +406,11 @@ fn rules_file_over_the_limit_is_an_error() {
     drop(f);
     let e = Rules::load(&path, &today()).unwrap_err().to_string();
     assert!(
-        e.ends_with("rules.toml:1:1: error: cannot read the rules file: larger than 16 MiB; a rules file is a few KiB"),
+        e.ends_with(&format!(
+            "rules.toml:1:1: error: cannot read the rules file: {} bytes or more; a rules file \
+             is at most {MAX_RULES_BYTES} bytes (4 MiB)",
+            MAX_RULES_BYTES + 1
+        )),
         "{e}"
     );
 }

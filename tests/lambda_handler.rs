@@ -202,8 +202,15 @@ async fn a_live_claim_of_another_invocation_sends_nothing_and_fails() {
         Duration::from_secs(300),
     )
     .expect("store");
-    let uri = format!("s3://{BUCKET}/{REPORT_KEY}");
-    let Claim::Acquired(_held) = store.claim(&uri, "other-invocation").await.expect("claim") else {
+    let report = audit_router::location::ReportLocation::S3 {
+        bucket: BUCKET.into(),
+        key: REPORT_KEY.into(),
+    };
+    let Claim::Acquired(_held) = store
+        .claim(&report, None, "other-invocation")
+        .await
+        .expect("claim")
+    else {
         panic!("the first claim must be acquired");
     };
     let err = env

@@ -40,6 +40,25 @@ fn delivered(id: &str) -> SinkOutcome {
     }
 }
 
+fn report() -> audit_router::location::ReportLocation {
+    audit_router::location::ReportLocation::parse(REPORT).unwrap()
+}
+
+/// The receipt of [`REPORT`] as stored, and its ETag (read with the S3 client, not the store).
+async fn load(client: &Client, store: &ReceiptStore) -> (audit_router::receipt::Receipt, String) {
+    let key = store.key_for(&report()).unwrap();
+    let out = client
+        .get_object()
+        .bucket(store.bucket())
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    let etag = out.e_tag().unwrap().to_owned();
+    let body = out.body.collect().await.unwrap().into_bytes();
+    (serde_json::from_slice(&body).unwrap(), etag)
+}
+
 async fn stored_json(client: &Client, key: &str) -> serde_json::Value {
     let out = client
         .get_object()
@@ -56,7 +75,7 @@ async fn first_claim_acquires_and_writes_the_documented_json() {
     let Some((_moto, client, store)) = setup(Duration::from_secs(90)).await else {
         return;
     };
-    let mut held = acquired(store.claim(REPORT, "req-1").await.unwrap());
+    let mut held = acquired(store.claim(&report(), None, "req-1").await.unwrap());
     assert_eq!(held.taken_over_from(), None);
     assert_eq!(
         held.key(),
@@ -81,7 +100,7 @@ async fn first_claim_acquires_and_writes_the_documented_json() {
 
 #[tokio::test]
 async fn concurrent_duplicates_exactly_one_wins() {
-    let Some((_moto, _client, store)) = setup(Duration::from_secs(90)).await else {
+    let Some((_moto, client, store)) = setup(Duration::from_secs(90)).await else {
         return;
     };
     let store = Arc::new(store);
@@ -89,7 +108,10 @@ async fn concurrent_duplicates_exactly_one_wins() {
     for i in 0..6 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            store.claim(REPORT, &format!("req-{i}")).await.unwrap()
+            store
+                .claim(&report(), None, &format!("req-{i}"))
+                .await
+                .unwrap()
         }));
     }
     let mut winners = Vec::new();
@@ -108,7 +130,7 @@ async fn concurrent_duplicates_exactly_one_wins() {
     assert_eq!(winners.len(), 1, "exactly one duplicate may send");
     assert_eq!(busy, 5);
     // The losers saw the winner's claim.
-    let (receipt, _) = store.load(REPORT).await.unwrap().unwrap();
+    let (receipt, _) = load(&client, &store).await;
     assert_eq!(
         receipt.claim.unwrap().owner,
         winners[0].receipt().claim.as_ref().unwrap().owner
@@ -120,7 +142,7 @@ async fn after_release_with_all_delivered_a_duplicate_is_already_done() {
     let Some((_moto, _client, store)) = setup(Duration::from_secs(90)).await else {
         return;
     };
-    let mut held = acquired(store.claim(REPORT, "req-1").await.unwrap());
+    let mut held = acquired(store.claim(&report(), None, "req-1").await.unwrap());
     held.set_routed(&["slack", "sns"]);
     for sink in held.receipt().pending(&["slack", "sns"]) {
         store
@@ -133,7 +155,7 @@ async fn after_release_with_all_delivered_a_duplicate_is_already_done() {
     assert!(receipt.is_complete());
     assert!(!receipt.retry_can_help());
 
-    match store.claim(REPORT, "req-2").await.unwrap() {
+    match store.claim(&report(), None, "req-2").await.unwrap() {
         Claim::AlreadyDone { receipt } => {
             assert!(matches!(
                 &receipt.sinks["sns"],
@@ -150,7 +172,7 @@ async fn a_retry_after_partial_failure_sends_only_to_failed_sinks() {
         return;
     };
     let routed = ["log", "slack", "sns"];
-    let mut held = acquired(store.claim(REPORT, "req-1").await.unwrap());
+    let mut held = acquired(store.claim(&report(), None, "req-1").await.unwrap());
     held.set_routed(&routed);
     store
         .record(&mut held, "log", delivered("l"))
@@ -179,7 +201,7 @@ async fn a_retry_after_partial_failure_sends_only_to_failed_sinks() {
     );
 
     // Lambda's retry: a new invocation id, released claim → acquired, only slack pending.
-    let mut held = acquired(store.claim(REPORT, "req-1-retry").await.unwrap());
+    let mut held = acquired(store.claim(&report(), None, "req-1-retry").await.unwrap());
     assert_eq!(held.receipt().pending(&routed), vec!["slack"]);
     // It fails again: attempts count up across invocations.
     store
@@ -200,7 +222,7 @@ async fn a_retry_after_partial_failure_sends_only_to_failed_sinks() {
     ));
 
     // A permanent failure stops the retrying but keeps the sink pending for a manual replay.
-    let mut held = acquired(store.claim(REPORT, "req-1-retry-2").await.unwrap());
+    let mut held = acquired(store.claim(&report(), None, "req-1-retry-2").await.unwrap());
     store
         .record(
             &mut held,
@@ -224,20 +246,20 @@ async fn an_expired_lease_is_taken_over_and_the_old_owner_loses() {
         return;
     };
     // req-1 claims, delivers one sink, then "crashes" (never releases).
-    let mut crashed = acquired(store.claim(REPORT, "req-1").await.unwrap());
+    let mut crashed = acquired(store.claim(&report(), None, "req-1").await.unwrap());
     crashed.set_routed(&["slack", "sns"]);
     store
         .record(&mut crashed, "slack", delivered("ts"))
         .await
         .unwrap();
     // While the lease runs, a duplicate is Busy until the lease's end.
-    match store.claim(REPORT, "req-2").await.unwrap() {
+    match store.claim(&report(), None, "req-2").await.unwrap() {
         Claim::Busy { owner, .. } => assert_eq!(owner, "req-1"),
         other => panic!("expected Busy, got {other:?}"),
     }
     tokio::time::sleep(Duration::from_millis(2300)).await;
 
-    let mut retry = acquired(store.claim(REPORT, "req-3").await.unwrap());
+    let mut retry = acquired(store.claim(&report(), None, "req-3").await.unwrap());
     assert_eq!(retry.taken_over_from(), Some("req-1"));
     assert_eq!(retry.receipt().pending(&["slack", "sns"]), vec!["sns"]);
     store
@@ -271,9 +293,9 @@ async fn an_etag_race_on_update_is_detected() {
     let Some((_moto, client, store)) = setup(Duration::from_secs(90)).await else {
         return;
     };
-    let mut held = acquired(store.claim(REPORT, "req-1").await.unwrap());
+    let mut held = acquired(store.claim(&report(), None, "req-1").await.unwrap());
     // Someone else rewrites the receipt behind our back (unconditionally).
-    let (mut receipt, _) = store.load(REPORT).await.unwrap().unwrap();
+    let (mut receipt, _) = load(&client, &store).await;
     receipt.claim.as_mut().unwrap().owner = "intruder".into();
     client
         .put_object()
@@ -293,7 +315,7 @@ async fn an_etag_race_on_update_is_detected() {
         "{err}"
     );
     // Nothing of ours was written over theirs.
-    let (now, _) = store.load(REPORT).await.unwrap().unwrap();
+    let (now, _) = load(&client, &store).await;
     assert_eq!(now.claim.unwrap().owner, "intruder");
     assert!(now.sinks.is_empty());
     // Release fails the same way.
@@ -310,7 +332,7 @@ async fn a_rewritten_report_starts_a_fresh_receipt() {
     };
     let mut held = acquired(
         store
-            .claim_version(REPORT, Some("\"etag-v1\""), "req-1")
+            .claim(&report(), Some("\"etag-v1\""), "req-1")
             .await
             .unwrap(),
     );
@@ -324,7 +346,7 @@ async fn a_rewritten_report_starts_a_fresh_receipt() {
     // Same content: a duplicate.
     assert!(matches!(
         store
-            .claim_version(REPORT, Some("\"etag-v1\""), "req-2")
+            .claim(&report(), Some("\"etag-v1\""), "req-2")
             .await
             .unwrap(),
         Claim::AlreadyDone { .. }
@@ -332,7 +354,7 @@ async fn a_rewritten_report_starts_a_fresh_receipt() {
     // New content under the same key: everything is pending again.
     let held = acquired(
         store
-            .claim_version(REPORT, Some("\"etag-v2\""), "req-3")
+            .claim(&report(), Some("\"etag-v2\""), "req-3")
             .await
             .unwrap(),
     );
@@ -345,7 +367,7 @@ async fn a_corrupt_receipt_is_an_error_naming_its_key() {
     let Some((_moto, client, store)) = setup(Duration::from_secs(90)).await else {
         return;
     };
-    let key = store.receipt_key(REPORT).unwrap();
+    let key = store.key_for(&report()).unwrap();
     client
         .put_object()
         .bucket("receipts-bucket")
@@ -354,7 +376,7 @@ async fn a_corrupt_receipt_is_an_error_naming_its_key() {
         .send()
         .await
         .unwrap();
-    let err = store.claim(REPORT, "req-1").await.unwrap_err();
+    let err = store.claim(&report(), None, "req-1").await.unwrap_err();
     assert!(matches!(err, ReceiptError::Corrupt { .. }), "{err}");
     let msg = err.to_string();
     assert!(
@@ -371,12 +393,17 @@ async fn a_missing_receipts_bucket_is_a_read_error_naming_it() {
     };
     let client = moto.s3_client().await;
     let store = ReceiptStore::new(client, "no-such-bucket", "r", Duration::from_secs(9));
-    let err = store.claim(REPORT, "req-1").await.unwrap_err();
+    let err = store.claim(&report(), None, "req-1").await.unwrap_err();
     assert!(matches!(err, ReceiptError::Read { .. }), "{err}");
+    // A setup error: permanent, so a retry is not expected to help.
+    assert!(!err.is_transient(), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("s3://no-such-bucket/r/"), "{msg}");
     assert!(
-        msg.ends_with(": NoSuchBucket (HTTP 404): The specified bucket does not exist"),
+        msg.ends_with(
+            ": NoSuchBucket (HTTP 404): The specified bucket does not exist (no bucket \
+             \"no-such-bucket\", or it is in another account or region)"
+        ),
         "{msg}"
     );
 }

@@ -39,24 +39,40 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The largest rules file read (a real one is a few KiB; thousands of rules fit in 1 MiB).
-pub const MAX_RULES_BYTES: u64 = 16 * 1024 * 1024;
+/// The largest rules file read, from a file or S3 (a real one is a few KiB; ten thousand rules
+/// fit in about 4 MiB). Larger is refused before it is parsed, quoting this limit.
+pub const MAX_RULES_BYTES: u64 = 4 * 1024 * 1024;
 
-/// Reads a UTF-8 file of at most `max` bytes: a bigger one (a wrong path pointing at a log, a
-/// device) is an error, not an unbounded read.
-fn read_bounded(path: &Path, max: u64) -> std::io::Result<String> {
+/// Why a rules file of `size` bytes (or more) is refused, quoting [`MAX_RULES_BYTES`].
+pub fn too_large(size: u64) -> String {
+    format!(
+        "{size} bytes or more; a rules file is at most {MAX_RULES_BYTES} bytes ({} MiB)",
+        MAX_RULES_BYTES / (1024 * 1024)
+    )
+}
+
+/// Reads a UTF-8 rules file of at most [`MAX_RULES_BYTES`]: a bigger one (a wrong path pointing
+/// at a log, a device) is an error, not an unbounded read.
+fn read_bounded(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
     let mut text = String::new();
     std::fs::File::open(path)?
-        .take(max + 1)
+        .take(MAX_RULES_BYTES + 1)
         .read_to_string(&mut text)?;
-    if text.len() as u64 > max {
-        return Err(std::io::Error::other(format!(
-            "larger than {} MiB; a rules file is a few KiB",
-            max / (1024 * 1024)
-        )));
+    if text.len() as u64 > MAX_RULES_BYTES {
+        return Err(std::io::Error::other(too_large(text.len() as u64)));
     }
     Ok(text)
+}
+
+/// The date silences are judged against: today (UTC), or `AUDIT_ROUTER_TODAY` (YYYY-MM-DD) for
+/// reproducible runs.
+pub fn today_from_env() -> Result<chrono::NaiveDate, String> {
+    match std::env::var("AUDIT_ROUTER_TODAY") {
+        Ok(s) if !s.trim().is_empty() => chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map_err(|e| format!("AUDIT_ROUTER_TODAY={s:?}: expected YYYY-MM-DD: {e}")),
+        _ => Ok(chrono::Utc::now().date_naive()),
+    }
 }
 
 /// How to load a rules file.
@@ -80,6 +96,15 @@ impl LoadOptions {
             env_override: None,
             today,
         }
+    }
+
+    /// The CLI's options: today from [`today_from_env`] (`AUDIT_ROUTER_TODAY` or the date).
+    pub fn from_env(resolve_env: bool, env_override: Option<String>) -> Result<Self, String> {
+        Ok(LoadOptions {
+            resolve_env,
+            env_override,
+            today: today_from_env()?,
+        })
     }
 }
 
@@ -262,8 +287,8 @@ impl Rules {
                 message,
             }],
         };
-        let text = read_bounded(path, MAX_RULES_BYTES)
-            .map_err(|e| fail(format!("cannot read the rules file: {e}")))?;
+        let text =
+            read_bounded(path).map_err(|e| fail(format!("cannot read the rules file: {e}")))?;
         let base_dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),

@@ -37,6 +37,36 @@ pub struct Limits {
     pub max_messages: Option<usize>,
 }
 
+impl Limits {
+    /// The limits in words, for `check`: `subject ≤ 99 characters, message ≤ 262144 bytes, ≤ 5
+    /// messages a digest`; empty when there are none.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(n) = self.max_subject_chars {
+            parts.push(format!("subject ≤ {n} characters"));
+        }
+        if let Some(n) = self.max_message_bytes {
+            parts.push(format!("message ≤ {n} bytes"));
+        }
+        if let Some(n) = self.max_blocks {
+            parts.push(format!("≤ {n} blocks"));
+        }
+        if let Some(n) = self.max_section_chars {
+            parts.push(format!("≤ {n} characters a section"));
+        }
+        if let Some(n) = self.max_block_chars {
+            parts.push(format!("≤ {n} characters of block text a message"));
+        }
+        if let Some(n) = self.max_messages {
+            parts.push(format!(
+                "≤ {n} message{} a digest",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        parts.join(", ")
+    }
+}
+
 /// A typed message attribute (SNS message attributes; other sinks may ignore them).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", content = "value")]
