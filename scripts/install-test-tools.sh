@@ -9,7 +9,7 @@
 #   aws-sam-cli   -> `sam local generate-event` (tests/public_events.rs renders AWS's own sample
 #                    events with it) and `sam validate --lint`
 #   slack_sdk     -> the official Slack SDK's Block Kit models, which validate every Slack payload
-#                    the tests render (tests/slack_blocks.py)
+#                    the tests render (tools/test-support/slack_blocks.py)
 # and from crates.io:
 #   cargo-fuzz    -> `cargo +nightly fuzz` (scripts/fuzz-ci.sh, the last step of scripts/test.sh)
 # Versions are pinned to ones that work together here. Idempotent: prints nothing and installs

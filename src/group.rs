@@ -1,7 +1,8 @@
 //! The group stage: one [`Digest`] per sink for one report, built one routed finding at a time.
 
 use crate::rules::Routing;
-use crate::sink_api::{DigestBuilder, SourceInfo};
+use crate::sink_api::SourceInfo;
+use crate::sink_api::host::DigestBuilder;
 use crate::{Digest, Finding, FindingView};
 
 /// How many findings a digest keeps for rendering by default; counts stay exact beyond it.

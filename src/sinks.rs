@@ -92,13 +92,17 @@ impl Registry {
     /// Builds one declared sink (validates its settings, compiles its templates).
     pub fn build(&self, decl: &SinkDecl, ctx: &BuildContext) -> Result<Arc<dyn Sink>, SinkError> {
         let factory = self.get(&decl.kind).ok_or_else(|| {
+            let kinds = self.kinds();
+            let hint = audit_router_sink_api::text::suggest(&decl.kind, &kinds)
+                .map(|k| format!("did you mean {k:?}? "))
+                .unwrap_or_default();
             SinkError::config(
                 &decl.name,
                 Some("type"),
                 format!(
-                    "unknown sink type {:?} (known: {})",
+                    "unknown sink type {:?} ({hint}known: {})",
                     decl.kind,
-                    self.kinds().join(", ")
+                    kinds.join(", ")
                 ),
             )
         })?;

@@ -1,6 +1,6 @@
 //! `audit-router send` and `send-test` end to end: the binary delivers to a real SNS topic
 //! (`moto_server`, read back from a subscribed SQS queue) and to the strict Slack stand-in
-//! (`tests/common/slack.rs`).
+//! (`tools/test-support/src/slack.rs`).
 
 mod common;
 

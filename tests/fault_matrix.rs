@@ -185,7 +185,7 @@ async fn no_change(_: u32) {}
 
 // ------------------------------------------------------------------------------------------------
 // The webhook as wiremock, with a script of answers (an in-house endpoint that takes any JSON:
-// these rows are about the transport). Slack is the strict stand-in (tests/common/slack.rs).
+// these rows are about the transport). Slack is the strict stand-in (tools/test-support/src/slack.rs).
 // ------------------------------------------------------------------------------------------------
 
 /// Answers 200 `ok` to everything; logs (time, status, body) of every request.

@@ -1,5 +1,5 @@
 //! End to end, on real programs: `moto_server` holds the report bucket, the SNS topic and an SQS
-//! queue subscribed to it; the strict Slack stand-in (`tests/common/slack.rs`) is Slack; the function runs under the Lambda
+//! queue subscribed to it; the strict Slack stand-in (`tools/test-support/src/slack.rs`) is Slack; the function runs under the Lambda
 //! Runtime API emulator of `cargo lambda watch` (which builds and starts the `audit-router`
 //! binary with no subcommand, i.e. in Lambda mode) and is invoked with
 //! `cargo lambda invoke --data-file` with an S3 event (a key with spaces and `:`) and an

@@ -1,5 +1,5 @@
 //! The Lambda handler called in-process (no emulator): receipts against a real `moto_server`
-//! (S3 for the report and receipts, SNS → SQS), the strict Slack stand-in (`tests/common/slack.rs`). Covers duplicates, a partial
+//! (S3 for the report and receipts, SNS → SQS), the strict Slack stand-in (`tools/test-support/src/slack.rs`). Covers duplicates, a partial
 //! failure and its retry, a busy claim, a permanent sink failure, a bad report, init errors
 //! (same lines as `check`), configuration and the panic hook.
 
@@ -598,4 +598,70 @@ async fn an_sqs_batch_answers_which_messages_to_deliver_again() {
         .await
         .expect("answered");
     assert_eq!(out, json!({"batchItemFailures": []}));
+}
+
+/// A sink whose send panics (a bug in a plugin): the panic is that sink's failure, the other
+/// sinks deliver, and the invocation answers an error naming it — the process lives on (panics
+/// unwind; `src/lambda.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_sink_fails_alone_and_the_invocation_answers() {
+    use audit_router::sink_api::{
+        BoxFuture, Digest, Limits, Payload, RenderContext, Sent, Sink, SinkError,
+    };
+    struct Panics(Limits);
+    impl Sink for Panics {
+        fn name(&self) -> &str {
+            "ops-slack"
+        }
+        fn kind(&self) -> &'static str {
+            "slack"
+        }
+        fn destination(&self) -> String {
+            "a sink with a bug".into()
+        }
+        fn limits(&self) -> &Limits {
+            &self.0
+        }
+        fn render(&self, _: &Digest, _: &RenderContext) -> Result<Vec<Payload>, SinkError> {
+            Ok(vec![Payload::new(None, "x".into(), "text/plain")])
+        }
+        fn send<'a>(&'a self, _: &'a Payload) -> BoxFuture<'a, Result<Sent, SinkError>> {
+            Box::pin(async { panic!("a bug in the sink") })
+        }
+    }
+    let mut env = setup("panic").await;
+    let slack = env
+        .handler
+        .engine
+        .sinks
+        .iter()
+        .position(|s| s.name() == "ops-slack")
+        .expect("ops-slack is declared");
+    env.handler.engine.sinks[slack] = std::sync::Arc::new(Panics(Limits::default()));
+    let err = env
+        .handler
+        .handle(event("req-panic", s3_event(BUCKET, REPORT_KEY)))
+        .await
+        .expect_err("the crashed sink fails the invocation");
+    assert_eq!(err.error_type, "AuditRouter.PermanentDelivery", "{err}");
+    assert!(
+        err.message
+            .contains("sink ops-slack failed: sink ops-slack crashed while delivering (a bug)"),
+        "{err}"
+    );
+    // The other sink delivered, and the receipt says which did not.
+    assert_eq!(drain(&env.moto, &env.queue).await.len(), 1);
+    let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
+    assert_eq!(state(&receipt, "ops-sns"), "delivered");
+    assert_eq!(state(&receipt, "ops-slack"), "failed");
+    // The handler still answers the next invocation (a duplicate now for SNS, Slack retried).
+    let again = env
+        .handler
+        .handle(event("req-panic-2", s3_event(BUCKET, REPORT_KEY)))
+        .await;
+    assert!(again.is_err(), "still failing for the crashed sink only");
+    assert!(
+        drain(&env.moto, &env.queue).await.is_empty(),
+        "SNS not sent twice"
+    );
 }

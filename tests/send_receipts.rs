@@ -1,6 +1,6 @@
 //! `audit-router send --receipts s3://bucket/prefix`: the CLI uses the Lambda's receipts, so a
 //! manual replay sends only what is not delivered yet. Real `moto_server` (S3, SNS → SQS) and
-//! the strict Slack stand-in (`tests/common/slack.rs`); the binary runs as a child process.
+//! the strict Slack stand-in (`tools/test-support/src/slack.rs`); the binary runs as a child process.
 
 mod common;
 #[path = "handler_support/mod.rs"]

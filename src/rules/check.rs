@@ -10,9 +10,6 @@ use crate::ReportTemplate;
 use crate::sink_api::MATCH_FIELDS;
 use std::collections::{HashMap, HashSet};
 
-/// The sink types the sink layer ships; others draw a warning (a plugin may still know them).
-pub const KNOWN_SINK_TYPES: [&str; 4] = ["sns", "slack", "log", "webhook"];
-
 const REPORT: usize = 0;
 const ENVIRONMENT: usize = 6;
 
@@ -223,17 +220,6 @@ pub fn compile(
     let mut sink_index: HashMap<&str, usize> = HashMap::new();
     let mut sinks = Vec::new();
     for s in &raw.sinks {
-        if !KNOWN_SINK_TYPES.contains(&s.kind.value.as_str()) {
-            c.warn(
-                s.kind.span.start,
-                format!(
-                    "[sinks.{}]: unknown sink type {:?} (known: {})",
-                    s.name.value,
-                    s.kind.value,
-                    KNOWN_SINK_TYPES.join(", ")
-                ),
-            );
-        }
         sink_index.insert(&s.name.value, sinks.len());
         sinks.push(SinkDecl {
             name: s.name.value.clone(),

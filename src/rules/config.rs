@@ -462,12 +462,12 @@ impl Reader<'_, '_> {
             let mut settings = toml::Table::new();
             let mut key_spans = Vec::new();
             for (k, v) in entries(table) {
+                key_spans.push((k.get_ref().to_string(), k.span()));
                 if k.get_ref() == "type" {
                     kind = self.string(v, &format!("sinks.{name}.type"));
                     continue;
                 }
                 let path = format!("sinks.{name}.{}", k.get_ref());
-                key_spans.push((k.get_ref().to_string(), k.span()));
                 if let Some(v) = self.sink_value(v, &path) {
                     settings.insert(k.get_ref().to_string(), v);
                 }

@@ -31,7 +31,6 @@ pub mod interpolate;
 pub mod pattern;
 mod router;
 
-pub use check::KNOWN_SINK_TYPES;
 pub use config::SourceMap;
 
 use crate::{Finding, FindingView};
@@ -254,7 +253,7 @@ pub struct Rules {
     base_dir: PathBuf,
     settings: Settings,
     environments: Vec<Environment>,
-    account_env: crate::sink_api::strmap::StrMap<usize>,
+    account_env: crate::sink_api::host::StrMap<usize>,
     fallback_env: String,
     sinks: Vec<SinkDecl>,
     rule_names: Vec<String>,

@@ -14,7 +14,7 @@
 use super::pattern::{FastBuild, FieldMatcher};
 use super::{Delivery, Routing, RuleTrace};
 use crate::sink_api::MATCH_FIELDS;
-use crate::sink_api::strmap::StrMap;
+use crate::sink_api::host::StrMap;
 use crate::{Finding, FindingView};
 use regex::RegexSet;
 use std::collections::HashMap;

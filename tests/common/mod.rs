@@ -1,13 +1,11 @@
 //! Helpers shared by the integration tests: `mod common;` in a test file, then
-//! `common::moto::Moto::start()`.
+//! `common::moto::Moto::start()`. The stand-ins and moto live in `tools/test-support` (the sink
+//! plugins' own tests use them too); this module adds the repository's fixtures.
 //!
 //! Each test binary compiles this module on its own and uses only part of it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-pub mod moto;
-pub mod services;
-pub mod sinks;
-pub mod slack;
+pub use audit_router_test_support::{moto, services, sinks, slack};
 
 use std::path::PathBuf;
 

@@ -2,7 +2,7 @@
 //! `${secretsmanager:name}`, `${env:NAME}`) resolved through a process-wide [`SecretSource`], and
 //! [`LazySecret`], a sink setting resolved on first use.
 
-use crate::sink::BoxFuture;
+use crate::BoxFuture;
 use std::fmt;
 use std::sync::Arc;
 

@@ -8,6 +8,19 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+/// How a digest larger than one message is sent: the `overflow` setting of every sink that
+/// has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overflow {
+    /// One message listing as many findings as fit, the rest counted ("…and N more").
+    Truncate,
+    /// Numbered messages (`part`/`parts`), at most `max_messages`; beyond that, truncated.
+    Split,
+}
+
+/// The values of `overflow`.
+pub const OVERFLOW: &[&str] = &["truncate", "split"];
+
 /// Reads settings; every key read is remembered so [`Settings::finish`] can reject the rest.
 pub struct Settings<'a> {
     sink: &'a str,
@@ -201,6 +214,32 @@ impl<'a> Settings<'a> {
     /// An error about `key` (e.g. `json_limits[2].path`) of this sink.
     pub fn error(&self, key: &str, message: impl Into<String>) -> SinkError {
         self.err(key, message)
+    }
+
+    /// `overflow` (default `truncate`).
+    pub fn overflow(&self) -> Result<Overflow, SinkError> {
+        Ok(match self.opt_choice("overflow", OVERFLOW)? {
+            Some("split") => Overflow::Split,
+            _ => Overflow::Truncate,
+        })
+    }
+
+    /// `overflow` and the messages a digest may take: 1 when truncating, else `max_messages`
+    /// (`default` when unset, within `range`). `max_messages` is checked whatever `overflow`
+    /// is: a bad value is an error, not silently ignored.
+    pub fn overflow_and_max_messages(
+        &self,
+        default: u64,
+        range: (u64, u64),
+    ) -> Result<(Overflow, usize), SinkError> {
+        let overflow = self.overflow()?;
+        let split_max = self
+            .opt_uint("max_messages", range.0, range.1)?
+            .unwrap_or(default) as usize;
+        Ok(match overflow {
+            Overflow::Truncate => (overflow, 1),
+            Overflow::Split => (overflow, split_max),
+        })
     }
 
     /// Marks keys handled elsewhere (so `finish` accepts them).

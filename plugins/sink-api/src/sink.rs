@@ -9,14 +9,12 @@ use crate::secret::SecretSource;
 use crate::template::TemplateError;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A boxed, sendable future: `async fn` in traits is not dyn-compatible.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
+pub use crate::template::RenderContext;
 
 /// A service's limits, as data (dry-run and `check` show them; renderers respect them).
 /// `None` = no such limit.
@@ -216,24 +214,6 @@ pub enum Retry {
     After(Option<Duration>),
 }
 
-/// Per-render inputs beyond the digest.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RenderContext {
-    /// "Now" for templates (`generated_at`, relative dates); fixed in tests for stable snapshots.
-    pub now: chrono::DateTime<chrono::Utc>,
-    /// A `send-test` message: templates mark it clearly (`test` is true in the template data).
-    pub test: bool,
-}
-
-impl RenderContext {
-    pub fn now() -> Self {
-        RenderContext {
-            now: chrono::Utc::now(),
-            test: false,
-        }
-    }
-}
-
 /// A configured sink (one `[sinks.NAME]` table).
 pub trait Sink: Send + Sync {
     /// The `[sinks.NAME]` name.
@@ -343,9 +323,6 @@ pub trait SinkFactory: Send + Sync {
 
     /// The settings it understands (unknown keys are an error at build).
     fn settings(&self) -> &'static [SettingDoc];
-
-    /// Default limits of this sink type (a built sink may narrow them).
-    fn limits(&self) -> Limits;
 
     /// Validates the settings and builds the sink; compiles its templates. Must not do
     /// network I/O or resolve secrets (that happens lazily on first send).

@@ -30,8 +30,25 @@
 //! as usual. Strict mode: a misspelt field is an error with line and column, not an empty string.
 
 use crate::digest::Digest;
-use crate::sink::RenderContext;
 use crate::text::and_more;
+
+/// Per-render inputs beyond the digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderContext {
+    /// "Now" for templates (`generated_at`, relative dates); fixed in tests for stable snapshots.
+    pub now: chrono::DateTime<chrono::Utc>,
+    /// A `send-test` message: templates mark it clearly (`test` is true in the template data).
+    pub test: bool,
+}
+
+impl RenderContext {
+    pub fn now() -> Self {
+        RenderContext {
+            now: chrono::Utc::now(),
+            test: false,
+        }
+    }
+}
 use handlebars::{Context, Handlebars, Helper, HelperDef, RenderErrorReason, ScopedJson};
 use serde_json::{Map, Value, json};
 use std::fmt;

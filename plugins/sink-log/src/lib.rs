@@ -81,10 +81,6 @@ impl SinkFactory for LogFactory {
         SETTINGS
     }
 
-    fn limits(&self) -> Limits {
-        Limits::default()
-    }
-
     fn build(
         &self,
         config: SinkConfig<'_>,

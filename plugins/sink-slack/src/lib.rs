@@ -32,11 +32,11 @@ pub mod blocks;
 use audit_router_sink_api::template::pluralize_word;
 use audit_router_sink_api::text::{and_more, fit_digest};
 use audit_router_sink_api::{
-    BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, Payload, RenderContext,
-    ReportTemplate, Sent, SettingDoc, SettingValue, Settings, Sink, SinkConfig, SinkError,
-    SinkFactory, TemplateData, TemplateEngine, render_data,
+    BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, OVERFLOW, Overflow, Payload,
+    RenderContext, ReportTemplate, Sent, SettingDoc, SettingValue, Settings, Sink, SinkConfig,
+    SinkError, SinkFactory, TemplateData, TemplateEngine, render_data,
 };
-use audit_router_sink_webhook::http;
+use audit_router_sink_http as http;
 use blocks::{Block, SlackLimits};
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
@@ -49,8 +49,6 @@ pub const DEFAULT_TEMPLATE: &str = include_str!("templates/default.hbs");
 const TEMPLATE_NAME: &str = "slack";
 const DEFAULT_MAX_MESSAGES: u64 = 5;
 
-/// The `overflow` values.
-const OVERFLOW: &[&str] = &["truncate", "split"];
 /// `max_messages`: (min, max).
 const MAX_MESSAGES: (u64, u64) = (1, 50);
 /// `timeout_secs`: (min, max).
@@ -119,13 +117,6 @@ static SETTINGS: &[SettingDoc] = &[
     },
 ];
 
-/// How a digest larger than one Slack message is sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Overflow {
-    Truncate,
-    Split,
-}
-
 /// The factory for `type = "slack"`: `src/sinks.rs` registers it with one line.
 pub fn factory() -> SlackFactory {
     SlackFactory
@@ -142,10 +133,6 @@ impl SinkFactory for SlackFactory {
 
     fn settings(&self) -> &'static [SettingDoc] {
         SETTINGS
-    }
-
-    fn limits(&self) -> Limits {
-        limits_of(&SlackLimits::default(), 1)
     }
 
     fn build(
@@ -209,19 +196,8 @@ impl SlackSink {
         if !audit_router_sink_api::SecretRef::contains_reference(raw_url) {
             http::check_url(&name, "url", raw_url, allow_insecure_http)?;
         }
-        let overflow = match s.opt_choice("overflow", OVERFLOW)? {
-            Some("split") => Overflow::Split,
-            _ => Overflow::Truncate,
-        };
-        // Checked whatever `overflow` is (a bad value is an error, not silently ignored);
-        // only a split digest has more than one message.
-        let split_max = s
-            .opt_uint("max_messages", MAX_MESSAGES.0, MAX_MESSAGES.1)?
-            .unwrap_or(DEFAULT_MAX_MESSAGES) as usize;
-        let max_messages = match overflow {
-            Overflow::Truncate => 1,
-            Overflow::Split => split_max,
-        };
+        let (overflow, max_messages) =
+            s.overflow_and_max_messages(DEFAULT_MAX_MESSAGES, MAX_MESSAGES)?;
         let max_block_chars = s
             .opt_uint("max_block_chars", MAX_BLOCK_CHARS.0, MAX_BLOCK_CHARS.1)?
             .map_or(blocks::DEFAULT_MAX_BLOCK_CHARS, |n| n as usize);

@@ -18,9 +18,9 @@
 use audit_router_sink_api::aws_error::{self, Failure};
 use audit_router_sink_api::text::{ascii_subject, fit_digest, truncate_bytes};
 use audit_router_sink_api::{
-    AttributeValue, BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, Payload,
-    RenderContext, SecretRef, Sent, SettingDoc, SettingValue, Settings, Sink, SinkConfig,
-    SinkError, SinkFactory, TemplateData, TemplateEngine, render_data,
+    AttributeValue, BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, OVERFLOW,
+    Overflow, Payload, RenderContext, SecretRef, Sent, SettingDoc, SettingValue, Settings, Sink,
+    SinkConfig, SinkError, SinkFactory, TemplateData, TemplateEngine, render_data,
 };
 use aws_sdk_sns::error::SdkError;
 use aws_sdk_sns::operation::publish::PublishError;
@@ -43,9 +43,6 @@ pub fn factory() -> SnsFactory {
 }
 
 pub struct SnsFactory;
-
-/// The `overflow` values.
-const OVERFLOW: &[&str] = &["truncate", "split"];
 
 const SETTINGS: &[SettingDoc] = &[
     SettingDoc {
@@ -102,10 +99,6 @@ impl SinkFactory for SnsFactory {
         SETTINGS
     }
 
-    fn limits(&self) -> Limits {
-        limits()
-    }
-
     fn build(
         &self,
         config: SinkConfig<'_>,
@@ -125,7 +118,7 @@ impl SinkFactory for SnsFactory {
             check_topic_arn(topic)
                 .map_err(|m| SinkError::config(config.name, Some("topic_arn"), m))?;
         }
-        let overflow = s.opt_choice("overflow", OVERFLOW)?.unwrap_or("truncate");
+        let overflow = s.overflow()?;
         let group_id = s.opt_str("message_group_id")?.map(str::to_string);
         let mut engine = TemplateEngine::new(Escape::None);
         s.load_template(ctx, &mut engine, "body", DEFAULT_BODY_TEMPLATE)?;
@@ -143,7 +136,7 @@ impl SinkFactory for SnsFactory {
             topic: LazySecret::new(topic, ctx.secrets.clone()),
             aws: ctx.aws.clone(),
             client: std::sync::OnceLock::new(),
-            split: overflow == "split",
+            split: overflow == Overflow::Split,
             group_id,
             engine,
             limits: limits(),
@@ -490,8 +483,9 @@ fn describe_parts(parts: &aws_error::Described) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use audit_router_sink_api::host::DigestBuilder;
     use audit_router_sink_api::samples::sample_digest;
-    use audit_router_sink_api::{DigestBuilder, Finding, ReportTemplate, StaticSecrets};
+    use audit_router_sink_api::{Finding, ReportTemplate, StaticSecrets};
 
     fn build(extra: &str) -> Result<Arc<dyn Sink>, SinkError> {
         let text = format!("topic_arn = \"arn:aws:sns:eu-west-1:111122223333:audit\"\n{extra}");

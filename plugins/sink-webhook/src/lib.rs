@@ -31,14 +31,14 @@
 //! of [`audit_router_sink_api::render_data`] plus `part` and `parts` (1-based numbering when a
 //! digest is split).
 
-pub mod http;
+use audit_router_sink_http as http;
 pub mod json_limits;
 
 use audit_router_sink_api::text::fit_digest;
 use audit_router_sink_api::{
-    BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, Payload, RenderContext, Sent,
-    SettingDoc, SettingValue, Settings, Sink, SinkConfig, SinkError, SinkFactory, TemplateData,
-    TemplateEngine, TemplateError, render_data,
+    BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, OVERFLOW, Overflow, Payload,
+    RenderContext, Sent, SettingDoc, SettingValue, Settings, Sink, SinkConfig, SinkError,
+    SinkFactory, TemplateData, TemplateEngine, TemplateError, render_data,
 };
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use std::sync::Arc;
@@ -56,8 +56,6 @@ const DEFAULT_MAX_MESSAGES: u64 = 10;
 const METHODS: &[&str] = &["POST", "PUT"];
 /// The `escape` values.
 const ESCAPES: &[&str] = &["json", "html", "slack", "none"];
-/// The `overflow` values.
-const OVERFLOW: &[&str] = &["truncate", "split"];
 /// `max_body_bytes`: (min, max).
 const MAX_BODY_BYTES: (u64, u64) = (256, 64 * 1024 * 1024);
 /// `max_messages`: (min, max).
@@ -170,15 +168,6 @@ static SETTINGS: &[SettingDoc] = &[
     },
 ];
 
-/// How a digest larger than the endpoint's limit is sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Overflow {
-    /// One message listing as many findings as fit, the rest counted ("…and N more").
-    Truncate,
-    /// Numbered messages (`part`/`parts`), at most `max_messages`; beyond that, truncated.
-    Split,
-}
-
 /// The factory for `type = "webhook"`: `src/sinks.rs` registers it with one line.
 pub fn factory() -> WebhookFactory {
     WebhookFactory
@@ -195,14 +184,6 @@ impl SinkFactory for WebhookFactory {
 
     fn settings(&self) -> &'static [SettingDoc] {
         SETTINGS
-    }
-
-    fn limits(&self) -> Limits {
-        Limits {
-            max_message_bytes: Some(DEFAULT_MAX_BODY_BYTES as usize),
-            max_messages: Some(1),
-            ..Limits::default()
-        }
     }
 
     fn build(
@@ -319,10 +300,8 @@ impl WebhookSink {
             let placeholder = format!("${{secret:{k}:{nonce:016x}}}");
             body_secrets.push((k, placeholder, LazySecret::new(v, ctx.secrets.clone())));
         }
-        let overflow = match s.opt_choice("overflow", OVERFLOW)? {
-            Some("split") => Overflow::Split,
-            _ => Overflow::Truncate,
-        };
+        let (overflow, max_messages) =
+            s.overflow_and_max_messages(DEFAULT_MAX_MESSAGES, MAX_MESSAGES)?;
         let max_body_bytes = s
             .opt_uint("max_body_bytes", MAX_BODY_BYTES.0, MAX_BODY_BYTES.1)?
             .unwrap_or(DEFAULT_MAX_BODY_BYTES) as usize;
@@ -353,13 +332,6 @@ impl WebhookSink {
         };
         // Checked whatever `overflow` is (a bad value is an error, not silently ignored);
         // only a split digest has more than one message.
-        let split_max = s
-            .opt_uint("max_messages", MAX_MESSAGES.0, MAX_MESSAGES.1)?
-            .unwrap_or(DEFAULT_MAX_MESSAGES) as usize;
-        let max_messages = match overflow {
-            Overflow::Truncate => 1,
-            Overflow::Split => split_max,
-        };
         let timeout = s
             .opt_uint("timeout_secs", TIMEOUT_SECS.0, TIMEOUT_SECS.1)?
             .map_or(http::DEFAULT_TIMEOUT, Duration::from_secs);

@@ -1,11 +1,11 @@
-//! The Slack stand-in (`tests/common/slack.rs`) is as strict as Slack: it refuses each thing
+//! The Slack stand-in (`src/slack.rs`) is as strict as Slack: it refuses each thing
 //! Slack refuses, with Slack's status and error string, and on every block-level case it agrees
 //! with the official SDK's Block Kit models (`slack_sdk`). A stand-in that accepted anything
 //! would make every Slack test meaningless; this file is what keeps it honest.
 
-mod common;
-
-use common::slack::{Answer, MAX_BLOCK_CHARS, SlackStandIn, check_body, slack_sdk_check};
+use audit_router_test_support::slack::{
+    Answer, MAX_BLOCK_CHARS, SlackStandIn, check_body, slack_sdk_check,
+};
 use serde_json::{Value, json};
 
 fn section(text: &str) -> Value {

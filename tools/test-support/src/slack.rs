@@ -25,8 +25,6 @@
 //!
 //! It answers 200 `ok` (text/html) to what it accepts.
 
-#![allow(dead_code)]
-
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -395,11 +393,11 @@ fn check_text(t: &Value, kinds: &[&str], max: usize) -> Result<usize, String> {
 }
 
 /// Runs every body through the official Slack SDK's Block Kit models (PyPI `slack_sdk`, via
-/// `tests/slack_blocks.py`): `Ok` for each body the SDK parses and writes back unchanged, else
+/// `slack_blocks.py` beside it): `Ok` for each body the SDK parses and writes back unchanged, else
 /// what it said.
 pub fn slack_sdk_check(bodies: &[String]) -> Vec<Result<(), String>> {
     use std::io::Write;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slack_blocks.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/slack_blocks.py");
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let mut child = std::process::Command::new(python)
         .arg(script)
@@ -407,7 +405,7 @@ pub fn slack_sdk_check(bodies: &[String]) -> Vec<Result<(), String>> {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("run python3 tests/slack_blocks.py");
+        .expect("run python3 slack_blocks.py");
     {
         let mut stdin = child.stdin.take().unwrap();
         for b in bodies {
@@ -418,7 +416,7 @@ pub fn slack_sdk_check(bodies: &[String]) -> Vec<Result<(), String>> {
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "tests/slack_blocks.py failed (is slack_sdk installed? scripts/install-test-tools.sh):\n{}",
+        "tools/test-support/slack_blocks.py failed (is slack_sdk installed? scripts/install-test-tools.sh):\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let results: Vec<Result<(), String>> = String::from_utf8(out.stdout)

@@ -9,8 +9,6 @@
 //! Incoming Webhook ("The message size limit is 28 KB") and msteams_hermes, which saw 21 000 bytes
 //! refused with HTTP 413.
 
-#![allow(dead_code)]
-
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};

@@ -1,6 +1,6 @@
 //! Building one sink by hand for the plugin tests (no rules file, no AWS).
 
-use audit_router::sink_api::{
+use audit_router_sink_api::{
     BuildContext, RenderContext, Sink, SinkConfig, SinkError, SinkFactory, StaticSecrets,
 };
 use std::path::Path;

@@ -1,30 +1,21 @@
-//! Snapshots of the built-in log and SNS templates for every report template, and a send-test
-//! message. Review changes with `cargo insta review`.
+//! Snapshots of the SNS sink's built-in templates (body and subject) for every report template,
+//! and a send-test message. Review changes with `cargo insta review`.
 
-use audit_router::rules::SinkDecl;
-use audit_router::sink_api::samples::sample_digest;
-use audit_router::sink_api::{BuildContext, RenderContext, ReportTemplate, Sink, StaticSecrets};
-use audit_router::sinks::registry;
+use audit_router_sink_api::samples::sample_digest;
+use audit_router_sink_api::{RenderContext, ReportTemplate, Sink, StaticSecrets};
+use audit_router_test_support::sinks::{build, ctx as build_ctx};
 use std::sync::Arc;
-
-fn sink(kind: &str, settings: &str) -> Arc<dyn Sink> {
-    registry()
-        .build(
-            &SinkDecl::new(&format!("my-{kind}"), kind, settings.parse().unwrap()),
-            &BuildContext {
-                base_dir: std::env::temp_dir(),
-                aws: None,
-                secrets: Arc::new(StaticSecrets::new()),
-            },
-        )
-        .unwrap()
-}
 
 fn ctx(test: bool) -> RenderContext {
     RenderContext {
         now: "2026-11-26T08:00:00Z".parse().unwrap(),
         test,
     }
+}
+
+fn sink(settings: &str) -> Arc<dyn Sink> {
+    let c = build_ctx(&std::env::temp_dir(), StaticSecrets::new());
+    build(&audit_router_sink_sns::factory(), "my-sns", settings, &c).unwrap()
 }
 
 fn sns_text(s: &dyn Sink, r: ReportTemplate, test: bool) -> String {
@@ -40,10 +31,7 @@ fn sns_text(s: &dyn Sink, r: ReportTemplate, test: bool) -> String {
 
 #[test]
 fn sns_default_templates() {
-    let s = sink(
-        "sns",
-        "topic_arn = \"arn:aws:sns:eu-west-1:111122223333:audit\"",
-    );
+    let s = sink("topic_arn = \"arn:aws:sns:eu-west-1:111122223333:audit\"");
     for r in ReportTemplate::ALL {
         insta::assert_snapshot!(
             format!("sns_default_{}", r.name().to_lowercase()),
@@ -56,27 +44,11 @@ fn sns_default_templates() {
     );
 }
 
-#[test]
-fn log_default_templates() {
-    let s = sink("log", "");
-    for r in ReportTemplate::ALL {
-        let p = s.render(&sample_digest(r, "my-log"), &ctx(false)).unwrap();
-        let lines: Vec<&str> = p.iter().map(|p| p.body.as_str()).collect();
-        insta::assert_snapshot!(
-            format!("log_default_{}", r.name().to_lowercase()),
-            lines.join("\n")
-        );
-    }
-}
-
 /// A local report (a dry run or `send` of a file) has no S3 console link: the e-mail names it
 /// once, on its `Report:` line.
 #[test]
 fn sns_body_of_a_local_report_names_it_once() {
-    let s = sink(
-        "sns",
-        "topic_arn = \"arn:aws:sns:eu-west-1:111122223333:audit\"",
-    );
+    let s = sink("topic_arn = \"arn:aws:sns:eu-west-1:111122223333:audit\"");
     let mut d = sample_digest(ReportTemplate::BackupJob, s.name());
     d.source.uri = "./reports/BACKUP_JOB_REPORT.csv".into();
     d.source.bucket = None;

@@ -1,4 +1,4 @@
-//! The HTTP parts shared by the webhook and Slack sinks: the client (timeouts, no redirects),
+//! The HTTP parts every HTTP sink shares (the webhook and Slack sinks): the client (timeouts, no redirects),
 //! URL and header checks, redaction, `Retry-After` and response classification.
 
 use audit_router_sink_api::SinkError;

@@ -208,7 +208,12 @@ impl Moto {
     /// An S3 client for this moto, built the way the application builds its own
     /// (`fetch::s3_client_from_config`: path-style because an endpoint is set).
     pub async fn s3_client(&self) -> aws_sdk_s3::Client {
-        audit_router::fetch::s3_client_from_config(&self.sdk_config().await)
+        // As the router builds its own (`fetch::s3_client_from_config`): path-style, since an
+        // endpoint is set.
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk_config().await)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
     }
 
     pub async fn create_bucket(&self, bucket: &str) {

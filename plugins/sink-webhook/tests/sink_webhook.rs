@@ -4,14 +4,14 @@
 //! default template per report type; the example templates (Teams, Discord, Google Chat,
 //! PagerDuty) are checked to render valid JSON, and the example configurations
 //! (`plugins/sink-webhook/examples/`) to keep each service's real limits, against stand-ins of
-//! those services (`tests/common/services.rs`).
+//! those services (`tools/test-support/src/services.rs`).
 
-mod common;
-
-use audit_router::sink_api::samples::sample_digest;
-use audit_router::sink_api::{
-    BuildContext, Digest, DigestBuilder, Finding, Payload, ReportTemplate, Retry, Sink, SinkError,
-    SourceInfo, StaticSecrets,
+use audit_router_sink_api::SinkFactory;
+use audit_router_sink_api::host::DigestBuilder;
+use audit_router_sink_api::samples::sample_digest;
+use audit_router_sink_api::{
+    BuildContext, Digest, Finding, Payload, ReportTemplate, Retry, Sink, SinkError, SourceInfo,
+    StaticSecrets,
 };
 use audit_router_sink_webhook::WebhookFactory;
 use serde_json::Value;
@@ -23,14 +23,14 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SECRET_PATH: &str = "/hooks/xoxTESTSECRETPATH";
 
-use common::sinks::{ctx, fixed_ctx};
+use audit_router_test_support::sinks::{ctx, fixed_ctx};
 
 fn build(settings: &str, c: &BuildContext) -> Result<Arc<dyn Sink>, SinkError> {
-    common::sinks::build(&WebhookFactory, "hook", settings, c)
+    audit_router_test_support::sinks::build(&WebhookFactory, "hook", settings, c)
 }
 
 fn build_err(settings: &str, c: &BuildContext) -> SinkError {
-    common::sinks::build_err(&WebhookFactory, "hook", settings, c)
+    audit_router_test_support::sinks::build_err(&WebhookFactory, "hook", settings, c)
 }
 
 fn sink(settings: &str) -> Arc<dyn Sink> {
@@ -42,7 +42,7 @@ fn json(p: &Payload) -> Value {
 }
 
 fn examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/sink-webhook/templates")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")
 }
 
 fn source() -> SourceInfo {
@@ -518,77 +518,71 @@ async fn slow_endpoint_times_out_as_retryable() {
     assert!(e.to_string().contains("timed out"), "{e}");
 }
 
-#[test]
-fn registered_and_checked_with_every_example_template() {
-    let registry = audit_router::sinks::registry();
-    for file in [
-        "teams.json.hbs",
-        "discord.json.hbs",
-        "google-chat.json.hbs",
-        "pagerduty.json.hbs",
-    ] {
-        let decl = audit_router::rules::SinkDecl::new(
-            "hook",
-            "webhook",
-            format!(
-                "url = \"https://example.test/x\"\ntemplate = \"{file}\"\nsecrets = {{ routing_key = \"${{ssm:/k}}\" }}"
-            )
-            .parse()
-            .expect("valid TOML"),
-        );
-        let s = registry
-            .build(&decl, &ctx(&examples_dir(), StaticSecrets::new()))
-            .expect("webhook is registered");
-        assert_eq!(s.kind(), "webhook");
-        let errors = audit_router::sinks::check_sink(&*s);
-        assert!(errors.is_empty(), "{file}: {errors:?}");
-    }
-}
-
 /// Every resource id of `big_digest` a body lists.
 fn listed_ids(body: &str) -> usize {
     body.matches("AWS::EC2::Instance/i-").count()
 }
 
+/// The stand-ins are not accept-all: without the example's limits, the same digest renders into
+/// bodies each service refuses, with its own answer.
+#[test]
+fn without_the_examples_limits_the_services_refuse() {
+    use audit_router_test_support::services::Service;
+    let c = ctx(&examples_dir(), StaticSecrets::new());
+    for (template, service, want) in [
+        (
+            "google-chat.json.hbs",
+            Service::GoogleChat,
+            "Message is longer than 4096 characters",
+        ),
+        ("discord.json.hbs", Service::Discord, "Invalid Form Body"),
+        ("teams.json.hbs", Service::Teams, "Request Entity too large"),
+    ] {
+        let s = build(
+            &format!("url = \"https://example.test/x\"\ntemplate = \"{template}\"\nmax_body_bytes = 32000"),
+            &c,
+        )
+        .unwrap();
+        let p = &s.render(&big_digest(), &fixed_ctx()).unwrap()[0];
+        let (_, answer) = service.check(p.body.as_bytes()).unwrap_err();
+        assert!(answer.contains(want), "{template}: {answer}");
+    }
+}
+
 /// The example configurations keep each service's real limits: a 3 000-finding digest and the
-/// sample digest of every report type render into messages the service's stand-in takes, each
-/// is sent and taken, and `check` accepts the file as written.
+/// sample digest of every report type render into messages the service's stand-in takes, and
+/// each is sent and taken.
 #[tokio::test]
 async fn example_configs_keep_each_services_limits() {
-    use audit_router::rules::{LoadOptions, Rules};
-    use common::services::{Service, serve};
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/sink-webhook/examples");
+    use audit_router_test_support::services::{Service, serve};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let more = regex::Regex::new(r"…and (\d+) more").unwrap();
-    let opts = LoadOptions {
-        resolve_env: false,
-        env_override: None,
-        today: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
-    };
     for (file, service) in [
         ("teams.toml", Service::Teams),
         ("discord.toml", Service::Discord),
         ("google-chat.toml", Service::GoogleChat),
     ] {
-        let (rules, _) = Rules::load(&dir.join(file), &opts)
-            .unwrap_or_else(|e| panic!("{file}: {:?}", e.diagnostics));
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_audit-router"))
-            .args(["check", "--no-env", "--rules"])
-            .arg(dir.join(file))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{file}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        // The example is a rules file (`check` accepts every one: tests/rules_schema.rs); its
+        // one `[sinks.NAME]` table, with the URL pointed at the stand-in.
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let doc: toml::Table = text.parse().unwrap();
+        let (name, table) = doc["sinks"].as_table().unwrap().iter().next().unwrap();
+        let mut settings = table.as_table().unwrap().clone();
+        assert_eq!(settings.remove("type").unwrap().as_str(), Some("webhook"));
+        let url = settings["url"].as_str().unwrap().to_owned();
+        settings.insert("allow_insecure_http".into(), toml::Value::Boolean(true));
         let stand_in = serve(service).await;
-        let mut decl = rules.sinks()[0].clone();
-        let url = decl.settings["url"].as_str().unwrap().to_owned();
-        decl.settings
-            .insert("allow_insecure_http".into(), toml::Value::Boolean(true));
         let secrets = StaticSecrets::new().with(&url, &stand_in.url());
-        let sink = audit_router::sinks::registry()
-            .build(&decl, &ctx(rules.base_dir(), secrets))
+        let sink = WebhookFactory
+            .build(
+                audit_router_sink_api::SinkConfig {
+                    name,
+                    kind: "webhook",
+                    settings: &settings,
+                    docs: WebhookFactory.settings(),
+                },
+                &ctx(&dir, secrets),
+            )
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         let mut digests = vec![big_digest()];
         digests.extend(ReportTemplate::ALL.map(|r| sample_digest(r, "hook")));
@@ -625,31 +619,5 @@ async fn example_configs_keep_each_services_limits() {
             "{file}: {log:?}"
         );
         assert!(log.len() >= digests.len(), "{file}");
-    }
-}
-
-/// The stand-ins are not accept-all: without the example's limits, the same digest renders into
-/// bodies each service refuses, with its own answer.
-#[test]
-fn without_the_examples_limits_the_services_refuse() {
-    use common::services::Service;
-    let c = ctx(&examples_dir(), StaticSecrets::new());
-    for (template, service, want) in [
-        (
-            "google-chat.json.hbs",
-            Service::GoogleChat,
-            "Message is longer than 4096 characters",
-        ),
-        ("discord.json.hbs", Service::Discord, "Invalid Form Body"),
-        ("teams.json.hbs", Service::Teams, "Request Entity too large"),
-    ] {
-        let s = build(
-            &format!("url = \"https://example.test/x\"\ntemplate = \"{template}\"\nmax_body_bytes = 32000"),
-            &c,
-        )
-        .unwrap();
-        let p = &s.render(&big_digest(), &fixed_ctx()).unwrap()[0];
-        let (_, answer) = service.check(p.body.as_bytes()).unwrap_err();
-        assert!(answer.contains(want), "{template}: {answer}");
     }
 }

@@ -1,13 +1,14 @@
-//! The SNS sink against a real `moto_server`: a topic with an SQS subscription; each test reads
-//! the delivered message back from the queue.
+//! The delivery stage with the SNS sink and the process's secret resolver, against a real
+//! `moto_server` (a topic with an SQS subscription; each test reads the delivered message back
+//! from the queue): a dry run shows exactly what `send` sends, `${ssm:…}`/`${secretsmanager:…}`
+//! references resolve, AWS errors read as one line, a permanent error is not retried. The
+//! plugin's own publishing tests are in `plugins/sink-sns/tests/`.
 
 use audit_router::deliver::{DeliverOptions, DeliveryJob, Status, deliver, dry_run};
 use audit_router::rules::SinkDecl;
 use audit_router::secrets::SecretResolver;
-use audit_router::sink_api::samples::{sample_digest, sample_source};
-use audit_router::sink_api::{
-    BuildContext, Digest, DigestBuilder, Finding, Payload, RenderContext, ReportTemplate, Sink,
-};
+use audit_router::sink_api::samples::sample_digest;
+use audit_router::sink_api::{BuildContext, Payload, RenderContext, ReportTemplate, Sink};
 use audit_router::sinks::registry;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -51,31 +52,6 @@ fn attr<'a>(envelope: &'a Value, name: &str) -> (&'a str, &'a str) {
         a["Type"].as_str().unwrap_or("?"),
         a["Value"].as_str().unwrap_or("?"),
     )
-}
-
-fn big_digest(n: usize) -> Digest {
-    let mut b = DigestBuilder::new(
-        "ops-email",
-        ReportTemplate::ResourceCompliance,
-        sample_source(ReportTemplate::ResourceCompliance),
-        n,
-    );
-    for i in 0..n {
-        let mut f = Finding::new(ReportTemplate::ResourceCompliance);
-        f.framework = Some("prod-backup-policy".into());
-        f.control = Some(format!("CONTROL_{}", i % 5));
-        f.status = Some("NON_COMPLIANT".into());
-        f.account = Some("111122223333".into());
-        f.region = Some(REGION.into());
-        f.environment = "prod".into();
-        f.resource_type = Some("AWS::EC2::Instance".into());
-        f.resource = Some(format!(
-            "arn:aws:ec2:{REGION}:111122223333:instance/i-{i:017x}/{}",
-            "n".repeat(60)
-        ));
-        b.push(&f, "r");
-    }
-    b.finish()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,47 +106,6 @@ async fn sns_delivers_the_exact_payload_to_subscribers() {
     assert_eq!(attr(env, "findings"), ("Number", "4"));
     assert_eq!(attr(env, "controls"), ("Number", "3"));
     assert!(env["MessageAttributes"].get("test").is_none());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_thousand_resources_arrive_within_256kb() {
-    let moto = Moto::start();
-    let sdk = moto.sdk_config().await;
-    let (topic, queue) = moto.topic_with_queue(&sdk, "big").await;
-    let ctx = build_ctx(&sdk);
-    let sink = sns_sink(&ctx, &format!("topic_arn = \"{topic}\""));
-
-    // SNS (and moto) really reject an oversized message: the limit is not ours to invent.
-    let mut huge = Payload::new(Some("too big".into()), "x".repeat(262_145), "text/plain");
-    huge.attributes.clear();
-    let e = sink.send(&huge).await.unwrap_err();
-    assert!(!e.is_retryable(), "{e}");
-    assert!(e.to_string().contains("InvalidParameter"), "{e}");
-
-    let report = deliver(
-        vec![DeliveryJob {
-            sink,
-            digest: big_digest(3000),
-        }],
-        &opts(),
-    )
-    .await;
-    let o = &report.outcomes[0];
-    assert_eq!(o.status, Status::Delivered, "{:?}", o.status);
-    let got = moto.receive(&queue).await;
-    assert_eq!(got.len(), 1);
-    let body = got[0]["Message"].as_str().unwrap();
-    assert!(
-        body.len() <= 262_144 && body.len() > 200_000,
-        "{}",
-        body.len()
-    );
-    for c in 0..5 {
-        assert!(body.contains(&format!("== CONTROL_{c} (NON_COMPLIANT)")));
-    }
-    let listed = body.matches("   - AWS::EC2::Instance").count();
-    assert!(body.contains(&format!("{} of 3000 not listed here", 3000 - listed)));
-    assert_eq!(attr(&got[0], "findings"), ("Number", "3000"));
 }
 
 /// An AWS error as a person reads it: one line, no `Debug` of the SDK's error or HTTP response.
