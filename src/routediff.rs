@@ -67,9 +67,7 @@ impl RulesSource {
                 let meta =
                     std::fs::metadata(p).map_err(|e| format!("cannot read the rules file: {e}"))?;
                 if meta.len() > crate::rules::MAX_RULES_BYTES {
-                    return Err(
-                        "larger than the rules file limit; a rules file is a few KiB".into(),
-                    );
+                    return Err(crate::rules::too_large(meta.len()));
                 }
                 let text = std::fs::read_to_string(p)
                     .map_err(|e| format!("cannot read the rules file: {e}"))?;
@@ -93,9 +91,7 @@ impl RulesSource {
                     ));
                 }
                 if out.stdout.len() as u64 > crate::rules::MAX_RULES_BYTES {
-                    return Err(
-                        "larger than the rules file limit; a rules file is a few KiB".into(),
-                    );
+                    return Err(crate::rules::too_large(out.stdout.len() as u64));
                 }
                 let text = String::from_utf8(out.stdout)
                     .map_err(|_| format!("git show {rev}:{path}: not UTF-8"))?;

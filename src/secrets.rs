@@ -4,6 +4,7 @@
 //! and cached; values are [`Secret`]s that never print.
 
 use audit_router_sink_api::aws_error;
+use audit_router_sink_api::reference::{self, Piece};
 use audit_router_sink_api::{BoxFuture, Secret, SecretError, SecretRef, SecretSource};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -142,32 +143,24 @@ impl SecretResolver {
         }
     }
 
-    /// Replaces every reference in `raw` (`Bearer ${ssm:/x}`); text without references comes
-    /// back unchanged. An unterminated or unknown `${…}` is an error, not passed through.
+    /// Replaces every reference in `raw` (`Bearer ${ssm:/x}`) and turns each `$${` into a
+    /// literal `${`; text without either comes back unchanged. An unclosed, malformed or
+    /// unknown `${…}` is an error naming it, not passed through.
     pub async fn resolve_str(&self, raw: &str) -> Result<Secret, SecretError> {
         let mut out = String::with_capacity(raw.len());
-        let mut rest = raw;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start..];
-            let end = after.find('}').ok_or_else(|| SecretError {
-                reference: after.chars().take(40).collect(),
-                message: "unterminated reference (missing `}`)".into(),
-            })?;
-            let token = &after[..=end];
-            match SecretRef::parse(token) {
-                Some(r) => out.push_str(self.resolve_ref(&r).await?.expose()),
-                None => {
-                    return Err(SecretError {
-                        reference: token.to_string(),
-                        message: "expected ${env:NAME}, ${ssm:/path} or ${secretsmanager:name}"
-                            .into(),
-                    });
+        for piece in reference::pieces(raw) {
+            match piece.map_err(|e| SecretError::malformed(raw, &e))? {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Escape => out.push_str("${"),
+                Piece::Reference(r) => {
+                    let r = SecretRef {
+                        provider: r.scheme.to_string(),
+                        key: r.name.to_string(),
+                    };
+                    out.push_str(self.resolve_ref(&r).await?.expose());
                 }
             }
-            rest = &after[end + 1..];
         }
-        out.push_str(rest);
         Ok(Secret::new(out))
     }
 }
@@ -219,10 +212,21 @@ mod tests {
         assert!(e.to_string().contains("no AWS configuration"), "{e}");
         let e = r.resolve_str("${vault:x}").await.unwrap_err();
         assert!(
-            e.to_string().starts_with("secret ${vault:x}: expected"),
+            e.to_string()
+                .starts_with("secret ${vault:x}: unknown reference scheme `vault`"),
             "{e}"
         );
         let e = r.resolve_str("${env:X").await.unwrap_err();
-        assert!(e.to_string().contains("unterminated"), "{e}");
+        assert!(
+            e.to_string().starts_with("secret ${env:X: unclosed `${`"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn escapes_become_literal_text() {
+        let r = SecretResolver::with_env(None, |n| (n == "A").then(|| "alpha".to_string()));
+        let v = r.resolve_str("$${env:A} is ${env:A}").await.unwrap();
+        assert_eq!(v.expose(), "${env:A} is alpha");
     }
 }

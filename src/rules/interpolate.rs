@@ -1,15 +1,16 @@
 //! `${scheme:name}` references in rules.toml string values.
 //!
 //! The rules stage resolves `${env:NAME}` from the process environment before validation; the
-//! other schemes (`${ssm:/path}`, `${secretsmanager:name}`) are left as written for the sink layer,
-//! which can resolve them with [`expand`] too. `$${` is an escaped, literal `${`.
+//! other schemes (`${ssm:/path}`, `${secretsmanager:name}`) are left as written for the sink layer
+//! (`audit_router::secrets`). `$${` is an escaped, literal `${`. Both layers read strings with the
+//! one parser, [`crate::sink_api::reference`].
 
+use crate::sink_api::reference::{self, Piece, ReferenceError};
 use std::borrow::Cow;
 
-/// The reference schemes rules.toml knows.
-pub const SCHEMES: [&str; 3] = ["env", "ssm", "secretsmanager"];
+pub use crate::sink_api::reference::SCHEMES;
 
-/// A malformed reference; `offset` is the byte offset of its `${` in the string.
+/// A malformed or unresolvable reference; `offset` is the byte offset of its `${` in the string.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InterpolateError {
     #[error("unclosed `${{`: expected `${{scheme:name}}` (write `$${{` for a literal `${{`)")]
@@ -33,6 +34,26 @@ pub enum InterpolateError {
         name: String,
         message: String,
     },
+}
+
+impl From<ReferenceError> for InterpolateError {
+    fn from(e: ReferenceError) -> Self {
+        match e {
+            ReferenceError::Unclosed { offset } => InterpolateError::Unclosed { offset },
+            ReferenceError::Malformed { offset, text } => {
+                InterpolateError::Malformed { offset, text }
+            }
+            ReferenceError::UnknownScheme {
+                offset,
+                scheme,
+                text,
+            } => InterpolateError::UnknownScheme {
+                offset,
+                scheme,
+                text,
+            },
+        }
+    }
 }
 
 impl InterpolateError {
@@ -83,103 +104,54 @@ pub fn expand<'s, F>(
 where
     F: FnMut(&str, &str) -> Resolution,
 {
-    if !s.contains("${") {
+    if reference::is_plain(s) {
         return Ok(Cow::Borrowed(s));
     }
     let mut out = String::with_capacity(s.len());
     let mut changed = false;
-    let mut rest_start = 0;
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'$' {
-            i += 1;
-            continue;
-        }
-        // `$${` : escaped literal `${`.
-        if s[i..].starts_with("$${") {
-            match escapes {
+    for piece in reference::pieces(s) {
+        match piece? {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Escape => match escapes {
                 Escapes::Unescape => {
-                    out.push_str(&s[rest_start..i]);
                     out.push_str("${");
                     changed = true;
                 }
-                Escapes::Keep => out.push_str(&s[rest_start..i + 3]),
-            }
-            i += 3;
-            rest_start = i;
-            continue;
-        }
-        if !s[i..].starts_with("${") {
-            i += 1;
-            continue;
-        }
-        let offset = i;
-        let Some(close) = s[i + 2..].find('}') else {
-            return Err(InterpolateError::Unclosed { offset });
-        };
-        let end = i + 2 + close + 1;
-        let text = &s[i..end];
-        let inner = &s[i + 2..end - 1];
-        if inner.contains("${") {
-            // `${a ${b}` — the first one is not closed.
-            return Err(InterpolateError::Unclosed { offset });
-        }
-        let Some((scheme, name)) = inner.split_once(':') else {
-            return Err(InterpolateError::Malformed {
-                offset,
-                text: text.to_string(),
-            });
-        };
-        if scheme.is_empty() || name.is_empty() {
-            return Err(InterpolateError::Malformed {
-                offset,
-                text: text.to_string(),
-            });
-        }
-        if !SCHEMES.contains(&scheme) {
-            return Err(InterpolateError::UnknownScheme {
-                offset,
-                scheme: scheme.to_string(),
-                text: text.to_string(),
-            });
-        }
-        match resolve(scheme, name) {
-            Resolution::Replace(value) => {
-                out.push_str(&s[rest_start..i]);
-                out.push_str(&value);
-                changed = true;
-            }
-            Resolution::Keep => out.push_str(&s[rest_start..end]),
-            Resolution::MissingEnv => {
-                return Err(InterpolateError::MissingEnv {
-                    offset,
-                    name: name.to_string(),
-                });
-            }
-            Resolution::NotUnicode => {
-                return Err(InterpolateError::NotUnicode {
-                    offset,
-                    name: name.to_string(),
-                });
-            }
-            Resolution::Failed(message) => {
-                return Err(InterpolateError::Unresolved {
-                    offset,
-                    scheme: scheme.to_string(),
-                    name: name.to_string(),
-                    message,
-                });
+                Escapes::Keep => out.push_str("$${"),
+            },
+            Piece::Reference(r) => {
+                let (offset, scheme, name) = (r.offset, r.scheme, r.name);
+                match resolve(scheme, name) {
+                    Resolution::Replace(value) => {
+                        out.push_str(&value);
+                        changed = true;
+                    }
+                    Resolution::Keep => out.push_str(r.text),
+                    Resolution::MissingEnv => {
+                        let name = name.to_string();
+                        return Err(InterpolateError::MissingEnv { offset, name });
+                    }
+                    Resolution::NotUnicode => {
+                        let name = name.to_string();
+                        return Err(InterpolateError::NotUnicode { offset, name });
+                    }
+                    Resolution::Failed(message) => {
+                        return Err(InterpolateError::Unresolved {
+                            offset,
+                            scheme: scheme.to_string(),
+                            name: name.to_string(),
+                            message,
+                        });
+                    }
+                }
             }
         }
-        i = end;
-        rest_start = end;
     }
-    if !changed {
-        return Ok(Cow::Borrowed(s));
-    }
-    out.push_str(&s[rest_start..]);
-    Ok(Cow::Owned(out))
+    Ok(if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(s)
+    })
 }
 
 /// The resolver the rules stage uses: `${env:NAME}` from the process environment when
@@ -212,12 +184,7 @@ pub fn env_resolver_with(
 
 /// True when `s` still holds an `${env:…}` reference (only after a `resolve_env = false` load).
 pub fn has_env_reference(s: &str) -> bool {
-    let mut found = false;
-    let _ = expand(s, Escapes::Keep, |scheme, _| {
-        found |= scheme == "env";
-        Resolution::Keep
-    });
-    found
+    reference::pieces(s).any(|p| matches!(p, Ok(Piece::Reference(r)) if r.scheme == "env"))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The sink plugin API of audit-router: the data model a sink sees ([`Finding`], [`Digest`]),
 //! the [`Sink`]/[`SinkFactory`] traits every plugin implements, the shared Handlebars
 //! [`TemplateEngine`], settings ([`Settings`]), secrets ([`Secret`], [`LazySecret`]), sample data
-//! for `check`/`send-test`, size helpers ([`text`]) and AWS error lines ([`aws_error`]).
+//! for `check`/`send-test`, size helpers ([`text`]), AWS error lines ([`aws_error`]) and the one
+//! reader of `${scheme:name}` references ([`reference`]).
 //!
 //! [`host`] is not part of the plugin contract: it is what the router itself (and tests that
 //! build digests by hand) uses to build digests on the report's hot path.
@@ -20,6 +21,7 @@ mod digest;
 pub mod host;
 pub mod model;
 pub mod recording;
+pub mod reference;
 pub mod samples;
 pub mod secret;
 pub mod settings;

@@ -3,6 +3,7 @@
 //! [`LazySecret`], a sink setting resolved on first use.
 
 use crate::BoxFuture;
+use crate::reference::{self, Piece, ReferenceError};
 use std::fmt;
 use std::sync::Arc;
 
@@ -42,6 +43,16 @@ pub struct SecretError {
     pub message: String,
 }
 
+impl SecretError {
+    /// A `${` in `raw` that is not a well-formed reference: names the offending text.
+    pub fn malformed(raw: &str, e: &ReferenceError) -> SecretError {
+        SecretError {
+            reference: e.text(raw).to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// One `${provider:key}` reference parsed from a setting.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SecretRef {
@@ -51,24 +62,30 @@ pub struct SecretRef {
 }
 
 impl SecretRef {
-    /// Parses a setting that is exactly one reference (`${ssm:/a/b}`); `None` for plain text.
+    /// Parses a setting that is exactly one reference (`${ssm:/a/b}`, surrounding whitespace
+    /// allowed); `None` for anything else.
     pub fn parse(raw: &str) -> Option<SecretRef> {
-        let inner = raw.trim().strip_prefix("${")?.strip_suffix('}')?;
-        let (provider, key) = inner.split_once(':')?;
-        if !matches!(provider, "env" | "ssm" | "secretsmanager") || key.is_empty() {
-            return None;
+        let mut pieces = reference::pieces(raw.trim());
+        match (pieces.next(), pieces.next()) {
+            (Some(Ok(Piece::Reference(r))), None) => Some(SecretRef {
+                provider: r.scheme.to_string(),
+                key: r.name.to_string(),
+            }),
+            _ => None,
         }
-        Some(SecretRef {
-            provider: provider.to_string(),
-            key: key.to_string(),
-        })
     }
 
-    /// Whether `raw` contains a reference anywhere (`Bearer ${ssm:/x}`).
+    /// Whether `raw` holds a well-formed reference anywhere (`Bearer ${ssm:/x}`): a setting
+    /// whose text as written names where its value comes from, not the value.
     pub fn contains_reference(raw: &str) -> bool {
-        ["${env:", "${ssm:", "${secretsmanager:"]
-            .iter()
-            .any(|p| raw.contains(p))
+        reference::has_reference(raw)
+    }
+
+    /// Whether `raw` must go through a [`SecretSource`] to become its value: it holds a
+    /// reference, a `$${` escape or a malformed `${` (which resolving reports). A setting for
+    /// which this is false is final as written and can be checked at build time.
+    pub fn needs_resolving(raw: &str) -> bool {
+        !reference::is_plain(raw)
     }
 }
 
@@ -81,13 +98,14 @@ impl fmt::Display for SecretRef {
 /// Resolves references. The root crate's implementation (`audit_router::secrets`) caches each
 /// reference once per process; tests may use [`StaticSecrets`].
 pub trait SecretSource: Send + Sync {
-    /// Replaces every `${env:…}`, `${ssm:…}` and `${secretsmanager:…}` in `raw` with its value;
-    /// text without references comes back unchanged.
+    /// Replaces every `${env:…}`, `${ssm:…}` and `${secretsmanager:…}` in `raw` with its value
+    /// and each `$${` with a literal `${` (read with [`reference::pieces`]); other text comes back
+    /// unchanged. A malformed `${` is an error naming it.
     fn resolve<'a>(&'a self, raw: &'a str) -> BoxFuture<'a, Result<Secret, SecretError>>;
 }
 
-/// A [`SecretSource`] that resolves nothing: references are an error, plain text passes. For
-/// `check` and tests.
+/// A [`SecretSource`] that knows only the references given with [`StaticSecrets::with`]: any
+/// other reference is an error, plain text passes, `$${` becomes `${`. For `check` and tests.
 #[derive(Clone, Debug, Default)]
 pub struct StaticSecrets {
     values: std::collections::BTreeMap<String, String>,
@@ -108,15 +126,22 @@ impl StaticSecrets {
 impl SecretSource for StaticSecrets {
     fn resolve<'a>(&'a self, raw: &'a str) -> BoxFuture<'a, Result<Secret, SecretError>> {
         Box::pin(async move {
-            let mut out = raw.to_string();
-            for (k, v) in &self.values {
-                out = out.replace(k.as_str(), v);
-            }
-            if SecretRef::contains_reference(&out) {
-                return Err(SecretError {
-                    reference: raw.to_string(),
-                    message: "no secret source configured for this reference".into(),
-                });
+            let mut out = String::with_capacity(raw.len());
+            for piece in reference::pieces(raw) {
+                match piece {
+                    Ok(Piece::Text(t)) => out.push_str(t),
+                    Ok(Piece::Escape) => out.push_str("${"),
+                    Ok(Piece::Reference(r)) => match self.values.get(r.text) {
+                        Some(v) => out.push_str(v),
+                        None => {
+                            return Err(SecretError {
+                                reference: r.text.to_string(),
+                                message: "no secret source configured for this reference".into(),
+                            });
+                        }
+                    },
+                    Err(e) => return Err(SecretError::malformed(raw, &e)),
+                }
             }
             Ok(Secret::new(out))
         })
@@ -145,6 +170,7 @@ impl LazySecret {
         &self.raw
     }
 
+    /// Whether the setting as written holds a reference (and so is not itself the secret).
     pub fn is_reference(&self) -> bool {
         SecretRef::contains_reference(&self.raw)
     }
@@ -166,7 +192,7 @@ impl fmt::Debug for LazySecret {
 /// Redacts a URL for display: keeps scheme and host, drops path, query and credentials
 /// (`https://hooks.slack.com/services/T/B/x` → `https://hooks.slack.com/…`).
 pub fn redact_url(url: &str) -> String {
-    if SecretRef::contains_reference(url) && SecretRef::parse(url).is_some() {
+    if SecretRef::parse(url).is_some() {
         return url.to_string();
     }
     let (scheme, rest) = match url.split_once("://") {
@@ -204,9 +230,27 @@ mod tests {
         assert_eq!(r.to_string(), "${ssm:/prod/slack}");
         assert!(SecretRef::parse("${vault:x}").is_none());
         assert!(SecretRef::parse("plain").is_none());
+        assert!(SecretRef::parse(" ${env:X} ").is_some());
+        assert!(SecretRef::parse("${env:X}${env:Y}").is_none());
+        assert!(SecretRef::parse("${env:X").is_none());
         assert!(SecretRef::contains_reference(
             "Bearer ${secretsmanager:tok}"
         ));
+        assert!(!SecretRef::contains_reference("cost $${x}"));
+        assert!(SecretRef::needs_resolving("cost $${x}"));
+        assert!(!SecretRef::needs_resolving("https://h/p"));
+    }
+
+    #[tokio::test]
+    async fn static_secrets_unescape_and_name_what_they_lack() {
+        let src = StaticSecrets::new().with("${ssm:/x}", "v");
+        let got = src.resolve("a $${ssm:/x} ${ssm:/x}").await.unwrap();
+        assert_eq!(got.expose(), "a ${ssm:/x} v");
+        let e = src.resolve("${ssm:/y}").await.unwrap_err();
+        assert_eq!(e.reference, "${ssm:/y}");
+        let e = src.resolve("k=${vault:z}").await.unwrap_err();
+        assert_eq!(e.reference, "${vault:z}");
+        assert!(e.message.contains("unknown reference scheme"), "{e}");
     }
 
     #[test]

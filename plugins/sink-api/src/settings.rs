@@ -4,6 +4,7 @@
 use crate::sink::{BuildContext, SettingDoc, SinkConfig, SinkError};
 use crate::template::{TemplateEngine, TemplateError};
 use crate::text::suggest;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -91,6 +92,9 @@ impl<'a> Settings<'a> {
         self.table.get(key)
     }
 
+    /// A string as written: references and `$${` escapes kept. Use it for a value that goes to
+    /// a [`crate::LazySecret`] (which resolves both) or is one of fixed choices; for a plain
+    /// value that is never resolved, use [`Settings::opt_text`].
     pub fn opt_str(&self, key: &str) -> Result<Option<&'a str>, SinkError> {
         match self.get(key) {
             None => Ok(None),
@@ -99,6 +103,7 @@ impl<'a> Settings<'a> {
         }
     }
 
+    /// A string that must be present and not blank, as written (see [`Settings::opt_str`]).
     pub fn str(&self, key: &str) -> Result<&'a str, SinkError> {
         match self.opt_str(key)? {
             Some(s) if !s.trim().is_empty() => Ok(s),
@@ -110,6 +115,18 @@ impl<'a> Settings<'a> {
                     self.misspelt(key).unwrap_or_default()
                 ),
             )),
+        }
+    }
+
+    /// A plain string setting's final text: `$${` becomes a literal `${` (the rules stage has
+    /// already replaced `${env:…}`; other references are kept as written, as this setting is
+    /// never resolved).
+    pub fn opt_text(&self, key: &str) -> Result<Option<Cow<'a, str>>, SinkError> {
+        match self.opt_str(key)? {
+            None => Ok(None),
+            Some(s) => crate::reference::unescape(s)
+                .map(Some)
+                .map_err(|e| self.err(key, e.to_string())),
         }
     }
 
@@ -252,7 +269,9 @@ impl<'a> Settings<'a> {
 
     /// The `template` setting as a path resolved against rules.toml's directory.
     pub fn template_path(&self, ctx: &BuildContext) -> Result<Option<PathBuf>, SinkError> {
-        Ok(self.opt_str("template")?.map(|p| ctx.base_dir.join(p)))
+        Ok(self
+            .opt_text("template")?
+            .map(|p| ctx.base_dir.join(p.as_ref())))
     }
 
     /// Registers template `name` in `engine`: the file named by the `template` setting when set,

@@ -193,7 +193,7 @@ impl SlackSink {
         let name = config.name.to_string();
         let raw_url = s.str("url")?;
         let allow_insecure_http = s.opt_bool("allow_insecure_http")?.unwrap_or(false);
-        if !audit_router_sink_api::SecretRef::contains_reference(raw_url) {
+        if !audit_router_sink_api::SecretRef::needs_resolving(raw_url) {
             http::check_url(&name, "url", raw_url, allow_insecure_http)?;
         }
         let (overflow, max_messages) =

@@ -106,7 +106,7 @@ impl SinkFactory for SnsFactory {
     ) -> Result<Arc<dyn Sink>, SinkError> {
         let s = Settings::new(config);
         let topic = s.str("topic_arn")?;
-        if SecretRef::contains_reference(topic) {
+        if SecretRef::needs_resolving(topic) {
             if SecretRef::parse(topic).is_none() {
                 return Err(SinkError::config(
                     config.name,
@@ -119,11 +119,13 @@ impl SinkFactory for SnsFactory {
                 .map_err(|m| SinkError::config(config.name, Some("topic_arn"), m))?;
         }
         let overflow = s.overflow()?;
-        let group_id = s.opt_str("message_group_id")?.map(str::to_string);
+        let group_id = s.opt_text("message_group_id")?.map(|v| v.into_owned());
         let mut engine = TemplateEngine::new(Escape::None);
         s.load_template(ctx, &mut engine, "body", DEFAULT_BODY_TEMPLATE)?;
-        match s.opt_str("subject")? {
-            Some(src) => engine.register("subject", src, &format!("sinks.{}.subject", config.name)),
+        match s.opt_text("subject")? {
+            Some(src) => {
+                engine.register("subject", &src, &format!("sinks.{}.subject", config.name))
+            }
             None => engine.register(
                 "subject",
                 DEFAULT_SUBJECT_TEMPLATE,

@@ -68,3 +68,21 @@ fn sns_body_of_a_local_report_names_it_once() {
         "{body}"
     );
 }
+
+/// The rules stage leaves `$${` in sink settings for the sink layer; in a plain setting such as
+/// `subject` it is a literal `${` (the one reference parser, `sink_api::reference`).
+#[test]
+fn an_escaped_reference_in_the_subject_is_literal_text() {
+    let s = sink(
+        "topic_arn = \"arn:aws:sns:eu-west-1:111122223333:audit\"\n\
+         subject = \"$${env:NOT_RESOLVED} {{total}}\"",
+    );
+    let p = s
+        .render(
+            &sample_digest(ReportTemplate::BackupJob, s.name()),
+            &ctx(false),
+        )
+        .unwrap();
+    let subject = p[0].subject.as_deref().unwrap();
+    assert!(subject.starts_with("${env:NOT_RESOLVED} "), "{subject}");
+}

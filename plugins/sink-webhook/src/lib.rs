@@ -232,7 +232,7 @@ impl WebhookSink {
         let name = config.name.to_string();
         let raw_url = s.str("url")?;
         let allow_insecure_http = s.opt_bool("allow_insecure_http")?.unwrap_or(false);
-        if !audit_router_sink_api::SecretRef::contains_reference(raw_url) {
+        if !audit_router_sink_api::SecretRef::needs_resolving(raw_url) {
             http::check_url(&name, "url", raw_url, allow_insecure_http)?;
         }
         let method = match s.opt_choice("method", METHODS)? {
@@ -240,7 +240,8 @@ impl WebhookSink {
             _ => reqwest::Method::POST,
         };
         let content_type = s
-            .opt_str("content_type")?
+            .opt_text("content_type")?
+            .as_deref()
             .unwrap_or("application/json")
             .trim()
             .to_string();
@@ -266,7 +267,7 @@ impl WebhookSink {
         let mut headers = Vec::new();
         for (k, v) in s.opt_string_table("headers")?.unwrap_or_default() {
             // Literal values are checked now; references once resolved (at send).
-            let probe = if audit_router_sink_api::SecretRef::contains_reference(&v) {
+            let probe = if audit_router_sink_api::SecretRef::needs_resolving(&v) {
                 "x"
             } else {
                 v.as_str()
