@@ -198,6 +198,8 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 /// resources (job reports: by status), with the rule that routed each.
 pub fn to_text(batch: &Batch, rules: &Rules, explain: bool) -> String {
     let rule_names = rules.rule_names();
+    // Each sink type's factory knows its message previews (Slack: the Block Kit Builder).
+    let sinks = crate::sinks::registry();
     let mut out = String::new();
     for p in &batch.results {
         let Some(run) = &p.run else { continue };
@@ -275,7 +277,7 @@ pub fn to_text(batch: &Batch, rules: &Rules, explain: bool) -> String {
                 }
             }
             if let Some(o) = outcome_for(&p.outcomes, &sink.name) {
-                write_messages(&mut out, o);
+                write_messages(&mut out, o, &sinks);
             }
         }
         if !any {
@@ -355,7 +357,7 @@ fn write_explain(out: &mut String, explained: &[Explained]) {
 }
 
 /// The rendered messages of one outcome, indented, exactly as they would be sent.
-fn write_messages(out: &mut String, o: &Outcome) {
+fn write_messages(out: &mut String, o: &Outcome, sinks: &crate::sinks::Registry) {
     if let Status::Failed { error, .. } = &o.status {
         let _ = writeln!(out, "    rendering failed: {error}");
     }
@@ -376,8 +378,8 @@ fn write_messages(out: &mut String, o: &Outcome) {
         for line in m.body.lines() {
             let _ = writeln!(out, "      | {line}");
         }
-        if let Some(url) = crate::preview::message_preview(o.kind, m) {
-            let _ = writeln!(out, "      preview (Slack Block Kit Builder): {url}");
+        if let Some(p) = sinks.preview(o.kind, m) {
+            let _ = writeln!(out, "      preview ({}): {}", p.label, p.url);
         }
     }
 }

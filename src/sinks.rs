@@ -5,7 +5,8 @@ use crate::deliver::DeliveryJob;
 use crate::rules::{Diagnostic, Severity, SinkDecl};
 use audit_router_sink_api::samples::{sample_digest, sample_digests};
 use audit_router_sink_api::{
-    BuildContext, Digest, RenderContext, ReportTemplate, Sink, SinkConfig, SinkError, SinkFactory,
+    BuildContext, Digest, Payload, Preview, RenderContext, ReportTemplate, Sink, SinkConfig,
+    SinkError, SinkFactory,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -82,6 +83,12 @@ impl Registry {
 
     pub fn get(&self, kind: &str) -> Option<&dyn SinkFactory> {
         self.factories.get(kind).map(|f| &**f)
+    }
+
+    /// The preview link of one message of sink type `kind` (its factory's
+    /// [`SinkFactory::preview`]); none for an unregistered type.
+    pub fn preview(&self, kind: &str, payload: &Payload) -> Option<Preview> {
+        self.get(kind)?.preview(payload)
     }
 
     /// The registered type names, sorted.

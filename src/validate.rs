@@ -133,8 +133,8 @@ impl Checked {
         let mut out = format!(
             "{}: ok ({}, {}{})",
             rules.file(),
-            plural(rules.rule_names().len(), "rules", "rules"),
-            plural(rules.sinks().len(), "sinks", "sinks"),
+            plural(rules.rule_names().len(), "rule", "rules"),
+            plural(rules.sinks().len(), "sink", "sinks"),
             match self.warnings.len() {
                 0 => String::new(),
                 n => format!(", {}", plural(n, "warning", "warnings")),

@@ -92,3 +92,29 @@ fn every_registered_type_is_known_to_check() {
         }
     }
 }
+
+/// Message previews are the sink type's own (`SinkFactory::preview`): the registry asks the
+/// factory, Slack links its Block Kit Builder, the others have none.
+#[test]
+fn previews_come_from_each_types_factory() {
+    use audit_router::sink_api::Payload;
+    let r = registry();
+    let slack = Payload::new(
+        None,
+        r#"{"text":"t","blocks":[{"type":"divider"}]}"#.into(),
+        "application/json",
+    );
+    let p = r
+        .preview("slack", &slack)
+        .expect("a Slack message has a preview");
+    assert_eq!(p.label, "Slack Block Kit Builder");
+    assert!(
+        p.url
+            .starts_with("https://app.slack.com/block-kit-builder/#%7B%22blocks%22"),
+        "{}",
+        p.url
+    );
+    for kind in ["webhook", "sns", "log", "not-registered"] {
+        assert_eq!(r.preview(kind, &slack), None, "{kind}");
+    }
+}

@@ -36,8 +36,8 @@ pub use recording::RecordingSink;
 pub use secret::{LazySecret, Secret, SecretError, SecretRef, SecretSource, StaticSecrets};
 pub use settings::{OVERFLOW, Overflow, Settings};
 pub use sink::{
-    AttributeValue, BuildContext, Limits, Payload, Retry, Sent, SettingDoc, SettingValue, Sink,
-    SinkConfig, SinkError, SinkFactory,
+    AttributeValue, BuildContext, Limits, Payload, Preview, Retry, Sent, SettingDoc, SettingValue,
+    Sink, SinkConfig, SinkError, SinkFactory,
 };
 pub use template::{
     Escape, RenderContext, TemplateData, TemplateEngine, TemplateError, render_data,

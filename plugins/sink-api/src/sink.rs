@@ -316,6 +316,15 @@ pub enum SettingValue {
     TableList { keys: &'static [&'static str] },
 }
 
+/// A link that shows one rendered message as its service would draw it. `dry-run` prints it
+/// under the message (`preview (LABEL): URL`); audit-router never fetches it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preview {
+    /// What the link opens, e.g. `Slack Block Kit Builder`.
+    pub label: &'static str,
+    pub url: String,
+}
+
 /// One sink type. Plugins export one; `src/sinks.rs` registers it.
 pub trait SinkFactory: Send + Sync {
     /// The `type = "…"` value this factory builds.
@@ -328,4 +337,10 @@ pub trait SinkFactory: Send + Sync {
     /// network I/O or resolve secrets (that happens lazily on first send).
     fn build(&self, config: SinkConfig<'_>, ctx: &BuildContext)
     -> Result<Arc<dyn Sink>, SinkError>;
+
+    /// A preview link for one message this type rendered (`dry-run` prints it); none by
+    /// default.
+    fn preview(&self, _payload: &Payload) -> Option<Preview> {
+        None
+    }
 }

@@ -28,13 +28,14 @@
 //! ([`Sent::fallback`]).
 
 pub mod blocks;
+pub mod preview;
 
 use audit_router_sink_api::template::pluralize_word;
 use audit_router_sink_api::text::{and_more, fit_digest};
 use audit_router_sink_api::{
     BoxFuture, BuildContext, Digest, Escape, LazySecret, Limits, OVERFLOW, Overflow, Payload,
-    RenderContext, ReportTemplate, Sent, SettingDoc, SettingValue, Settings, Sink, SinkConfig,
-    SinkError, SinkFactory, TemplateData, TemplateEngine, render_data,
+    Preview, RenderContext, ReportTemplate, Sent, SettingDoc, SettingValue, Settings, Sink,
+    SinkConfig, SinkError, SinkFactory, TemplateData, TemplateEngine, render_data,
 };
 use audit_router_sink_http as http;
 use blocks::{Block, SlackLimits};
@@ -141,6 +142,13 @@ impl SinkFactory for SlackFactory {
         ctx: &BuildContext,
     ) -> Result<Arc<dyn Sink>, SinkError> {
         Ok(Arc::new(SlackSink::build(config, ctx)?))
+    }
+
+    fn preview(&self, payload: &Payload) -> Option<Preview> {
+        Some(Preview {
+            label: "Slack Block Kit Builder",
+            url: preview::block_kit_builder_url(payload)?,
+        })
     }
 }
 
