@@ -157,8 +157,9 @@ pub fn setting_schema(doc: &SettingDoc) -> Value {
     s
 }
 
-/// The `[sinks.NAME]` table of one sink type.
-pub fn sink_schema(kind: &str, settings: &[SettingDoc]) -> Value {
+/// The `[sinks.NAME]` table of one sink type, with the factory's example (`tests/sinks_registry.rs`
+/// proves every example builds; one that is not TOML would be left out).
+pub fn sink_schema(kind: &str, settings: &[SettingDoc], example: &str) -> Value {
     let mut props = Map::new();
     props.insert(
         "type".into(),
@@ -171,13 +172,25 @@ pub fn sink_schema(kind: &str, settings: &[SettingDoc]) -> Value {
             required.push(Value::String(doc.key.to_string()));
         }
     }
-    json!({
+    // The factory's example, as JSON with its `type` (an editor offers it as a snippet).
+    let mut example = match example.parse::<toml::Table>() {
+        Ok(t) => serde_json::to_value(t).unwrap_or_default(),
+        Err(_) => Value::Null,
+    };
+    if let Some(obj) = example.as_object_mut() {
+        obj.insert("type".into(), Value::String(kind.to_string()));
+    }
+    let mut schema = json!({
         "title": format!("{kind} sink"),
         "type": "object",
         "properties": props,
         "required": required,
         "additionalProperties": false,
-    })
+    });
+    if example.is_object() {
+        schema["examples"] = json!([example]);
+    }
+    schema
 }
 
 /// The whole schema, from the binary's sink registry.
@@ -191,7 +204,10 @@ pub fn rules_schema() -> Value {
             continue;
         };
         let name = format!("sink-{kind}");
-        definitions.insert(name.clone(), sink_schema(kind, factory.settings()));
+        definitions.insert(
+            name.clone(),
+            sink_schema(kind, factory.settings(), factory.example()),
+        );
         one_of.push(json!({"$ref": format!("#/definitions/{name}")}));
     }
     definitions.insert(

@@ -54,8 +54,9 @@ fn webhook_is_registered_and_every_example_template_passes_check() {
 }
 
 /// Every registered type is known to `check` (there is no second list of types): a rules file
-/// declaring it is never refused as an unknown type, and its factory documents its settings
-/// (the schema, "did you mean" and `plugins/README.md` are made from them).
+/// declaring it with its factory's example passes `check` — it builds, and its templates render
+/// the sample digest of every report type — and its factory documents its settings (the schema,
+/// "did you mean" and `plugins/README.md` are made from them).
 #[test]
 fn every_registered_type_is_known_to_check() {
     let registry = registry();
@@ -68,28 +69,43 @@ fn every_registered_type_is_known_to_check() {
             !factory.settings().is_empty(),
             "{kind} documents its settings"
         );
-        let text =
-            format!("[sinks.s]\ntype = \"{kind}\"\n[[rules]]\nname = \"r\"\nsinks = [\"s\"]\n");
+        let text = format!(
+            "[sinks.s]\ntype = \"{kind}\"\n{}\n\n[[rules]]\nname = \"r\"\nsinks = [\"s\"]\n",
+            factory.example()
+        );
         let opts = audit_router::rules::LoadOptions::new(
             chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
         );
-        let result = audit_router::validate::validate(
+        let checked = audit_router::validate::validate(
             &text,
             "rules.toml",
             ".".into(),
             &opts,
             None,
             audit_router::validate::Samples::Render,
+        )
+        .unwrap_or_else(|invalid| panic!("{kind}: its example does not pass check:\n{invalid}"));
+        let summary = checked.summary();
+        assert!(
+            summary.starts_with("rules.toml: ok (1 rule, 1 sink)"),
+            "{kind}: {summary}"
         );
-        if let Err(invalid) = result {
-            assert!(
-                invalid
-                    .lines
-                    .iter()
-                    .all(|l| !l.contains("unknown sink type")),
-                "{kind}: {invalid}"
-            );
-        }
+        assert!(summary.contains(&format!("sink s ({kind}): ")), "{summary}");
+        // A type the registry does not know is refused, naming the known ones.
+        let unknown = text.replace(&format!("type = \"{kind}\""), "type = \"nope\"");
+        let refused = audit_router::validate::validate(
+            &unknown,
+            "rules.toml",
+            ".".into(),
+            &opts,
+            None,
+            audit_router::validate::Samples::Render,
+        )
+        .expect_err("an unregistered type is an error");
+        assert!(
+            refused.to_string().contains("unknown sink type \"nope\""),
+            "{refused}"
+        );
     }
 }
 

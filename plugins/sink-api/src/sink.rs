@@ -333,6 +333,12 @@ pub trait SinkFactory: Send + Sync {
     /// The settings it understands (unknown keys are an error at build).
     fn settings(&self) -> &'static [SettingDoc];
 
+    /// A minimal working `[sinks.NAME]` table for this type, as TOML without `type`
+    /// (`topic_arn = "arn:aws:sns:…"`): `build` must accept it and its templates must pass
+    /// `check`. The JSON Schema gives it as the type's example; the host's tests build every
+    /// registered type from it.
+    fn example(&self) -> &'static str;
+
     /// Validates the settings and builds the sink; compiles its templates. Must not do
     /// network I/O or resolve secrets (that happens lazily on first send).
     fn build(&self, config: SinkConfig<'_>, ctx: &BuildContext)

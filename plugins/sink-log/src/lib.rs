@@ -81,6 +81,10 @@ impl SinkFactory for LogFactory {
         SETTINGS
     }
 
+    fn example(&self) -> &'static str {
+        r#"stream = "stdout""#
+    }
+
     fn build(
         &self,
         config: SinkConfig<'_>,

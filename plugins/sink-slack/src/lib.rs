@@ -136,6 +136,11 @@ impl SinkFactory for SlackFactory {
         SETTINGS
     }
 
+    fn example(&self) -> &'static str {
+        r#"url = "${ssm:/audit-router/slack-webhook}"
+overflow = "split""#
+    }
+
     fn build(
         &self,
         config: SinkConfig<'_>,

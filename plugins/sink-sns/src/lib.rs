@@ -99,6 +99,10 @@ impl SinkFactory for SnsFactory {
         SETTINGS
     }
 
+    fn example(&self) -> &'static str {
+        r#"topic_arn = "arn:aws:sns:eu-west-1:111122223333:audit-alerts""#
+    }
+
     fn build(
         &self,
         config: SinkConfig<'_>,

@@ -186,6 +186,11 @@ impl SinkFactory for WebhookFactory {
         SETTINGS
     }
 
+    fn example(&self) -> &'static str {
+        r#"url = "https://events.example.com/audit"
+headers = { Authorization = "Bearer ${secretsmanager:audit-router/webhook#token}" }"#
+    }
+
     fn build(
         &self,
         config: SinkConfig<'_>,
