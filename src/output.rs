@@ -4,7 +4,7 @@
 
 use crate::ReportTemplate;
 use crate::deliver::{Outcome, Status};
-use crate::pipeline::{Explained, FindingRow};
+use crate::pipeline::{Explained, FindingRow, Listed};
 use crate::report::Format;
 use crate::rules::Rules;
 use crate::run::{Batch, Disposition, Processed, SourceError};
@@ -233,49 +233,7 @@ pub fn to_text(batch: &Batch, rules: &Rules, explain: bool) -> String {
                 sink.kind,
                 plural(listed.len(), "finding", "findings")
             );
-            // framework → control → status → findings, in a stable order.
-            type Key<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>);
-            let mut groups: BTreeMap<Key, Vec<(&FindingRow, &str)>> = BTreeMap::new();
-            for l in listed {
-                let row = &run.rows[l.row];
-                let rule = rule_names.get(l.rule).map(String::as_str).unwrap_or("?");
-                groups
-                    .entry((
-                        row.framework.as_deref(),
-                        row.control.as_deref(),
-                        row.status.as_deref(),
-                    ))
-                    .or_default()
-                    .push((row, rule));
-            }
-            let mut last_framework: Option<Option<&str>> = None;
-            for ((framework, control, status), items) in &groups {
-                let indent = if framework.is_some() || control.is_some() {
-                    if last_framework != Some(*framework) {
-                        let _ = writeln!(out, "    framework {}", framework.unwrap_or("-"));
-                        last_framework = Some(*framework);
-                    }
-                    let _ = writeln!(
-                        out,
-                        "      control {} — {} ({})",
-                        control.unwrap_or("-"),
-                        status.unwrap_or("-"),
-                        items.len()
-                    );
-                    "        "
-                } else {
-                    let _ = writeln!(
-                        out,
-                        "    status {} ({})",
-                        status.unwrap_or("-"),
-                        items.len()
-                    );
-                    "      "
-                };
-                for (row, rule) in items {
-                    let _ = writeln!(out, "{indent}{}  [rule: {rule}]", finding_line(row));
-                }
-            }
+            write_listed(&mut out, &run.rows, listed, rule_names);
             if let Some(o) = outcome_for(&p.outcomes, &sink.name) {
                 write_messages(&mut out, o, &sinks);
             }
@@ -318,6 +276,54 @@ pub fn to_text(batch: &Batch, rules: &Rules, explain: bool) -> String {
         }
     );
     out
+}
+
+/// The findings one sink gets, framework → control → status (job reports: by status), each
+/// with the rule that routed it, in a stable order.
+fn write_listed(out: &mut String, rows: &[FindingRow], listed: &[Listed], rule_names: &[String]) {
+    // framework → control → status → findings, in a stable order.
+    type Key<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>);
+    let mut groups: BTreeMap<Key, Vec<(&FindingRow, &str)>> = BTreeMap::new();
+    for l in listed {
+        let row = &rows[l.row];
+        let rule = rule_names.get(l.rule).map(String::as_str).unwrap_or("?");
+        groups
+            .entry((
+                row.framework.as_deref(),
+                row.control.as_deref(),
+                row.status.as_deref(),
+            ))
+            .or_default()
+            .push((row, rule));
+    }
+    let mut last_framework: Option<Option<&str>> = None;
+    for ((framework, control, status), items) in &groups {
+        let indent = if framework.is_some() || control.is_some() {
+            if last_framework != Some(*framework) {
+                let _ = writeln!(out, "    framework {}", framework.unwrap_or("-"));
+                last_framework = Some(*framework);
+            }
+            let _ = writeln!(
+                out,
+                "      control {} — {} ({})",
+                control.unwrap_or("-"),
+                status.unwrap_or("-"),
+                items.len()
+            );
+            "        "
+        } else {
+            let _ = writeln!(
+                out,
+                "    status {} ({})",
+                status.unwrap_or("-"),
+                items.len()
+            );
+            "      "
+        };
+        for (row, rule) in items {
+            let _ = writeln!(out, "{indent}{}  [rule: {rule}]", finding_line(row));
+        }
+    }
 }
 
 fn write_explain(out: &mut String, explained: &[Explained]) {
