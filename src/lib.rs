@@ -12,7 +12,8 @@
 //!
 //! Rules as code, on top of the same routing and rendering: [`ruletest`] (`audit-router test`),
 //! [`routediff`] (`audit-router diff`), [`schema`] (the JSON Schema of rules.toml) and
-//! [`preview`] (Block Kit Builder links and `dry-run --out`).
+//! [`preview`] (`dry-run --out`; the preview links themselves are each sink type's own,
+//! `SinkFactory::preview`).
 //!
 //! Bad input is an error naming where and what, never a panic: `unwrap`/`expect` are denied
 //! outside tests (`docs/bad-input.md`).
