@@ -818,6 +818,49 @@ async fn s3_object_deleted_before_read_is_permanent_and_dead_lettered() {
     assert_eq!(env.slack.requests() + env.hook.requests(), 0);
 }
 
+/// The role may not read the report (403 AccessDenied: a missing s3:GetObject, a bucket policy or
+/// a KMS key policy): permanent, not retried by the SDK, and the error says which permission on
+/// which object; nothing claimed or sent; the event is dead-lettered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_get_access_denied_is_permanent_and_names_the_permission() {
+    let env = setup("s3-get-403", SlackAt::Mock).await;
+    env.proxy.add(Rule::new("GET", REPORT_TARGET).respond(
+        403,
+        "AccessDenied",
+        "User: arn:aws:sts::123456789012:assumed-role/audit-router/fn is not authorized",
+    ));
+    let handler = env.handler().await;
+    let run = invoke_async(
+        &handler,
+        &event(),
+        "req-1",
+        Duration::ZERO,
+        env.on_failure(),
+        no_change,
+    )
+    .await;
+    for e in run.errors() {
+        assert_eq!(e.error_type, "AuditRouter.BadReport");
+        assert!(
+            e.message.contains("AccessDenied (HTTP 403)")
+                && e.message.contains(&format!(
+                    "s3:GetObject on arn:aws:s3:::{BUCKET}/{REPORT_KEY}"
+                ))
+                && e.message.contains("KMS key policy")
+                && e.message.contains("permanent"),
+            "{e}"
+        );
+    }
+    assert_dead_lettered(&env, &run).await;
+    assert_eq!(
+        env.proxy.count("GET", REPORT_TARGET),
+        (1 + maximum_retry_attempts()) as usize,
+        "a 403 is not retried by the SDK"
+    );
+    assert!(env.sns().await.is_empty());
+    assert_eq!(env.slack.requests() + env.hook.requests(), 0);
+}
+
 // ================================================================================================
 // SNS faults
 // ================================================================================================
@@ -1192,6 +1235,39 @@ async fn receipt_bucket_missing_sends_nothing_and_dead_letters() {
         assert!(
             e.message.contains("s3://no-such-receipts-bucket/")
                 && e.message.contains("NoSuchBucket"),
+            "{e}"
+        );
+    }
+    assert_dead_lettered(&env, &run).await;
+    assert!(env.sns().await.is_empty());
+    assert_eq!(env.slack.requests() + env.hook.requests(), 0);
+    assert_no_secret_in(&run);
+}
+
+/// The role may not write receipts (403 AccessDenied on the claim's PutObject): permanent, the
+/// error names s3:PutObject on the receipt's key; nothing is sent; the event is dead-lettered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipt_access_denied_is_permanent_and_names_the_permission() {
+    let env = setup("receipt-put-403", SlackAt::Mock).await;
+    env.proxy
+        .add(Rule::new("PUT", RECEIPT_TARGET).respond(403, "AccessDenied", "Access Denied"));
+    let handler = env.handler().await;
+    let run = invoke_async(
+        &handler,
+        &event(),
+        "req-1",
+        Duration::ZERO,
+        env.on_failure(),
+        no_change,
+    )
+    .await;
+    for e in run.errors() {
+        assert_eq!(e.error_type, "AuditRouter.Receipts");
+        assert!(
+            e.message.contains("AccessDenied (HTTP 403)")
+                && e.message.contains("s3:PutObject on arn:aws:s3:::")
+                && e.message.contains("audit-router-receipts/")
+                && e.message.contains("permanent"),
             "{e}"
         );
     }
