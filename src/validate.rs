@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::pipeline::Engine;
-use crate::rules::{Diagnostic, LoadOptions, Rules, Severity};
+use crate::rules::{Diagnostic, LoadOptions, Rules, RulesError, Severity};
 
 /// Whether to render every template against sample data (`check`, the Lambda init) or only
 /// build the sinks (`dry-run` and `send`, which render the real digests anyway).
@@ -47,15 +47,8 @@ pub fn validate(
     aws: Option<aws_config::SdkConfig>,
     samples: Samples,
 ) -> Result<Checked, Invalid> {
-    let (rules, warnings) = Rules::parse(text, file, base_dir, opts).map_err(|e| {
-        let errors = e.diagnostics.iter().filter(|d| d.is_error()).count();
-        let mut lines: Vec<String> = e.diagnostics.iter().map(ToString::to_string).collect();
-        lines.push(format!(
-            "{file}: invalid ({})",
-            plural(errors, "error", "errors")
-        ));
-        Invalid { lines }
-    })?;
+    let (rules, warnings) =
+        Rules::parse(text, file, base_dir, opts).map_err(|e| not_loaded(file, &e))?;
     finish(rules, warnings, aws, samples)
 }
 
@@ -67,16 +60,19 @@ pub fn validate_file(
     samples: Samples,
 ) -> Result<Checked, Invalid> {
     let file = path.display().to_string();
-    let (rules, warnings) = Rules::load(path, opts).map_err(|e| {
-        let errors = e.diagnostics.iter().filter(|d| d.is_error()).count();
-        let mut lines: Vec<String> = e.diagnostics.iter().map(ToString::to_string).collect();
-        lines.push(format!(
-            "{file}: invalid ({})",
-            plural(errors, "error", "errors")
-        ));
-        Invalid { lines }
-    })?;
+    let (rules, warnings) = Rules::load(path, opts).map_err(|e| not_loaded(&file, &e))?;
     finish(rules, warnings, aws, samples)
+}
+
+/// A rules file that did not load: its diagnostics, then `FILE: invalid (N errors)`.
+fn not_loaded(file: &str, e: &RulesError) -> Invalid {
+    let errors = e.diagnostics.iter().filter(|d| d.is_error()).count();
+    let mut lines: Vec<String> = e.diagnostics.iter().map(ToString::to_string).collect();
+    lines.push(format!(
+        "{file}: invalid ({})",
+        plural(errors, "error", "errors")
+    ));
+    Invalid { lines }
 }
 
 /// Builds every sink and, with [`Samples::Render`], renders every template against sample data.

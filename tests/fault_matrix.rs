@@ -541,40 +541,11 @@ async fn assert_dead_lettered(env: &Env, run: &Async) {
 use common::moto::sqs_at as sqs;
 
 async fn drain_raw(endpoint: &str, queue: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    loop {
-        let r = sqs(
-            endpoint,
-            "ReceiveMessage",
-            json!({"QueueUrl": queue, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 0,
-                   "VisibilityTimeout": 300}),
-        )
-        .await;
-        let msgs = r["Messages"].as_array().cloned().unwrap_or_default();
-        if msgs.is_empty() {
-            return out;
-        }
-        for m in msgs {
-            out.push(m["Body"].as_str().expect("Body").to_owned());
-            sqs(
-                endpoint,
-                "DeleteMessage",
-                json!({"QueueUrl": queue, "ReceiptHandle": m["ReceiptHandle"]}),
-            )
-            .await;
-        }
-    }
+    common::moto::receive_at(endpoint, queue, true).await
 }
 
 async fn drain(endpoint: &str, queue: &str) -> Vec<String> {
-    drain_raw(endpoint, queue)
-        .await
-        .into_iter()
-        .map(|b| {
-            let envelope: Value = serde_json::from_str(&b).expect("SNS envelope");
-            envelope["Message"].as_str().expect("Message").to_owned()
-        })
-        .collect()
+    common::moto::drain_messages_at(endpoint, queue).await
 }
 
 async fn s3_at(endpoint: &str) -> aws_sdk_s3::Client {

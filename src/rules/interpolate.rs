@@ -5,24 +5,18 @@
 //! (`audit_router::secrets`). `$${` is an escaped, literal `${`. Both layers read strings with the
 //! one parser, [`crate::sink_api::reference`].
 
-use crate::sink_api::reference::{self, Piece, ReferenceError};
+use crate::sink_api::reference::{self, Piece};
 use std::borrow::Cow;
 
-pub use crate::sink_api::reference::SCHEMES;
+pub use crate::sink_api::reference::{ReferenceError, SCHEMES};
 
-/// A malformed or unresolvable reference; `offset` is the byte offset of its `${` in the string.
+/// A malformed or unresolvable reference; [`InterpolateError::offset`] is the byte offset of its
+/// `${` in the string.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InterpolateError {
-    #[error("unclosed `${{`: expected `${{scheme:name}}` (write `$${{` for a literal `${{`)")]
-    Unclosed { offset: usize },
-    #[error("malformed reference `{text}`: expected `${{scheme:name}}` with scheme one of {schemes}", schemes = SCHEMES.join(", "))]
-    Malformed { offset: usize, text: String },
-    #[error("unknown reference scheme `{scheme}` in `{text}` (known schemes: {schemes})", schemes = SCHEMES.join(", "))]
-    UnknownScheme {
-        offset: usize,
-        scheme: String,
-        text: String,
-    },
+    /// Not a well-formed reference (unclosed, malformed, unknown scheme).
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
     #[error("environment variable `{name}` is not set (referenced as `${{env:{name}}}`)")]
     MissingEnv { offset: usize, name: String },
     #[error("environment variable `{name}` is not valid UTF-8")]
@@ -36,34 +30,12 @@ pub enum InterpolateError {
     },
 }
 
-impl From<ReferenceError> for InterpolateError {
-    fn from(e: ReferenceError) -> Self {
-        match e {
-            ReferenceError::Unclosed { offset } => InterpolateError::Unclosed { offset },
-            ReferenceError::Malformed { offset, text } => {
-                InterpolateError::Malformed { offset, text }
-            }
-            ReferenceError::UnknownScheme {
-                offset,
-                scheme,
-                text,
-            } => InterpolateError::UnknownScheme {
-                offset,
-                scheme,
-                text,
-            },
-        }
-    }
-}
-
 impl InterpolateError {
     /// Byte offset of the offending `${` in the string.
     pub fn offset(&self) -> usize {
         match self {
-            InterpolateError::Unclosed { offset }
-            | InterpolateError::Malformed { offset, .. }
-            | InterpolateError::UnknownScheme { offset, .. }
-            | InterpolateError::MissingEnv { offset, .. }
+            InterpolateError::Reference(e) => e.offset(),
+            InterpolateError::MissingEnv { offset, .. }
             | InterpolateError::NotUnicode { offset, .. }
             | InterpolateError::Unresolved { offset, .. } => *offset,
         }
@@ -241,23 +213,23 @@ mod tests {
         );
         assert_eq!(
             expand("ab${env:A", Escapes::Unescape, fixed).unwrap_err(),
-            InterpolateError::Unclosed { offset: 2 }
+            InterpolateError::Reference(ReferenceError::Unclosed { offset: 2 })
         );
         assert_eq!(
             expand("${a ${env:A}", Escapes::Unescape, fixed).unwrap_err(),
-            InterpolateError::Unclosed { offset: 0 }
+            InterpolateError::Reference(ReferenceError::Unclosed { offset: 0 })
         );
         assert!(matches!(
             expand("x${vault:a}", Escapes::Unescape, fixed).unwrap_err(),
-            InterpolateError::UnknownScheme { offset: 1, ref scheme, .. } if scheme == "vault"
+            InterpolateError::Reference(ReferenceError::UnknownScheme { offset: 1, ref scheme, .. }) if scheme == "vault"
         ));
         assert!(matches!(
             expand("${env}", Escapes::Unescape, fixed).unwrap_err(),
-            InterpolateError::Malformed { offset: 0, .. }
+            InterpolateError::Reference(ReferenceError::Malformed { offset: 0, .. })
         ));
         assert!(matches!(
             expand("${env:}", Escapes::Unescape, fixed).unwrap_err(),
-            InterpolateError::Malformed { offset: 0, .. }
+            InterpolateError::Reference(ReferenceError::Malformed { offset: 0, .. })
         ));
     }
 

@@ -109,62 +109,12 @@ pub async fn sqs(moto: &Moto, action: &str, body: Value) -> Value {
 
 /// A topic with an SQS queue subscribed: (topic ARN, queue URL).
 pub async fn topic_with_queue(moto: &Moto, name: &str) -> (String, String) {
-    let sns = aws_sdk_sns::Client::new(&moto.sdk_config().await);
-    let topic = sns
-        .create_topic()
-        .name(name)
-        .send()
-        .await
-        .expect("moto: create topic")
-        .topic_arn()
-        .expect("topic ARN")
-        .to_owned();
-    let q = sqs(moto, "CreateQueue", json!({"QueueName": name})).await;
-    let queue_url = q["QueueUrl"].as_str().expect("QueueUrl").to_owned();
-    let attrs = sqs(
-        moto,
-        "GetQueueAttributes",
-        json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]}),
-    )
-    .await;
-    let queue_arn = attrs["Attributes"]["QueueArn"].as_str().expect("QueueArn");
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await
-        .expect("moto: subscribe");
-    (topic, queue_url)
+    moto.topic_with_queue(&moto.sdk_config().await, name).await
 }
 
 /// The SNS messages (`Message` of each envelope) waiting in the queue, removed from it.
 pub async fn drain(moto: &Moto, queue_url: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    loop {
-        let r = sqs(
-            moto,
-            "ReceiveMessage",
-            json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10,
-                   "WaitTimeSeconds": 0, "VisibilityTimeout": 300}),
-        )
-        .await;
-        let msgs = r["Messages"].as_array().cloned().unwrap_or_default();
-        if msgs.is_empty() {
-            return out;
-        }
-        for m in msgs {
-            let envelope: Value =
-                serde_json::from_str(m["Body"].as_str().expect("Body")).expect("SNS envelope");
-            out.push(envelope["Message"].as_str().expect("Message").to_owned());
-            sqs(
-                moto,
-                "DeleteMessage",
-                json!({"QueueUrl": queue_url, "ReceiptHandle": m["ReceiptHandle"]}),
-            )
-            .await;
-        }
-    }
+    moto.drain(queue_url).await
 }
 
 /// The receipt document of `s3://bucket/key`.

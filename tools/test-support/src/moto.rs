@@ -335,6 +335,48 @@ pub async fn sqs_at(endpoint: &str, action: &str, body: Value) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
+/// The bodies of every message waiting in the SQS queue at moto `endpoint` (moto may have been
+/// restarted on another port), removed from it when `delete`.
+pub async fn receive_at(endpoint: &str, queue_url: &str, delete: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    loop {
+        let r = sqs_at(
+            endpoint,
+            "ReceiveMessage",
+            json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10,
+                   "WaitTimeSeconds": 0, "VisibilityTimeout": 300}),
+        )
+        .await;
+        let msgs = r["Messages"].as_array().cloned().unwrap_or_default();
+        if msgs.is_empty() {
+            return out;
+        }
+        for m in msgs {
+            out.push(m["Body"].as_str().expect("Body").to_owned());
+            if delete {
+                sqs_at(
+                    endpoint,
+                    "DeleteMessage",
+                    json!({"QueueUrl": queue_url, "ReceiptHandle": m["ReceiptHandle"]}),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+/// The SNS messages (`Message` of each envelope) waiting in the queue at `endpoint`, removed.
+pub async fn drain_messages_at(endpoint: &str, queue_url: &str) -> Vec<String> {
+    receive_at(endpoint, queue_url, true)
+        .await
+        .iter()
+        .map(|b| {
+            let envelope: Value = serde_json::from_str(b).expect("an SNS envelope");
+            envelope["Message"].as_str().expect("Message").to_owned()
+        })
+        .collect()
+}
+
 /// SNS and SQS helpers (SQS over its JSON protocol: the crate has no SQS SDK, moto speaks it).
 impl Moto {
     /// One SQS JSON-protocol call (the root crate has no SQS SDK; moto speaks the protocol).
@@ -378,24 +420,17 @@ impl Moto {
         (topic, queue_url)
     }
 
-    /// Every SNS envelope waiting in the queue.
+    /// Every SNS envelope waiting in the queue, left in it (hidden for the visibility timeout).
     pub async fn receive(&self, queue_url: &str) -> Vec<Value> {
-        let mut out = Vec::new();
-        loop {
-            let r = self
-                .sqs(
-                    "ReceiveMessage",
-                    json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10,
-                           "WaitTimeSeconds": 0, "VisibilityTimeout": 300}),
-                )
-                .await;
-            let msgs = r["Messages"].as_array().cloned().unwrap_or_default();
-            if msgs.is_empty() {
-                return out;
-            }
-            for m in msgs {
-                out.push(serde_json::from_str(m["Body"].as_str().unwrap()).unwrap());
-            }
-        }
+        receive_at(&self.endpoint(), queue_url, false)
+            .await
+            .iter()
+            .map(|b| serde_json::from_str(b).expect("an SNS envelope"))
+            .collect()
+    }
+
+    /// The SNS messages (`Message` of each envelope) waiting in the queue, removed from it.
+    pub async fn drain(&self, queue_url: &str) -> Vec<String> {
+        drain_messages_at(&self.endpoint(), queue_url).await
     }
 }
