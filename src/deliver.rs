@@ -124,6 +124,8 @@ pub struct Outcome {
     pub sent: Vec<Sent>,
     /// Send attempts made, retries included.
     pub attempts: u32,
+    /// Sends repeated after a retryable error (`attempts` less each message's first try).
+    pub retries: u32,
     #[serde(flatten)]
     pub status: Status,
 }
@@ -244,6 +246,7 @@ fn crashed_placeholder(e: &tokio::task::JoinError) -> Outcome {
         messages: Vec::new(),
         sent: Vec::new(),
         attempts: 0,
+        retries: 0,
         status: Status::Delivered,
     }
 }
@@ -281,6 +284,7 @@ fn outcome_base(job: &DeliveryJob) -> Outcome {
         messages: Vec::new(),
         sent: Vec::new(),
         attempts: 0,
+        retries: 0,
         status: Status::Delivered,
     }
 }
@@ -366,6 +370,7 @@ pub async fn deliver_one(job: &DeliveryJob, opts: &DeliverOptions) -> Outcome {
                 }
             }
             tracing::info!(sink = %o.sink, %error, delay_ms = delay.as_millis() as u64, retry, "retrying send");
+            o.retries += 1;
             tokio::time::sleep(delay).await;
         }
     }
