@@ -14,6 +14,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// How often and how long to retry a retryable send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -188,7 +189,11 @@ impl Fanout {
         for (i, job) in jobs.into_iter().enumerate() {
             let base = outcome_base(&job);
             let opts = opts.clone();
-            let handle = set.spawn(async move { deliver_one(&job, &opts).await });
+            // The caller's span (the Lambda's request id and report) goes with the task, so the
+            // sink's log lines carry it.
+            let handle = set.spawn(
+                async move { deliver_one(&job, &opts).await }.instrument(tracing::Span::current()),
+            );
             placeholders.insert(handle.id(), (i, base));
         }
         Fanout { set, placeholders }

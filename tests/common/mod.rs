@@ -4,6 +4,7 @@
 //! Each test binary compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+pub mod emf;
 pub mod moto;
 pub mod services;
 pub mod sinks;
