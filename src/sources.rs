@@ -57,14 +57,15 @@ pub fn collect(
             source,
         };
         let value = event::event_value(&bytes).map_err(event_err)?;
-        match event::parse_event(&value) {
+        match event::parse_event_file(&value) {
             ParsedEvent::Single(found) => {
                 let found = found.map_err(event_err)?;
                 locations.extend(found.locations);
                 batch.skipped.extend(found.skipped);
             }
-            // An SQS batch (e.g. messages taken from a queue): an unreadable message is an
-            // error of its own; the others are still processed.
+            // An SQS batch, or `aws sqs receive-message` output (e.g. messages taken from the
+            // on-failure queue): an unreadable message is an error of its own; the others are
+            // still processed.
             ParsedEvent::SqsBatch(messages) => {
                 for m in messages {
                     let source = format!(
