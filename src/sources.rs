@@ -26,6 +26,13 @@ pub enum SourcesError {
     },
 }
 
+/// Whether any location is in S3 (the run then needs AWS clients).
+pub fn any_s3(locations: &[ReportLocation]) -> bool {
+    locations
+        .iter()
+        .any(|l| matches!(l, ReportLocation::S3 { .. }))
+}
+
 /// The locations to run, in order (a report named twice is run once); skipped event records and
 /// unreadable sources go into `batch`.
 pub fn collect(
