@@ -142,6 +142,40 @@ impl Context {
 /// One metric of a directive: name and unit.
 type Def = (&'static str, &'static str);
 
+/// A directive's dimension sets.
+type DimensionSets = &'static [&'static [&'static str]];
+
+const REPORT_DIMENSIONS: DimensionSets = &[&["Environment", "Report"], &["Environment"]];
+const FINDINGS_DIMENSIONS: DimensionSets = &[
+    &["Environment", "Report", "Status"],
+    &["Environment", "Status"],
+];
+const SINK_DIMENSIONS: DimensionSets =
+    &[&["Environment", "Report", "Sink"], &["Environment", "Sink"]];
+/// `Failed` also by `Environment` alone: the sink-failure alarm does not know the sinks.
+const FAILED_DIMENSIONS: DimensionSets = &[
+    &["Environment", "Report", "Sink"],
+    &["Environment", "Sink"],
+    &["Environment"],
+];
+const FINDINGS_METRICS: [Def; 1] = [("Findings", "Count")];
+const FAILED_METRICS: [Def; 1] = [("Failed", "Count")];
+
+/// Every metric the documents publish, with its unit and the dimension sets it is published
+/// under: what alarms and dashboards may refer to.
+pub fn published() -> Vec<(&'static str, &'static str, DimensionSets)> {
+    let of = |defs: &[Def], dims: DimensionSets| {
+        defs.iter().map(|(n, u)| (*n, *u, dims)).collect::<Vec<_>>()
+    };
+    [
+        of(&REPORT_METRICS, REPORT_DIMENSIONS),
+        of(&FINDINGS_METRICS, FINDINGS_DIMENSIONS),
+        of(&SINK_METRICS, SINK_DIMENSIONS),
+        of(&FAILED_METRICS, FAILED_DIMENSIONS),
+    ]
+    .concat()
+}
+
 const REPORT_METRICS: [Def; 6] = [
     ("ReportItems", "Count"),
     ("Routed", "Count"),
@@ -160,7 +194,7 @@ const SINK_METRICS: [Def; 6] = [
     ("Fallbacks", "Count"),
 ];
 
-fn directive(dimensions: &[&[&str]], metrics: &[Def]) -> Value {
+fn directive(dimensions: DimensionSets, metrics: &[Def]) -> Value {
     json!({
         "Namespace": NAMESPACE,
         "Dimensions": dimensions,
@@ -205,10 +239,7 @@ pub fn documents(p: &Processed, ctx: &Context) -> Vec<Value> {
     let mut docs = vec![document(
         ctx,
         p,
-        vec![directive(
-            &[&["Environment", "Report"], &["Environment"]],
-            &REPORT_METRICS,
-        )],
+        vec![directive(REPORT_DIMENSIONS, &REPORT_METRICS)],
         json!({
             "Environment": env,
             "Report": report,
@@ -225,13 +256,7 @@ pub fn documents(p: &Processed, ctx: &Context) -> Vec<Value> {
         docs.push(document(
             ctx,
             p,
-            vec![directive(
-                &[
-                    &["Environment", "Report", "Status"],
-                    &["Environment", "Status"],
-                ],
-                &[("Findings", "Count")],
-            )],
+            vec![directive(FINDINGS_DIMENSIONS, &FINDINGS_METRICS)],
             json!({"Environment": finding_env, "Report": report, "Status": status, "Findings": n}),
         ));
     }
@@ -273,18 +298,8 @@ pub fn documents(p: &Processed, ctx: &Context) -> Vec<Value> {
             ctx,
             p,
             vec![
-                directive(
-                    &[&["Environment", "Report", "Sink"], &["Environment", "Sink"]],
-                    &SINK_METRICS,
-                ),
-                directive(
-                    &[
-                        &["Environment", "Report", "Sink"],
-                        &["Environment", "Sink"],
-                        &["Environment"],
-                    ],
-                    &[("Failed", "Count")],
-                ),
+                directive(SINK_DIMENSIONS, &SINK_METRICS),
+                directive(FAILED_DIMENSIONS, &FAILED_METRICS),
             ],
             members,
         ));

@@ -260,6 +260,24 @@ async fn emf_lines_of_an_invocation_validate_and_count_the_report() {
         );
     }
 
+    // What the lines publish is what `metrics::published` (alarms, dashboard) says.
+    let published = audit_router::metrics::published();
+    for d in &docs {
+        for dir in d["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .expect("directives")
+        {
+            let dims: Vec<Vec<String>> =
+                serde_json::from_value(dir["Dimensions"].clone()).expect("dimension sets");
+            for m in dir["Metrics"].as_array().expect("metrics") {
+                let listed = published.iter().any(|(name, unit, sets)| {
+                    m["Name"] == *name && m["Unit"] == *unit && dims == *sets
+                });
+                assert!(listed, "{m} by {dims:?} is not in metrics::published()");
+            }
+        }
+    }
+
     let report = with_metric(&docs, "ReportItems");
     assert_eq!(report.len(), 1);
     let r = report[0];
