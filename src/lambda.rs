@@ -26,6 +26,11 @@
 //! | a sink or template panics (a bug) | that sink fails, "crashed while delivering (a bug)", not retryable; the process lives on (panics unwind, see `Cargo.toml`) and the invocation answers as for any permanent sink failure |
 //! | an SQS event (S3 notifications buffered in a queue) | `Ok` with a partial batch response, `{"batchItemFailures": [{"itemIdentifier": …}]}`, naming the messages that are unreadable or whose report any row above fails; SQS delivers those again (the event source mapping needs `ReportBatchItemFailures`, `docs/deploy.md`) |
 //!
+//! Operating it: each report's metrics are CloudWatch embedded-metric-format lines on stdout
+//! ([`crate::metrics`], [`Handler::metrics`]); every log line of an invocation carries the request
+//! id and the report (spans `invocation` and `report`, under `span` in the JSON log), and one
+//! `report summary` line per report says per sink delivered, failed or skipped.
+//!
 //! Configuration (environment):
 //! - `AUDIT_ROUTER_RULES`: a path or `s3://bucket/key`. Unset: `$LAMBDA_TASK_ROOT/rules.toml`
 //!   when that file exists, else the `rules.toml` compiled into the binary (SAM's
