@@ -73,6 +73,14 @@ pub fn status_key(status: Option<&str>) -> &str {
 impl StatusTally {
     /// Counts one finding.
     pub fn add(&mut self, environment: &str, status: Option<&str>) {
+        // Most findings have the previous one's environment and (valid) status: two compares.
+        if let Some(i) = self.last {
+            let e = &mut self.counts[i];
+            if e.0 == environment && status == Some(e.1.as_str()) {
+                e.2 += 1;
+                return;
+            }
+        }
         let status = status_key(status);
         let same = |e: &(String, String, u64)| e.0 == environment && e.1 == status;
         if let Some(i) = self.last
