@@ -548,10 +548,11 @@ impl Handler {
             }
         }
         for (location, ids) in by_report {
+            let uri = location.to_string();
             let done = self.report(location, opts).await;
             if let Some((error_type, line)) = done.failure {
                 tracing::error!(
-                    message_ids = ?ids, error_type, error = %line,
+                    report = %uri, message_ids = ?ids, error_type, error = %line,
                     "report not delivered to every sink: its SQS messages will be delivered again"
                 );
                 for id in ids {
