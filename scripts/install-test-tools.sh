@@ -2,8 +2,9 @@
 # Installs the tools the test suite and the Lambda build need on a fresh machine, from PyPI:
 #   moto[server]  -> `moto_server`, the S3/SNS/SQS stand-in the integration tests start
 #   cfn-lint      -> lints template.yaml (tests/template_yaml.rs)
-#   jsonschema    -> validates rules files against rules.schema.json (tests/rules_schema.rs);
-#                    cfn-lint's dependencies bring it too, pinned here because a test calls it
+#   jsonschema    -> validates rules files against rules.schema.json (tests/rules_schema.rs) and
+#                    the metrics lines against AWS's EMF schema (tests/common/emf.rs);
+#                    cfn-lint's dependencies bring it too, pinned here because tests call it
 #   cargo-lambda  -> `cargo lambda build` (scripts/lambda-build.sh)
 #   ziglang       -> Zig, cargo-lambda's cross linker for arm64
 #   aws-sam-cli   -> `sam local generate-event` (tests/public_events.rs renders AWS's own sample

@@ -14,6 +14,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// How often and how long to retry a retryable send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,6 +125,8 @@ pub struct Outcome {
     pub sent: Vec<Sent>,
     /// Send attempts made, retries included.
     pub attempts: u32,
+    /// Sends repeated after a retryable error (`attempts` less each message's first try).
+    pub retries: u32,
     #[serde(flatten)]
     pub status: Status,
 }
@@ -186,7 +189,11 @@ impl Fanout {
         for (i, job) in jobs.into_iter().enumerate() {
             let base = outcome_base(&job);
             let opts = opts.clone();
-            let handle = set.spawn(async move { deliver_one(&job, &opts).await });
+            // The caller's span (the Lambda's request id and report) goes with the task, so the
+            // sink's log lines carry it.
+            let handle = set.spawn(
+                async move { deliver_one(&job, &opts).await }.instrument(tracing::Span::current()),
+            );
             placeholders.insert(handle.id(), (i, base));
         }
         Fanout { set, placeholders }
@@ -244,6 +251,7 @@ fn crashed_placeholder(e: &tokio::task::JoinError) -> Outcome {
         messages: Vec::new(),
         sent: Vec::new(),
         attempts: 0,
+        retries: 0,
         status: Status::Delivered,
     }
 }
@@ -281,6 +289,7 @@ fn outcome_base(job: &DeliveryJob) -> Outcome {
         messages: Vec::new(),
         sent: Vec::new(),
         attempts: 0,
+        retries: 0,
         status: Status::Delivered,
     }
 }
@@ -366,6 +375,7 @@ pub async fn deliver_one(job: &DeliveryJob, opts: &DeliverOptions) -> Outcome {
                 }
             }
             tracing::info!(sink = %o.sink, %error, delay_ms = delay.as_millis() as u64, retry, "retrying send");
+            o.retries += 1;
             tokio::time::sleep(delay).await;
         }
     }

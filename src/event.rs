@@ -14,6 +14,8 @@
 //! | SNS envelope (an SQS body) | `Message` + `Type` or `TopicArn` | `Message`, `Type` when present | as for SNS |
 //! | EventBridge | `detail-type` + `detail` | `detail-type`, `source` when present (must be `aws.s3`), `detail.bucket.name`, `detail.object.key` | `Object Created` names the object; other detail types skipped |
 //! | S3 test event | `"Event": "s3:TestEvent"` | | none: skipped |
+//! | Lambda on-failure destination record | `requestPayload` | `requestPayload` | the event that failed, handled recursively (replay from the on-failure queue) |
+//! | `aws sqs receive-message` output | `Messages[].Body` | `Body` (and `MessageId`) | each `Body` is another event (JSON string), recursively |
 //! | direct | `bucket` + `key` | `bucket`, `key` | taken as is, no decoding |
 //!
 //! Every error names the path inside the event (`Records[2].s3.object.key: missing`); for a
@@ -22,7 +24,8 @@
 //! An SQS event (every record an SQS message with a `messageId`) is also read message by message
 //! ([`parse_event`]): the Lambda handler answers a partial batch response
 //! (`batchItemFailures`) naming only the messages whose reports failed, and a message whose body
-//! is unreadable fails alone.
+//! is unreadable fails alone. An event file of the CLI ([`parse_event_file`]) reads the output of
+//! `aws sqs receive-message` message by message too.
 
 use std::collections::HashSet;
 
@@ -178,6 +181,43 @@ pub fn parse_event(event: &Value) -> ParsedEvent {
         })
         .collect();
     ParsedEvent::SqsBatch(messages)
+}
+
+/// Reads an event file of the CLI (`--event FILE`): as [`parse_event`], and the output of
+/// `aws sqs receive-message` (`{"Messages": [{"MessageId": …, "Body": …}]}`, e.g. taken from the
+/// on-failure queue) message by message, so one unreadable message does not hide the others.
+pub fn parse_event_file(event: &Value) -> ParsedEvent {
+    let root = Path::root();
+    let messages = event
+        .as_object()
+        .filter(|o| !o.contains_key("Records"))
+        .and_then(|o| o.get("Messages"))
+        .and_then(Value::as_array)
+        .filter(|m| !m.is_empty());
+    let Some(messages) = messages else {
+        return parse_event(event);
+    };
+    let mpath = root.field("Messages");
+    let parsed = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let p = mpath.index(i);
+            let message_id = m
+                .get("MessageId")
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty())
+                .map_or_else(|| format!("#{i}"), str::to_owned);
+            let mut collector = Collector::default();
+            let result = collector.received_message(m, &p, 0).map(|()| collector.out);
+            SqsMessage {
+                message_id,
+                path: p.to_string(),
+                result,
+            }
+        })
+        .collect();
+    ParsedEvent::SqsBatch(parsed)
 }
 
 /// Decodes an `application/x-www-form-urlencoded` value, as S3 encodes object keys in its
@@ -376,6 +416,27 @@ impl Collector {
             && (obj.contains_key("Type") || obj.contains_key("TopicArn"))
         {
             self.sns_message(value, path, depth)
+        } else if obj.contains_key("requestPayload") {
+            // A Lambda destination record (the on-failure queue): the event that failed.
+            let payload = obj.get("requestPayload").unwrap_or(&Value::Null);
+            self.event(payload, &path.field("requestPayload"), depth + 1)
+        } else if let Some(messages) = obj.get("Messages") {
+            let mpath = path.field("Messages");
+            let Some(messages) = messages.as_array() else {
+                return Err(invalid(
+                    &mpath,
+                    format!("expected an array, found {}", kind(messages)),
+                ));
+            };
+            if messages.is_empty() {
+                self.out
+                    .skipped
+                    .push(format!("{mpath}: empty, no messages to process"));
+            }
+            for (i, m) in messages.iter().enumerate() {
+                self.received_message(m, &mpath.index(i), depth)?;
+            }
+            Ok(())
         } else if obj.contains_key("bucket") && obj.contains_key("key") {
             let bucket = str_at(value, path, &["bucket"])?;
             let key = str_at(value, path, &["key"])?;
@@ -390,7 +451,9 @@ impl Collector {
             Err(EventError::Shape(format!(
                 "{path}: object with keys {}; expected an S3 notification (Records[].s3), SQS \
                  (Records[].body), SNS (Records[].Sns), an SNS envelope (Message with Type or TopicArn), \
-                 EventBridge (detail-type/detail), an s3:TestEvent or {{\"bucket\", \"key\"}}",
+                 EventBridge (detail-type/detail), an s3:TestEvent, a Lambda destination record \
+                 (requestPayload), `aws sqs receive-message` output (Messages[].Body) or \
+                 {{\"bucket\", \"key\"}}",
                 keys(obj)
             )))
         }
@@ -451,6 +514,31 @@ impl Collector {
             }
         }
         Ok(())
+    }
+
+    /// A message of `aws sqs receive-message`'s output: its `Body` is another event.
+    fn received_message(
+        &mut self,
+        message: &Value,
+        p: &Path,
+        depth: usize,
+    ) -> Result<(), EventError> {
+        if depth > MAX_NESTING {
+            return Err(invalid(
+                p,
+                format!("events nested more than {MAX_NESTING} levels deep"),
+            ));
+        }
+        if !message.is_object() {
+            return Err(invalid(
+                p,
+                format!("expected an object, found {}", kind(message)),
+            ));
+        }
+        let body = str_at(message, p, &["Body"])?;
+        let bpath = p.field("Body");
+        let inner = embedded_json(body, &bpath)?;
+        self.event(&inner, &bpath.embedded(), depth + 1)
     }
 
     /// An SQS message: its `body` is another event.

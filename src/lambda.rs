@@ -26,6 +26,11 @@
 //! | a sink or template panics (a bug) | that sink fails, "crashed while delivering (a bug)", not retryable; the process lives on (panics unwind, see `Cargo.toml`) and the invocation answers as for any permanent sink failure |
 //! | an SQS event (S3 notifications buffered in a queue) | `Ok` with a partial batch response, `{"batchItemFailures": [{"itemIdentifier": …}]}`, naming the messages that are unreadable or whose report any row above fails; SQS delivers those again (the event source mapping needs `ReportBatchItemFailures`, `docs/deploy.md`) |
 //!
+//! Operating it: each report's metrics are CloudWatch embedded-metric-format lines on stdout
+//! ([`crate::metrics`], [`Handler::metrics`]); every log line of an invocation carries the request
+//! id and the report (spans `invocation` and `report`, under `span` in the JSON log), and one
+//! `report summary` line per report says per sink delivered, failed or skipped.
+//!
 //! Configuration (environment):
 //! - `AUDIT_ROUTER_RULES`: a path or `s3://bucket/key`. Unset: `$LAMBDA_TASK_ROOT/rules.toml`
 //!   when that file exists, else the `rules.toml` compiled into the binary (SAM's
@@ -45,11 +50,13 @@ use std::time::{Duration, SystemTime};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::deliver::{DeliverOptions, RetryPolicy};
 use crate::event::{self, ParsedEvent};
 use crate::fetch;
 use crate::location::ReportLocation;
+use crate::metrics::{self, EmfOut};
 use crate::output;
 use crate::pipeline::{Engine, RouteOptions};
 use crate::receipt::ReceiptStore;
@@ -322,6 +329,11 @@ pub struct Handler {
     pub retry: RetryPolicy,
     /// The rules in use (for the log).
     pub rules_name: String,
+    /// Where the EMF metrics lines go ([`crate::metrics`]): stdout, the function's log.
+    pub metrics: EmfOut,
+    /// The `Environment` dimension of the report and sink metrics: `AUDIT_ROUTER_ENV`, else the
+    /// rules' default environment.
+    pub environment: String,
 }
 
 impl Handler {
@@ -360,12 +372,15 @@ impl Handler {
             receipts = ?receipts.as_ref().map(ReceiptStore::uri),
             "initialised"
         );
+        let environment = engine.rules.environment_of(None).to_owned();
         Ok(Handler {
             engine,
             receipts,
             margin: config.margin,
             retry: RetryPolicy::default(),
             rules_name: name,
+            metrics: EmfOut::stdout(),
+            environment,
         })
     }
 
@@ -375,11 +390,6 @@ impl Handler {
         // Receipt writes may use the margin; they stop just before Lambda's own end, keeping
         // only the time to answer.
         let receipt_deadline = deadline_of(&event.context, ANSWER_RESERVE);
-        tracing::info!(
-            remaining_ms =
-                deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64),
-            "invocation"
-        );
         self.handle_payload(
             &event.payload,
             &event.context.request_id,
@@ -391,7 +401,11 @@ impl Handler {
 
     /// [`Handler::handle`] with the parts spelled out: `owner` claims receipts (the request id),
     /// `deadline` bounds the deliveries, `receipt_deadline` the receipt reads and writes
-    /// ([`ProcessOptions::receipt_deadline`]).
+    /// ([`RunOptions::receipt_deadline`]).
+    ///
+    /// Every log line of the invocation is in a span carrying `requestId` (`invocation`; per
+    /// report `report`, which adds the report's URI as `report`), so the JSON log has them under
+    /// `span`; the last line (`invocation done` or `invocation failed`) names the reports.
     pub async fn handle_payload(
         &self,
         payload: &Value,
@@ -399,6 +413,34 @@ impl Handler {
         deadline: Option<Instant>,
         receipt_deadline: Option<Instant>,
     ) -> Result<Value, HandlerError> {
+        let started = std::time::Instant::now();
+        let span = tracing::info_span!("invocation", requestId = %owner);
+        let (result, reports) = self
+            .handle_in_span(payload, owner, deadline, receipt_deadline)
+            .instrument(span.clone())
+            .await;
+        let _entered = span.enter();
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(_) => tracing::info!(elapsed_ms, ?reports, "invocation done"),
+            Err(e) => tracing::error!(
+                elapsed_ms, ?reports, error_type = e.error_type, error = %e,
+                "invocation failed; Lambda will retry"
+            ),
+        }
+        result
+    }
+
+    /// [`Handler::handle_payload`] inside its span; also the URIs of the reports the event names.
+    async fn handle_in_span(
+        &self,
+        payload: &Value,
+        owner: &str,
+        deadline: Option<Instant>,
+        receipt_deadline: Option<Instant>,
+    ) -> (Result<Value, HandlerError>, Vec<String>) {
+        let remaining_ms =
+            deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64);
         let opts = RunOptions {
             owner: owner.to_owned(),
             deliver: DeliverOptions {
@@ -411,15 +453,41 @@ impl Handler {
             dry_run: false,
         };
         let found = match event::parse_event(payload) {
-            ParsedEvent::SqsBatch(messages) => return Ok(self.sqs_batch(messages, &opts).await),
-            ParsedEvent::Single(found) => found.map_err(|e| {
-                tracing::error!(error = %e, permanent = true, "event not understood");
-                HandlerError {
+            ParsedEvent::SqsBatch(messages) => {
+                let reports: Vec<String> = messages
+                    .iter()
+                    .filter_map(|m| m.result.as_ref().ok())
+                    .flat_map(|f| f.locations.iter().map(ToString::to_string))
+                    .collect();
+                tracing::info!(
+                    remaining_ms,
+                    ?reports,
+                    messages = messages.len(),
+                    "invocation"
+                );
+                return (Ok(self.sqs_batch(messages, &opts).await), reports);
+            }
+            ParsedEvent::Single(Ok(found)) => found,
+            ParsedEvent::Single(Err(e)) => {
+                tracing::error!(remaining_ms, error = %e, permanent = true, "event not understood");
+                let err = HandlerError {
                     error_type: "AuditRouter.BadEvent",
                     message: format!("event not understood (permanent): {e}"),
-                }
-            })?,
+                };
+                return (Err(err), Vec::new());
+            }
         };
+        let uris: Vec<String> = found.locations.iter().map(ToString::to_string).collect();
+        tracing::info!(remaining_ms, reports = ?uris, "invocation");
+        (self.handle_found(found, &opts).await, uris)
+    }
+
+    /// The reports of an event that is not an SQS batch, one after another.
+    async fn handle_found(
+        &self,
+        found: event::EventLocations,
+        opts: &RunOptions,
+    ) -> Result<Value, HandlerError> {
         let mut skipped = found.skipped;
         for s in &skipped {
             tracing::info!(skipped = %s, "event record skipped");
@@ -427,7 +495,7 @@ impl Handler {
         let mut reports = Vec::new();
         let mut failures: Vec<(&'static str, String)> = Vec::new();
         for location in found.locations {
-            let done = self.report(location, &opts).await;
+            let done = self.report(location, opts).await;
             skipped.extend(done.skipped);
             reports.extend(done.report);
             failures.extend(done.failure);
@@ -480,10 +548,11 @@ impl Handler {
             }
         }
         for (location, ids) in by_report {
+            let uri = location.to_string();
             let done = self.report(location, opts).await;
             if let Some((error_type, line)) = done.failure {
                 tracing::error!(
-                    message_ids = ?ids, error_type, error = %line,
+                    report = %uri, message_ids = ?ids, error_type, error = %line,
                     "report not delivered to every sink: its SQS messages will be delivered again"
                 );
                 for id in ids {
@@ -496,9 +565,16 @@ impl Handler {
         output::sqs_batch_answer(&failed)
     }
 
-    /// One report through [`run::run_report`]: its line of the answer, or what was skipped,
-    /// and the failure (error type, message) if it is not delivered to every sink.
+    /// One report through [`run::run_report`], in a span carrying the request id and the
+    /// report's URI: its line of the answer, or what was skipped, and the failure (error type,
+    /// message) if it is not delivered to every sink. Writes the report's metrics
+    /// ([`crate::metrics`]) and its summary line.
     async fn report(&self, location: ReportLocation, opts: &RunOptions) -> ReportDone {
+        let span = tracing::info_span!("report", requestId = %opts.owner, report = %location);
+        self.report_in_span(location, opts).instrument(span).await
+    }
+
+    async fn report_in_span(&self, location: ReportLocation, opts: &RunOptions) -> ReportDone {
         let mut done = ReportDone::default();
         if let Some(store) = self.receipts.as_ref().filter(|r| r.holds(&location)) {
             let why = format!(
@@ -514,12 +590,20 @@ impl Handler {
         match run::run_report(&self.engine, self.receipts.as_ref(), location, opts).await {
             Ok(p) => {
                 log_processed(&p);
+                let ctx = metrics::Context::now(&self.environment, Some(opts.owner.clone()));
+                self.metrics.emit(&metrics::documents(&p, &ctx));
                 done.failure = self.failure(&p);
+                log_summary(&p, done.failure.as_ref().map(|(t, _)| *t));
                 done.report = Some(output::lambda_report(&p));
             }
             Err(e) => {
                 let permanent = e.is_permanent();
-                tracing::error!(report = %uri, error = %e, permanent, "report failed");
+                // The report's summary line: nothing was sent.
+                tracing::error!(
+                    status = "error", error_type = e.error_type(), error = %e, permanent,
+                    delivered_sinks = 0, failed_sinks = 0, delivered = "", failed = "",
+                    skipped = "", "report summary"
+                );
                 done.failure = Some((
                     e.error_type(),
                     format!(
@@ -631,6 +715,32 @@ fn log_processed(p: &Processed) {
     }
 }
 
+/// The one line per report that answers "what happened to it": per sink `delivered` (message
+/// ids, fallbacks), `failed` (why, retryable or permanent) and `skipped` (delivered by an earlier
+/// run, a duplicate event, a busy claim, nothing routed), with counts to filter on. `error_type`
+/// is the invocation's failure for this report, if any.
+fn log_summary(p: &Processed, error_type: Option<&'static str>) {
+    let summary = output::report_summary(p);
+    let (delivered_sinks, failed_sinks) = (summary.delivered.len(), summary.failed.len());
+    let (delivered, failed, skipped) = (
+        summary.delivered.join("; "),
+        summary.failed.join("; "),
+        summary.skipped.join("; "),
+    );
+    let items = p.run.as_ref().map(|r| r.info.items);
+    if failed_sinks > 0 || error_type.is_some() {
+        tracing::warn!(
+            status = p.status(), error_type, items, delivered_sinks, failed_sinks,
+            %delivered, %failed, %skipped, "report summary"
+        );
+    } else {
+        tracing::info!(
+            status = p.status(), items, delivered_sinks, failed_sinks,
+            %delivered, %failed, %skipped, "report summary"
+        );
+    }
+}
+
 // ------------------------------------------------------------------------------------------------
 // The process: JSON logs, panic hook, init, runtime loop.
 // ------------------------------------------------------------------------------------------------
@@ -638,6 +748,16 @@ fn log_processed(p: &Processed) {
 /// JSON logs to stdout (CloudWatch takes each line as one event), filtered by `RUST_LOG`
 /// (default `info`).
 pub fn init_json_tracing() {
+    init_json_tracing_to(std::io::stdout);
+}
+
+/// The function's JSON log, to `writer`: one JSON object a line, the event's fields at the top
+/// (`timestamp`, `level`, `message`, `target`, …) and the innermost span's under `span`
+/// (`requestId`, `report`: [`Handler::handle_payload`]). Installed process-wide, once.
+pub fn init_json_tracing_to<W>(writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
@@ -646,7 +766,7 @@ pub fn init_json_tracing() {
         .with_current_span(true)
         .with_span_list(false)
         .with_env_filter(filter)
-        .with_writer(std::io::stdout)
+        .with_writer(writer)
         .try_init();
 }
 
@@ -748,20 +868,10 @@ pub async fn run() -> Result<(), InitError> {
         "ready for invocations"
     );
     let handler = &handler;
-    // lambda_runtime's tracing layer wraps each invocation in a span carrying its request id.
+    // lambda_runtime's tracing layer wraps each invocation in a span carrying its request id;
+    // the handler's own spans carry it too, with the report (`Handler::handle_payload`).
     let service = lambda_runtime::service_fn(move |event: LambdaEvent<Value>| async move {
-        let started = std::time::Instant::now();
-        let result = handler.handle(event).await;
-        match &result {
-            Ok(_) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "done"),
-            Err(e) => tracing::error!(
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                error_type = e.error_type,
-                error = %e,
-                "invocation failed; Lambda will retry"
-            ),
-        }
-        result
+        handler.handle(event).await
     });
     if let Err(e) = lambda_runtime::run(service).await {
         tracing::error!(error = %e, "the Lambda runtime loop stopped");

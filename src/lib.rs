@@ -10,6 +10,9 @@
 //! [`validate`] is `check` and the Lambda's cold start; [`output`] every printed shape;
 //! [`s3_error`] what an S3 error is, for every S3 call.
 //!
+//! Operating it: [`metrics`] turns each run into CloudWatch embedded-metric-format lines (the
+//! Lambda's log, `send --metrics`); [`progress`] is the CLI's progress line on a terminal.
+//!
 //! Rules as code, on top of the same routing and rendering: [`ruletest`] (`audit-router test`),
 //! [`routediff`] (`audit-router diff`), [`schema`] (the JSON Schema of rules.toml) and
 //! [`preview`] (`dry-run --out`; the preview links themselves are each sink type's own,
@@ -26,9 +29,11 @@ pub mod fetch;
 pub mod group;
 pub mod lambda;
 pub mod location;
+pub mod metrics;
 pub mod output;
 pub mod pipeline;
 pub mod preview;
+pub mod progress;
 pub mod receipt;
 pub mod report;
 pub mod routediff;

@@ -673,3 +673,80 @@ pub fn dry_run_errors(batch: &Batch) -> String {
     }
     out
 }
+
+/// Per sink, what became of one report: the parts of the Lambda's summary log line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReportSummary {
+    /// `sink: N messages, ids: …` (and the fallbacks sent, why).
+    pub delivered: Vec<String>,
+    /// `sink: why (retryable|permanent)`, and routed sinks never tried.
+    pub failed: Vec<String>,
+    /// `sink: already delivered by an earlier run`, a duplicate event, a busy claim, nothing
+    /// routed.
+    pub skipped: Vec<String>,
+}
+
+/// What became of `p`, per sink (see [`ReportSummary`]).
+pub fn report_summary(p: &Processed) -> ReportSummary {
+    let mut s = ReportSummary::default();
+    for o in &p.outcomes {
+        match &o.status {
+            Status::Delivered => {
+                let ids = o.message_ids();
+                let mut line = format!(
+                    "{}: {}",
+                    o.sink,
+                    plural(o.sent.len(), "message", "messages")
+                );
+                if !ids.is_empty() {
+                    let _ = write!(line, ", ids: {}", ids.join(", "));
+                }
+                for why in o.fallbacks() {
+                    let _ = write!(line, ", fallback sent: {why}");
+                }
+                s.delivered.push(line);
+            }
+            Status::Failed { error, retryable } => s.failed.push(format!(
+                "{}: {error} ({}; {} of {} messages sent)",
+                o.sink,
+                if *retryable { "retryable" } else { "permanent" },
+                o.sent.len(),
+                o.messages.len()
+            )),
+        }
+    }
+    if let Some(receipt) = &p.receipt {
+        for sink in receipt.routed.iter().flatten() {
+            let tried = p.outcomes.iter().any(|o| &o.sink == sink);
+            if !tried && !receipt.sinks.contains_key(sink) {
+                s.failed.push(format!("{sink}: not tried"));
+            }
+        }
+    }
+    match &p.disposition {
+        Disposition::Duplicate => {
+            for sink in &p.already_delivered {
+                s.skipped
+                    .push(format!("{sink}: already delivered (duplicate event)"));
+            }
+            if p.already_delivered.is_empty() {
+                s.skipped
+                    .push("duplicate event: nothing routed, nothing to send".to_owned());
+            }
+        }
+        Disposition::Busy { owner, until } => s.skipped.push(format!(
+            "every sink: another invocation ({owner}) holds the receipt until {until}"
+        )),
+        Disposition::Routed => {
+            for sink in &p.already_delivered {
+                s.skipped
+                    .push(format!("{sink}: already delivered by an earlier run"));
+            }
+            if p.run.as_ref().is_some_and(|r| r.digests.is_empty()) {
+                s.skipped
+                    .push("no finding routed to any sink: nothing to send".to_owned());
+            }
+        }
+    }
+    s
+}

@@ -23,6 +23,9 @@ pub struct RouteOptions {
     pub explain: bool,
     /// Findings kept per digest for rendering (counts stay exact).
     pub max_kept: usize,
+    /// Counts bytes read and findings routed as the report is read, for the CLI's progress
+    /// line ([`crate::progress`]).
+    pub progress: Option<Arc<crate::progress::Progress>>,
 }
 
 impl Default for RouteOptions {
@@ -31,6 +34,7 @@ impl Default for RouteOptions {
             listing: false,
             explain: false,
             max_kept: crate::group::DEFAULT_MAX_KEPT,
+            progress: None,
         }
     }
 }
@@ -121,6 +125,10 @@ pub struct ReportRun {
     pub silenced: u64,
     /// Findings no rule routed.
     pub unmatched: u64,
+    /// Bytes of the report as stored (gzip: compressed), as the reader pulled them.
+    pub bytes: u64,
+    /// Every finding counted by environment and status ([`crate::metrics`]).
+    pub findings: crate::metrics::StatusTally,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,11 +177,18 @@ pub fn route_report<R: Read>(
         .and_then(report::template_from_file_name);
     let source_name = location.to_string();
 
+    let input = crate::progress::CountingReader::new(input, opts.progress.clone());
+    let bytes = input.count.clone();
+    let mut findings = crate::metrics::StatusTally::default();
+    // Routed findings not yet added to the progress counters (added in batches: one atomic
+    // add per finding would be wasted work without a terminal).
+    let mut unreported = 0u64;
     let mut routing = Routing::default();
     let mut memo = RouteMemo::new();
     let mut each = |item: &report::Item<'_>| {
         let mut view = item.view;
         rules.route_view_memo(&mut view, &mut routing, &mut memo);
+        findings.add(view.environment, view.status);
         // The owned finding, only where one is kept (digests, `--explain`).
         let make = || {
             let mut f = item.to_finding();
@@ -206,6 +221,13 @@ pub fn route_report<R: Read>(
             }
         }
         grouper.push_view(&view, &make, &routing, rule_names);
+        if let Some(p) = &opts.progress {
+            unreported += 1;
+            if unreported == PROGRESS_BATCH {
+                p.add_routed(unreported);
+                unreported = 0;
+            }
+        }
     };
     let info = report::read_report_items(
         input,
@@ -214,6 +236,9 @@ pub fn route_report<R: Read>(
         &report::ReadLimits::default(),
         &mut each,
     )?;
+    if let Some(p) = &opts.progress {
+        p.add_routed(unreported);
+    }
     let mut digests = grouper.finish();
     let format = match info.format {
         report::Format::Json => "json",
@@ -231,8 +256,13 @@ pub fn route_report<R: Read>(
         explained,
         silenced,
         unmatched,
+        bytes: bytes.load(std::sync::atomic::Ordering::Relaxed),
+        findings,
     })
 }
+
+/// Routed findings counted before the progress counters are updated.
+const PROGRESS_BATCH: u64 = 1024;
 
 /// Sinks that could not be built from their `[sinks.NAME]` tables: one diagnostic each, at the
 /// offending key of the rules file (`rules.toml:12:1: error: sinks.chat.url: missing …`).
@@ -323,8 +353,12 @@ impl Engine {
     ) -> Result<ReportRun, PipelineError> {
         let rules = self.rules.clone();
         let name = location.to_string();
+        // The reader's log lines carry the caller's span (the Lambda's request id and report).
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
-            route_report(&rules, opened.reader, &location, &opts).map_err(PipelineError::from)
+            span.in_scope(|| {
+                route_report(&rules, opened.reader, &location, &opts).map_err(PipelineError::from)
+            })
         })
         .await
         .map_err(|e| PipelineError::Worker {

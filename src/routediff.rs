@@ -117,6 +117,23 @@ pub struct Side {
     table: toml::Table,
 }
 
+/// Both sides of `diff` ([`load_side`]): the new rules and the base; on failure every
+/// diagnostic of either side, the new side's first.
+pub fn load_sides(
+    new: &RulesSource,
+    base: &RulesSource,
+    opts: &LoadOptions,
+) -> Result<(Side, Side), Vec<Diagnostic>> {
+    match (load_side(new, opts), load_side(base, opts)) {
+        (Ok(new), Ok(base)) => Ok((new, base)),
+        (new, base) => Err([new.err(), base.err()]
+            .into_iter()
+            .flatten()
+            .flat_map(|e| e.diagnostics)
+            .collect()),
+    }
+}
+
 /// Reads, validates and compiles one side.
 pub fn load_side(source: &RulesSource, opts: &LoadOptions) -> Result<Side, SetupError> {
     let shown = source.shown();

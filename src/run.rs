@@ -98,6 +98,8 @@ pub struct Processed {
     /// The receipt as stored after this run, and where (`None` without receipts).
     pub receipt: Option<Receipt>,
     pub receipt_uri: Option<String>,
+    /// How long the run took: open, claim, read and route, deliver, record, release.
+    pub elapsed: std::time::Duration,
 }
 
 impl Processed {
@@ -110,6 +112,7 @@ impl Processed {
             already_delivered: Vec::new(),
             receipt: None,
             receipt_uri: None,
+            elapsed: std::time::Duration::ZERO,
         }
     }
 
@@ -243,6 +246,18 @@ pub async fn run_report(
     location: ReportLocation,
     opts: &RunOptions,
 ) -> Result<Processed, RunError> {
+    let started = std::time::Instant::now();
+    let mut p = run_report_inner(engine, receipts, location, opts).await?;
+    p.elapsed = started.elapsed();
+    Ok(p)
+}
+
+async fn run_report_inner(
+    engine: &Engine,
+    receipts: Option<&ReceiptStore>,
+    location: ReportLocation,
+    opts: &RunOptions,
+) -> Result<Processed, RunError> {
     let receipt_err = |source: ReceiptError| RunError::Receipt {
         source,
         sent: Vec::new(),
@@ -267,6 +282,9 @@ pub async fn run_report(
         },
     )
     .await?;
+    if let Some(progress) = &opts.route.progress {
+        progress.set_size(opened.size);
+    }
     let mut held = match &receipt {
         Some(r) => match r
             .claim(&location, opened.etag.as_deref(), &opts.owner)
@@ -319,6 +337,7 @@ pub async fn run_report(
         already_delivered,
         receipt: receipt_doc,
         receipt_uri,
+        elapsed: std::time::Duration::ZERO,
     })
 }
 
@@ -554,8 +573,12 @@ impl Batch {
         locations: Vec<ReportLocation>,
         opts: &RunOptions,
     ) {
-        for location in locations {
+        let count = locations.len();
+        for (i, location) in locations.into_iter().enumerate() {
             let source = location.to_string();
+            if let Some(progress) = &opts.route.progress {
+                progress.begin_source(i + 1, count, &source);
+            }
             match run_report(engine, receipts, location, opts).await {
                 Ok(p) => self.results.push(p),
                 Err(e) => self.errors.push(SourceError {
@@ -563,7 +586,26 @@ impl Batch {
                     error: e.to_string(),
                 }),
             }
+            if let Some(progress) = &opts.route.progress {
+                progress.end_source();
+            }
         }
+    }
+
+    /// [`Batch::run`] with the CLI's progress line ([`crate::progress::Display`]) on stderr
+    /// when it is a terminal and not `quiet`; the line is erased when the run is done.
+    pub async fn run_with_progress(
+        &mut self,
+        engine: &Engine,
+        receipts: Option<&ReceiptStore>,
+        locations: Vec<ReportLocation>,
+        opts: &RunOptions,
+        quiet: bool,
+    ) {
+        let display = crate::progress::Display::start(quiet);
+        let mut opts = opts.clone();
+        opts.route.progress = Some(display.progress());
+        self.run(engine, receipts, locations, &opts).await;
     }
 
     /// Every report routed and every routed sink delivered (the exit status of `send`; for a

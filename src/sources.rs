@@ -26,6 +26,13 @@ pub enum SourcesError {
     },
 }
 
+/// Whether any location is in S3 (the run then needs AWS clients).
+pub fn any_s3(locations: &[ReportLocation]) -> bool {
+    locations
+        .iter()
+        .any(|l| matches!(l, ReportLocation::S3 { .. }))
+}
+
 /// The locations to run, in order (a report named twice is run once); skipped event records and
 /// unreadable sources go into `batch`.
 pub fn collect(
@@ -57,14 +64,15 @@ pub fn collect(
             source,
         };
         let value = event::event_value(&bytes).map_err(event_err)?;
-        match event::parse_event(&value) {
+        match event::parse_event_file(&value) {
             ParsedEvent::Single(found) => {
                 let found = found.map_err(event_err)?;
                 locations.extend(found.locations);
                 batch.skipped.extend(found.skipped);
             }
-            // An SQS batch (e.g. messages taken from a queue): an unreadable message is an
-            // error of its own; the others are still processed.
+            // An SQS batch, or `aws sqs receive-message` output (e.g. messages taken from the
+            // on-failure queue): an unreadable message is an error of its own; the others are
+            // still processed.
             ParsedEvent::SqsBatch(messages) => {
                 for m in messages {
                     let source = format!(

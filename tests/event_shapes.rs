@@ -562,3 +562,104 @@ fn a_byte_order_mark_is_allowed() {
 fn common_bytes(name: &str) -> Vec<u8> {
     serde_json::to_vec(&fixture_value(name)).unwrap()
 }
+
+/// A Lambda on-failure destination record, as the on-failure queue holds it.
+fn destination_record(event: &Value) -> Value {
+    json!({
+        "version": "1.0",
+        "timestamp": "2026-11-26T06:01:02.345Z",
+        "requestContext": {
+            "requestId": "e4b46cbf-b738-xmpl-8880-a18cdf61200e",
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:audit-router-prod:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorType": "AuditRouter.PermanentDelivery", "errorMessage": "…"}
+    })
+}
+
+#[test]
+fn an_on_failure_destination_record_names_the_report_of_its_event() {
+    for fixture in ["s3-object-created.json", "eventbridge-object-created.json"] {
+        let record = destination_record(&fixture_value(fixture));
+        let got = locations_from_value(&record).unwrap();
+        assert_eq!(got.locations, vec![s3(BUCKET, KEY)], "{fixture}");
+    }
+    // In the queue's own shapes: a Lambda SQS event, and `aws sqs receive-message` output.
+    let record = destination_record(&fixture_value("s3-object-created.json"));
+    let sqs = json!({"Records": [{"messageId": "m-1", "body": record.to_string(),
+                                  "eventSource": "aws:sqs"}]});
+    assert_eq!(
+        locations_from_value(&sqs).unwrap().locations,
+        vec![s3(BUCKET, KEY)]
+    );
+    let received = json!({"Messages": [{"MessageId": "m-1", "ReceiptHandle": "AQEB…",
+                                        "MD5OfBody": "0", "Body": record.to_string()}]});
+    assert_eq!(
+        locations_from_value(&received).unwrap().locations,
+        vec![s3(BUCKET, KEY)]
+    );
+}
+
+#[test]
+fn bad_destination_records_and_received_messages_name_the_path() {
+    let e = err_of(&json!({"requestContext": {}, "requestPayload": null}));
+    assert!(
+        e.contains("requestPayload: expected a JSON object, found null"),
+        "{e}"
+    );
+    let broken = destination_record(&json!({"Records": [{"s3": {"bucket": {"name": "b"}},
+        "eventName": "ObjectCreated:Put"}]}));
+    let e = err_of(&broken);
+    assert_eq!(e, "requestPayload.Records[0].s3.object: missing");
+    let e = err_of(&json!({"Messages": [{"MessageId": "m", "Body": "{not json"}]}));
+    assert!(
+        e.starts_with("Messages[0].Body: expected an embedded JSON event"),
+        "{e}"
+    );
+    let e = err_of(&json!({"Messages": [{"MessageId": "m"}]}));
+    assert_eq!(e, "Messages[0].Body: missing");
+    let e = err_of(&json!({"Messages": "x"}));
+    assert_eq!(e, "Messages: expected an array, found a string");
+    let inner = destination_record(&json!({"Records": [{"s3": {"bucket": {"name": "b"}},
+        "eventName": "ObjectCreated:Put"}]}));
+    let e = err_of(&json!({"Messages": [{"MessageId": "m", "Body": inner.to_string()}]}));
+    assert_eq!(
+        e,
+        "Messages[0].Body -> requestPayload.Records[0].s3.object: missing"
+    );
+}
+
+/// `aws sqs receive-message` output in an event file: message by message, so one bad message
+/// is an error of its own and the others are read.
+#[test]
+fn received_messages_are_read_one_by_one_for_the_cli() {
+    use audit_router::event::{ParsedEvent, parse_event_file};
+    let good = destination_record(&fixture_value("s3-object-created.json"));
+    let file = json!({"Messages": [
+        {"MessageId": "m-1", "Body": good.to_string()},
+        {"MessageId": "m-2", "Body": "{\"requestPayload\": 3}"},
+    ]});
+    let ParsedEvent::SqsBatch(messages) = parse_event_file(&file) else {
+        panic!("read message by message");
+    };
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0].message_id, "m-1");
+    assert_eq!(
+        messages[0].result.as_ref().unwrap().locations,
+        vec![s3(BUCKET, KEY)]
+    );
+    assert_eq!(messages[1].path, "Messages[1]");
+    let e = messages[1].result.as_ref().unwrap_err().to_string();
+    assert!(
+        e.contains("Messages[1].Body -> requestPayload: expected a JSON object, found a number"),
+        "{e}"
+    );
+    // Anything else reads as parse_event does.
+    assert!(matches!(
+        parse_event_file(&good),
+        ParsedEvent::Single(Ok(ref f)) if f.locations == vec![s3(BUCKET, KEY)]
+    ));
+}

@@ -1536,3 +1536,106 @@ fn dry_run_and_check_output_holds_no_secret() {
         }
     }
 }
+
+// ================================================================================================
+// Replay from the on-failure queue
+// ================================================================================================
+
+/// `audit-router send --event FILE --receipts …` against moto (not through the fault proxy), as
+/// an operator runs it; returns (success, stdout, stderr).
+async fn send_event(env: &Env, file: &std::path::Path) -> (bool, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_audit-router"));
+    lock(&env.moto)
+        .as_ref()
+        .expect("moto is running")
+        .configure(&mut cmd);
+    cmd.env_remove("AUDIT_ROUTER_RECEIPTS")
+        .args(["send", "--timeout", "10", "--rules"])
+        .arg(&env.rules)
+        .args(["--receipts", &env.receipts, "--event"])
+        .arg(file);
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run audit-router"))
+        .await
+        .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_no_secret("send --event output", &stdout);
+    assert_no_secret("send --event output", &stderr);
+    (out.status.success(), stdout, stderr)
+}
+
+/// The replay docs/deploy.md gives: Slack refused the digest for good (404 channel_not_found),
+/// so every invocation failed and the event reached the on-failure queue (SNS and the webhook
+/// got it once). After the fix, the message taken from the queue with `ReceiveMessage` (what
+/// `aws sqs receive-message` prints) is the event file of `send --event … --receipts …`: Slack
+/// gets the digest once, the others nothing again. The record alone (its `Body`) replays too:
+/// by then every sink is delivered, so nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_from_the_on_failure_queue_with_send_event() {
+    let env = setup("replay", SlackAt::Mock).await;
+    env.slack
+        .always(Some(Answer::status(404, "channel_not_found")));
+    let handler = env.handler().await;
+    let run = invoke_async(
+        &handler,
+        &event(),
+        "req-replay",
+        Duration::ZERO,
+        env.on_failure(),
+        no_change,
+    )
+    .await;
+    assert!(run.dead_letter.is_some(), "retries ran out");
+    assert_once("ops-sns", &env.sns().await);
+    assert_once("ops-hook", &env.hook.delivered());
+    assert!(env.slack.delivered().is_empty());
+
+    // The fix, then the operator's replay.
+    env.slack.reset();
+    let received = sqs(
+        &env.endpoint(),
+        "ReceiveMessage",
+        json!({"QueueUrl": env.failed_queue, "MaxNumberOfMessages": 10,
+               "WaitTimeSeconds": 0, "VisibilityTimeout": 300}),
+    )
+    .await;
+    let messages = received["Messages"].as_array().expect("Messages");
+    assert_eq!(messages.len(), 1, "{received}");
+    let record: Value =
+        serde_json::from_str(messages[0]["Body"].as_str().expect("Body")).expect("a record");
+    assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(record["requestPayload"], event());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("failed.json");
+    std::fs::write(&file, received.to_string()).expect("write the event file");
+    let (ok, stdout, stderr) = send_event(&env, &file).await;
+    assert!(ok, "the replay succeeds:\n{stdout}\n{stderr}");
+    assert_once("ops-slack", &env.slack.delivered());
+    common::slack::assert_slack_accepts(&env.slack.delivered());
+    assert!(env.sns().await.is_empty(), "SNS not sent again");
+    assert_eq!(env.hook.delivered().len(), 1, "the webhook not sent again");
+    for sink in ["ops-sns", "ops-hook"] {
+        assert!(
+            stdout.contains(&format!("skipped: sink {sink}: already delivered")),
+            "{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("delivered: sink ops-slack (slack)"),
+        "{stdout}"
+    );
+    let receipt = env.receipt().await.expect("receipt");
+    for sink in ["ops-sns", "ops-slack", "ops-hook"] {
+        assert_eq!(state(&receipt, sink), "delivered", "{receipt}");
+    }
+
+    // The record alone, as `--query 'Messages[0].Body' --output text` saves it.
+    std::fs::write(&file, messages[0]["Body"].as_str().expect("Body")).expect("write");
+    let (ok, stdout, stderr) = send_event(&env, &file).await;
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("already delivered to every routed sink"),
+        "{stdout}"
+    );
+    assert_eq!(env.slack.requests(), 1, "nothing sent again");
+}

@@ -185,3 +185,98 @@ async fn receipts_need_s3_reports_and_a_valid_location() {
     assert!(drain(&env.moto, &env.queue).await.is_empty());
     assert!(posts(&env.slack).is_empty());
 }
+
+/// `send --metrics FILE` appends the run's EMF lines (valid EMF, the report's counts, one line
+/// per sink) and leaves stdout to the command's output; `--metrics -` writes them to stderr; a
+/// path that cannot be opened fails before anything is sent, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_metrics_writes_emf_lines_to_a_file_or_stderr() {
+    let env = setup("cli-metrics").await;
+    let uri = format!("s3://{BUCKET}/{REPORT_KEY}");
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    let bad = dir.path().join("no/such/dir/metrics.jsonl");
+    let out = send(&env, &["--metrics", bad.to_str().expect("utf-8"), &uri]).await;
+    assert!(!out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--metrics") && stderr.contains(bad.to_str().expect("utf-8")),
+        "{}",
+        text(&out)
+    );
+    assert!(posts(&env.slack).is_empty(), "nothing sent");
+
+    let file = dir.path().join("metrics.jsonl");
+    let out = send(
+        &env,
+        &[
+            "--format",
+            "json",
+            "--env",
+            "staging",
+            "--metrics",
+            file.to_str().expect("utf-8"),
+            &uri,
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("stdout is the JSON output only");
+    assert_eq!(doc["sources"][0]["status"], "delivered", "{doc}");
+    let lines: Vec<Value> = std::fs::read_to_string(&file)
+        .expect("metrics file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    common::emf::assert_valid(&lines);
+    let fixture: Value =
+        serde_json::from_slice(&common::fixture_bytes(REPORT_FIXTURE)).expect("fixture");
+    let items = fixture["reportItems"].as_array().expect("items").len();
+    let report: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.get("ReportItems").is_some())
+        .collect();
+    assert_eq!(report.len(), 1, "{lines:#?}");
+    assert_eq!(report[0]["ReportItems"], items);
+    assert_eq!(
+        report[0]["Environment"], "staging",
+        "--env is the run's environment"
+    );
+    assert_eq!(report[0]["reportUri"], uri);
+    assert!(
+        report[0].get("requestId").is_none(),
+        "no request id outside Lambda"
+    );
+    let mut sinks: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.get("Delivered").is_some())
+        .map(|l| {
+            assert_eq!(l["Delivered"], 1, "{l}");
+            l["Sink"].as_str().expect("Sink")
+        })
+        .collect();
+    sinks.sort();
+    assert_eq!(sinks, ["ops-slack", "ops-sns"]);
+
+    // Again, to stderr: a duplicate now, so no report was read and no line is written; a new
+    // report's lines then appear on stderr, one JSON document each.
+    let key2 = REPORT_KEY.replace(".json", "-2.json");
+    env.moto
+        .put_object(BUCKET, &key2, common::fixture_bytes(REPORT_FIXTURE))
+        .await;
+    let uri2 = format!("s3://{BUCKET}/{key2}");
+    let out = send(&env, &["--quiet", "--metrics", "-", &uri, &uri2]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let emf: Vec<Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    common::emf::assert_valid(&emf);
+    assert!(emf.iter().all(|d| d["reportUri"] == uri2), "{emf:#?}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("_aws"));
+    // The file kept its lines (appended to, never truncated).
+    let again = std::fs::read_to_string(&file).expect("metrics file");
+    assert_eq!(again.lines().count(), lines.len());
+}

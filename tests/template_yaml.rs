@@ -362,3 +362,266 @@ fn two_trigger_modes_are_exclusive_and_receipts_stay_outside_the_filter() {
     assert_eq!(receipts_prefix, "audit-router-receipts");
     assert!(!format!("{receipts_prefix}/").starts_with(&format!("{report_prefix}/")));
 }
+
+/// `sam validate --lint` (SAM's own translation plus cfn-lint) accepts the template, offline.
+#[test]
+fn sam_validate_lint_passes() {
+    let path = template_path();
+    let out = match Command::new("sam")
+        .args(["validate", "--lint", "--template-file"])
+        .arg(&path)
+        .env("SAM_CLI_TELEMETRY", "0")
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                !in_ci(),
+                "sam is not installed but CI=true: run scripts/install-test-tools.sh"
+            );
+            eprintln!("SKIPPED: sam not found; run scripts/install-test-tools.sh");
+            return;
+        }
+        Err(e) => panic!("running sam: {e}"),
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("is a valid SAM Template"),
+        "sam validate --lint {}: exit {:?}\n{stdout}{stderr}",
+        path.display(),
+        out.status.code()
+    );
+}
+
+/// The AuditRouter metrics an alarm or the dashboard reads must be published under those
+/// dimensions by `audit_router::metrics` (the EMF lines the function writes).
+fn assert_published(metric: &str, dimensions: &[&str]) {
+    let mut dims: Vec<&str> = dimensions.to_vec();
+    dims.sort_unstable();
+    let found = audit_router::metrics::published()
+        .iter()
+        .any(|(name, _, sets)| {
+            *name == metric
+                && sets.iter().any(|set| {
+                    let mut s = set.to_vec();
+                    s.sort_unstable();
+                    s == dims
+                })
+        });
+    assert!(
+        found,
+        "{metric} by {dimensions:?} is not a published metric"
+    );
+}
+
+/// The actions of an alarm: the ops topic when given, else the stack's topic.
+fn ops_or_alarm_topic() -> Value {
+    json!([{"Fn::If": ["HasOpsTopic", {"Ref": "OpsTopicArn"}, {"Ref": "AlarmTopic"}]}])
+}
+
+#[test]
+fn alarms_and_dashboard_watch_the_router() {
+    let t = load_template();
+    let r = &t["Resources"];
+    let params = &t["Parameters"];
+    let conds = &t["Conditions"];
+
+    // Each new alarm and the dashboard: optional by a parameter that defaults to on.
+    for (res, cond, param) in [
+        ("ThrottlesAlarm", "ThrottlesAlarmOn", "CreateThrottlesAlarm"),
+        ("NoReportAlarm", "NoReportAlarmOn", "CreateNoReportAlarm"),
+        (
+            "SinkFailureAlarm",
+            "SinkFailureAlarmOn",
+            "CreateSinkFailureAlarm",
+        ),
+        ("Dashboard", "DashboardOn", "CreateDashboard"),
+    ] {
+        assert_eq!(r[res]["Condition"], cond, "{res}");
+        assert_eq!(
+            conds[cond]["Fn::Equals"],
+            json!([{"Ref": param}, "true"]),
+            "{cond}"
+        );
+        assert_eq!(params[param]["Default"], "true", "{param} is on by default");
+        assert_eq!(params[param]["AllowedValues"], json!(["true", "false"]));
+    }
+    assert_eq!(params["OpsTopicArn"]["Default"], "");
+    assert_eq!(
+        conds["HasOpsTopic"]["Fn::Not"][0]["Fn::Equals"],
+        json!([{"Ref": "OpsTopicArn"}, ""])
+    );
+    // Every alarm, old and new, notifies the ops topic (or the stack's).
+    for alarm in [
+        "FailedEventsAlarm",
+        "FunctionErrorsAlarm",
+        "ThrottlesAlarm",
+        "NoReportAlarm",
+        "SinkFailureAlarm",
+    ] {
+        assert_eq!(r[alarm]["Type"], "AWS::CloudWatch::Alarm", "{alarm}");
+        assert_eq!(
+            r[alarm]["Properties"]["AlarmActions"],
+            ops_or_alarm_topic(),
+            "{alarm}"
+        );
+    }
+
+    // Metrics are EMF log lines: the function is granted nothing of CloudWatch.
+    let policies = r["RouterFunction"]["Properties"]["Policies"].to_string();
+    assert!(!policies.contains("cloudwatch:"), "{policies}");
+
+    let p = &r["ThrottlesAlarm"]["Properties"];
+    assert_eq!(p["Namespace"], "AWS/Lambda");
+    assert_eq!(p["MetricName"], "Throttles");
+    assert_eq!(
+        p["Dimensions"],
+        json!([{"Name": "FunctionName", "Value": {"Ref": "RouterFunction"}}])
+    );
+    assert_eq!(p["Statistic"], "Sum");
+    assert_eq!(p["Threshold"], 1);
+    assert_eq!(p["ComparisonOperator"], "GreaterThanOrEqualToThreshold");
+    assert_eq!(p["TreatMissingData"], "notBreaching");
+
+    // The dead man's switch: a sample of ReportItems per report read; an hour without one is
+    // missing, missing is breaching, and NoReportHours (26) such hours in a row alarm.
+    let p = &r["NoReportAlarm"]["Properties"];
+    assert_eq!(p["Namespace"], audit_router::metrics::NAMESPACE);
+    assert_eq!(p["MetricName"], "ReportItems");
+    assert_eq!(
+        p["Dimensions"],
+        json!([{"Name": "Environment", "Value": {"Ref": "EnvironmentName"}}])
+    );
+    assert_published("ReportItems", &["Environment"]);
+    assert_eq!(p["Statistic"], "SampleCount");
+    assert_eq!(p["Period"], 3600);
+    assert_eq!(p["EvaluationPeriods"], json!({"Ref": "NoReportHours"}));
+    assert_eq!(p["DatapointsToAlarm"], json!({"Ref": "NoReportHours"}));
+    assert_eq!(params["NoReportHours"]["Default"], 26);
+    // CloudWatch evaluates at most 7 days (604 800 s) for an hourly period.
+    assert_eq!(params["NoReportHours"]["MaxValue"], 168);
+    assert_eq!(p["Threshold"], 1);
+    assert_eq!(p["ComparisonOperator"], "LessThanThreshold");
+    assert_eq!(p["TreatMissingData"], "breaching");
+    assert_eq!(
+        p["OKActions"],
+        ops_or_alarm_topic(),
+        "it says when reports are back"
+    );
+
+    // A sink failing: Failed > 0, any sink.
+    let p = &r["SinkFailureAlarm"]["Properties"];
+    assert_eq!(p["Namespace"], audit_router::metrics::NAMESPACE);
+    assert_eq!(p["MetricName"], "Failed");
+    assert_eq!(
+        p["Dimensions"],
+        json!([{"Name": "Environment", "Value": {"Ref": "EnvironmentName"}}])
+    );
+    assert_published("Failed", &["Environment"]);
+    assert_eq!(p["Statistic"], "Sum");
+    assert_eq!(p["Threshold"], 0);
+    assert_eq!(p["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(p["TreatMissingData"], "notBreaching");
+
+    // The dashboard: its body (a Sub) is JSON once the references are filled in.
+    let d = &r["Dashboard"];
+    assert_eq!(d["Type"], "AWS::CloudWatch::Dashboard");
+    let body = d["Properties"]["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .expect("a Sub string");
+    let refs = regex::Regex::new(r"\$\{([A-Za-z:.]+)\}").expect("regex");
+    for c in refs.captures_iter(body) {
+        let name = c[1].split('.').next().unwrap_or_default();
+        assert!(
+            name.starts_with("AWS::") || params.get(name).is_some() || r.get(name).is_some(),
+            "the dashboard refers to {name}, which the template does not have"
+        );
+    }
+    let filled = refs.replace_all(body, "X");
+    let doc: Value = serde_json::from_str(&filled).expect("the dashboard body is JSON");
+    let widgets = doc["widgets"].as_array().expect("widgets");
+    let titled = |title: &str| {
+        widgets
+            .iter()
+            .find(|w| w["properties"]["title"] == title)
+            .unwrap_or_else(|| panic!("no widget {title:?}"))
+    };
+    let search = regex::Regex::new(
+        r#"^SEARCH\('\{AuditRouter,([A-Za-z,]+)\}(?: Environment="X")? MetricName="([A-Za-z]+)"', '([A-Za-z]+)', (\d+)\)$"#,
+    )
+    .expect("regex");
+    // (widget, metric, dimensions, statistic, period) of every SEARCH.
+    let mut searches = Vec::new();
+    for w in widgets {
+        for m in w["properties"]["metrics"].as_array().into_iter().flatten() {
+            if let Some(expr) = m[0]["expression"].as_str() {
+                let c = search
+                    .captures(expr)
+                    .unwrap_or_else(|| panic!("an unexpected expression: {expr}"));
+                let dims: Vec<&str> = c.get(1).map_or("", |d| d.as_str()).split(',').collect();
+                assert_published(&c[2], &dims);
+                searches.push((
+                    w["properties"]["title"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    c[2].to_owned(),
+                    dims.join(","),
+                    c[3].to_owned(),
+                    c[4].to_owned(),
+                ));
+            }
+        }
+    }
+    let has = |title: &str, metric: &str, dims: &str, stat: &str| {
+        assert!(
+            searches.iter().any(|(t, m, d, s, p)| t == title
+                && m == metric
+                && d == dims
+                && s == stat
+                && p == "86400"),
+            "{title}: {metric} by {dims}, {stat} per day: {searches:#?}"
+        );
+    };
+    has(
+        "Findings per day by status and environment",
+        "Findings",
+        "Environment,Status",
+        "Sum",
+    );
+    has(
+        "Deliveries per sink per day",
+        "Delivered",
+        "Environment,Sink",
+        "Sum",
+    );
+    has(
+        "Failures per sink per day",
+        "Failed",
+        "Environment,Sink",
+        "Sum",
+    );
+    has(
+        "Reports processed per day",
+        "ReportItems",
+        "Environment,Report",
+        "SampleCount",
+    );
+    assert_eq!(
+        titled("Findings per day by status and environment")["properties"]["period"],
+        86400
+    );
+    // The last report summaries, from the function's log.
+    let logs = titled("Last report summaries");
+    assert_eq!(logs["type"], "log");
+    let q = logs["properties"]["query"].as_str().expect("query");
+    assert!(
+        q.starts_with("SOURCE 'X' |") && q.contains(r#"filter message = "report summary""#),
+        "{q}"
+    );
+    assert!(
+        body.contains("SOURCE '${RouterLogGroup}'"),
+        "the function's log group"
+    );
+}

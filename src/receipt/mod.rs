@@ -59,6 +59,17 @@ pub fn lease_outlasting(timeout: std::time::Duration) -> std::time::Duration {
     DEFAULT_LEASE.max(timeout + std::time::Duration::from_secs(30))
 }
 
+/// The receipts of `send --receipts URI --timeout SECONDS`: a lease outlasting the deliveries
+/// ([`lease_outlasting`]).
+pub fn store_for_send(
+    client: aws_sdk_s3::Client,
+    uri: &str,
+    timeout_secs: u64,
+) -> Result<ReceiptStore, ReceiptError> {
+    let lease = lease_outlasting(std::time::Duration::from_secs(timeout_secs));
+    ReceiptStore::from_uri(client, uri, lease)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiptError {
     #[error("invalid receipts location {uri:?}: {reason} (expected s3://bucket/prefix)")]

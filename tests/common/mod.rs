@@ -5,6 +5,7 @@
 //! Each test binary compiles this module on its own and uses only part of it.
 #![allow(dead_code, unused_imports)]
 
+pub mod emf;
 pub use audit_router_test_support::{moto, services, sinks, slack};
 
 use std::path::PathBuf;

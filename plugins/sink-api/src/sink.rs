@@ -95,6 +95,12 @@ pub struct Payload {
     /// `invalid_blocks`), so the destination is never left with nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
+    /// How many of the digest's findings this message counts as not listed (its "…and N more"):
+    /// over the messages of one rendering these add up to the findings none of them lists, for
+    /// the service's limits or the digest's bound on kept findings ([`Payload::set_omitted`]).
+    /// `None` when the sink does not say (the router then counts the digest's own `omitted`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub omitted: Option<u64>,
 }
 
 impl Payload {
@@ -108,6 +114,16 @@ impl Payload {
             part: 1,
             parts: 1,
             fallback: None,
+            omitted: None,
+        }
+    }
+
+    /// Records on the messages of one rendering that `omitted` of the digest's findings are
+    /// listed in none of them: the count on the last message, 0 on the others.
+    pub fn set_omitted(payloads: &mut [Payload], omitted: u64) {
+        let last = payloads.len().saturating_sub(1);
+        for (i, p) in payloads.iter_mut().enumerate() {
+            p.omitted = Some(if i == last { omitted } else { 0 });
         }
     }
 

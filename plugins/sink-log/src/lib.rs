@@ -212,6 +212,10 @@ impl Sink for LogSink {
             }
         }
         Payload::number(&mut out);
+        // Every kept finding has its line: only the digest's bound on kept findings omits any.
+        for (i, p) in out.iter_mut().enumerate() {
+            p.omitted = Some(if i == 0 { digest.omitted } else { 0 });
+        }
         Ok(out)
     }
 

@@ -198,6 +198,8 @@ struct Rendered {
     messages: Vec<Vec<Block>>,
     /// The body of the minimal fallback message (title, counts, report link).
     summary: String,
+    /// Findings of the digest no message lists (the tail block's "…and N more").
+    omitted: u64,
 }
 
 impl SlackSink {
@@ -292,6 +294,7 @@ impl SlackSink {
             title,
             messages,
             summary,
+            omitted: shown.omitted,
         })
     }
 
@@ -383,6 +386,7 @@ impl SlackSink {
             out.push(payload);
         }
         Payload::number(&mut out);
+        Payload::set_omitted(&mut out, r.omitted);
         Ok(out)
     }
 

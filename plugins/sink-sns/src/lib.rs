@@ -245,6 +245,9 @@ impl SnsSink {
         p.part = part;
         p.parts = parts;
         p.attributes = self.attributes(digest, ctx, part, parts);
+        // The findings this message counts as "…and N more": a part of a split digest carries
+        // the digest's count on its last part only (`Digest::chunks`), so the parts add up.
+        p.omitted = Some(digest.omitted);
         Ok(p)
     }
 

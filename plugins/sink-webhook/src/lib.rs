@@ -453,7 +453,11 @@ impl WebhookSink {
     ) -> Result<Vec<Payload>, SinkError> {
         let fit = fit_digest(digest, |d| self.render_one(d, ctx, 1, 1), |b| self.fits(b))?;
         match fit {
-            Ok((body, _)) => Ok(vec![self.payload(body)]),
+            Ok((body, listed)) => {
+                let mut out = vec![self.payload(body)];
+                Payload::set_omitted(&mut out, digest.total.saturating_sub(listed as u64));
+                Ok(out)
+            }
             Err(body) => Err(self.too_big(&body)),
         }
     }
@@ -497,7 +501,7 @@ impl WebhookSink {
             bodies = render_parts(per_part, digest)?;
         }
         if bodies.len() <= self.max_messages {
-            return Ok(self.payloads(bodies));
+            return Ok(self.payloads(bodies, digest.omitted));
         }
         // Too many parts: list what `max_messages` parts hold; the last part counts the rest
         // ("omitted"), which makes it a little longer, so shrink it until it fits.
@@ -505,7 +509,7 @@ impl WebhookSink {
         loop {
             let bodies = render_parts(per_part, &digest.limited(keep))?;
             if fits(&bodies) && bodies.len() <= self.max_messages {
-                return Ok(self.payloads(bodies));
+                return Ok(self.payloads(bodies, digest.limited(keep).omitted));
             }
             if keep == 0 {
                 return self.render_truncated(digest, ctx);
@@ -518,9 +522,11 @@ impl WebhookSink {
         Payload::new(None, body, self.content_type.clone())
     }
 
-    fn payloads(&self, bodies: Vec<String>) -> Vec<Payload> {
+    /// The numbered messages of one rendering that leaves `omitted` findings unlisted.
+    fn payloads(&self, bodies: Vec<String>, omitted: u64) -> Vec<Payload> {
         let mut out: Vec<Payload> = bodies.into_iter().map(|b| self.payload(b)).collect();
         Payload::number(&mut out);
+        Payload::set_omitted(&mut out, omitted);
         out
     }
 

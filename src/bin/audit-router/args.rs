@@ -76,6 +76,9 @@ pub(crate) struct SourceArgs {
     /// Report files or s3://bucket/key URIs.
     #[arg(value_name = "SOURCE")]
     pub(crate) sources: Vec<String>,
+    /// No progress line on stderr (drawn only on a terminal: source, bytes read, findings routed).
+    #[arg(long, short = 'q')]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -159,6 +162,10 @@ pub(crate) struct SendArgs {
     /// report only to the sinks its receipt does not show as delivered, and record the outcomes.
     #[arg(long, value_name = "s3://BUCKET/PREFIX")]
     pub(crate) receipts: Option<String>,
+    /// Append CloudWatch embedded-metric-format lines (namespace AuditRouter, one JSON document
+    /// a line: per report, per finding status, per sink) to FILE; `-` writes them to stderr.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) metrics: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

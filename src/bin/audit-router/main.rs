@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use args::{CheckArgs, Cli, Command, DiffArgs, DiffFormat, DryRunArgs, OutputFormat, SendArgs};
 use args::{SendTestArgs, SourceArgs, TestArgs, TestFormat};
 use audit_router::location::ReportLocation;
-use audit_router::receipt::{self, ReceiptStore};
+use audit_router::metrics::{self, EmfOut};
+use audit_router::receipt;
 use audit_router::rules::LoadOptions;
 use audit_router::run::{Batch, RunOptions};
 use audit_router::validate::{self, Checked, Samples};
@@ -99,11 +100,7 @@ async fn prepare(
     aws: bool,
 ) -> Result<Option<(pipeline::Engine, Vec<ReportLocation>)>> {
     let locations = sources::collect(&src.sources, src.event.as_deref(), batch)?;
-    let aws = aws
-        || locations
-            .iter()
-            .any(|l| matches!(l, ReportLocation::S3 { .. }));
-    let aws = if aws {
+    let aws = if aws || sources::any_s3(&locations) {
         Some(pipeline::load_aws_config().await)
     } else {
         None
@@ -126,7 +123,10 @@ async fn dry_run(args: DryRunArgs) -> Result<ExitCode> {
     if let Some(now) = preview::render_time_from_env().map_err(anyhow::Error::msg)? {
         opts.deliver.render.now = now;
     }
-    batch.run(&engine, None, locations, &opts).await;
+    let quiet = args.src.quiet;
+    batch
+        .run_with_progress(&engine, None, locations, &opts, quiet)
+        .await;
     if let Some(dir) = &args.out {
         let written = preview::write_batch(dir, &engine.rules, &batch)?;
         eprintln!(
@@ -152,16 +152,22 @@ async fn send(args: SendArgs) -> Result<ExitCode> {
     let Some((engine, locations)) = prepare(&args.src, &mut batch, true).await? else {
         return Ok(ExitCode::FAILURE);
     };
+    let metrics = args.metrics.as_deref().map(EmfOut::open).transpose()?;
     let opts = RunOptions::for_send(Duration::from_secs(args.timeout));
     let store = match &args.receipts {
         Some(uri) => {
             let s3 = engine.s3.clone().context("--receipts: no S3 client")?;
-            let lease = receipt::lease_outlasting(Duration::from_secs(args.timeout));
-            Some(ReceiptStore::from_uri(s3, uri, lease).context("--receipts")?)
+            Some(receipt::store_for_send(s3, uri, args.timeout).context("--receipts")?)
         }
         None => None,
     };
-    batch.run(&engine, store.as_ref(), locations, &opts).await;
+    let quiet = args.src.quiet;
+    batch
+        .run_with_progress(&engine, store.as_ref(), locations, &opts, quiet)
+        .await;
+    if let Some(out) = &metrics {
+        metrics::emit_batch(out, &batch, engine.rules.environment_of(None));
+    }
     match args.format {
         OutputFormat::Json => println!(
             "{}",
@@ -223,15 +229,14 @@ fn rules_test(args: TestArgs) -> Result<ExitCode> {
 async fn diff(args: DiffArgs) -> Result<ExitCode> {
     use routediff::RulesSource;
     let opts = load_options(!args.no_env, args.environment.clone())?;
-    let new = routediff::load_side(&RulesSource::File(args.rules.clone()), &opts);
-    let base = routediff::load_side(&RulesSource::parse(&args.base), &opts);
-    let (new, base) = match (new, base) {
-        (Ok(new), Ok(base)) => (new, base),
-        (new, base) => {
-            let errors = [new.err(), base.err()].into_iter().flatten();
-            errors
-                .flat_map(|e| e.diagnostics)
-                .for_each(|d| eprintln!("{d}"));
+    let sides = (
+        RulesSource::File(args.rules.clone()),
+        RulesSource::parse(&args.base),
+    );
+    let (new, base) = match routediff::load_sides(&sides.0, &sides.1, &opts) {
+        Ok(sides) => sides,
+        Err(diagnostics) => {
+            diagnostics.iter().for_each(|d| eprintln!("{d}"));
             return Ok(ExitCode::from(2));
         }
     };
