@@ -33,6 +33,7 @@ use super::scan;
 use super::schema::Schema;
 use super::{Ctx, ReportError};
 use crate::{FindingView, RawItem, ReportTemplate};
+use std::borrow::Cow;
 use std::io::{self, Read};
 
 /// Nesting allowed inside an item before the streaming reader takes over (its own limit, 128
@@ -397,6 +398,26 @@ impl<'b> Scan<'b> {
 struct KnownAt {
     key: Vec<u8>,
     slot: Option<usize>,
+    /// The interned key ([`schema::known_key`](super::schema::known_key)), for
+    /// [`raw_item`].
+    name: Option<(&'static str, usize)>,
+}
+
+/// The keys of the previous item, for [`scan_item`]: updated by the main scan, only read by
+/// [`raw_item`]'s scan of a kept item.
+enum Known<'k> {
+    Update(&'k mut Vec<KnownAt>),
+    Read(&'k [KnownAt]),
+}
+
+impl Known<'_> {
+    #[inline]
+    fn get(&self, position: usize) -> Option<&KnownAt> {
+        match self {
+            Known::Update(k) => k.get(position),
+            Known::Read(k) => k.get(position),
+        }
+    }
 }
 
 /// What the item scan needs to know about the template.
@@ -432,10 +453,14 @@ impl ViewKeys {
 #[derive(Clone, Copy)]
 struct FieldAt {
     sep_start: usize,
+    /// The key's first byte and its closing quote.
+    key: (usize, usize),
     value_start: usize,
     /// A string's closing quote, or the index after any other value.
     value_end: usize,
     string: bool,
+    /// A string with escapes.
+    escaped: bool,
     slot: Option<usize>,
 }
 
@@ -445,7 +470,7 @@ fn scan_item(
     s: &mut Scan<'_>,
     i: usize,
     view: &ViewKeys,
-    known: &mut Vec<KnownAt>,
+    mut known: Known<'_>,
     slots: &mut [Val; 8],
     fields: &mut Vec<FieldAt>,
 ) -> Scanned<usize> {
@@ -484,18 +509,24 @@ fn scan_item(
                 } else {
                     let key = &b[i + 1..k];
                     let slot = view.slot(key);
-                    let entry = KnownAt {
-                        key: key.to_vec(),
-                        slot,
-                    };
-                    match known.get_mut(position - 1) {
-                        Some(e) => *e = entry,
-                        None => known.push(entry),
+                    if let Known::Update(known) = &mut known {
+                        let entry = KnownAt {
+                            key: key.to_vec(),
+                            slot,
+                            name: std::str::from_utf8(key)
+                                .ok()
+                                .and_then(super::schema::known_key),
+                        };
+                        match known.get_mut(position - 1) {
+                            Some(e) => *e = entry,
+                            None => known.push(entry),
+                        }
                     }
                     (k, slot)
                 }
             }
         };
+        let key = (i + 1, key_end);
         i = s.ws(key_end + 1);
         if s.at(i)? != b':' {
             return Err(Stop::Bad);
@@ -507,9 +538,11 @@ fn scan_item(
         let value_end = if string { end - 1 } else { end };
         fields.push(FieldAt {
             sep_start,
+            key,
             value_start: if string { i + 1 } else { i },
             value_end,
             string,
+            escaped: matches!(value, Val::Escaped(..)),
             slot,
         });
         sep_start = value_end;
@@ -819,29 +852,30 @@ fn next_item(w: &Window, after: Handover, fast: &mut Fast, ctx: &mut Ctx<'_>) ->
     }
     let start = i;
     let mut slots = [Val::Absent; 8];
-    let end = match &fast.view {
+    // The item's end and its number of fields.
+    let (end, field_count) = match &fast.view {
         Some(view) => {
             let mut found = None;
             for (n, layout) in fast.layouts.iter().enumerate() {
                 if let Some(end) = layout.read(&mut s, start, &mut slots)? {
-                    found = Some((n, end));
+                    found = Some((n, end, layout.fields.len()));
                     break;
                 }
             }
             match found {
-                Some((n, end)) => {
+                Some((n, end, count)) => {
                     if n > 0 {
                         // Most recently used first.
                         fast.layouts[..=n].rotate_right(1);
                     }
-                    end
+                    (end, count)
                 }
                 None => {
                     let end = scan_item(
                         &mut s,
                         start,
                         view,
-                        &mut fast.known,
+                        Known::Update(&mut fast.known),
                         &mut slots,
                         &mut fast.fields,
                     )?;
@@ -851,7 +885,7 @@ fn next_item(w: &Window, after: Handover, fast: &mut Fast, ctx: &mut Ctx<'_>) ->
                         fast.layouts.truncate(LAYOUTS - 1);
                         fast.layouts.insert(0, layout);
                     }
-                    end
+                    (end, fast.fields.len())
                 }
             }
         }
@@ -859,14 +893,14 @@ fn next_item(w: &Window, after: Handover, fast: &mut Fast, ctx: &mut Ctx<'_>) ->
         // is needed here.
         None => {
             s.slow = true;
-            s.object(start, 0)?
+            (s.object(start, 0)?, 0)
         }
     };
     let (lines, last_lf) = (s.lines, s.last_lf);
     if s.slow {
         slow_item(&b[start..end], fast, ctx)?;
     } else {
-        fast_item(b, &w.utf8, start, end, &slots, fast, ctx)?;
+        fast_item(b, &w.utf8, start, end, field_count, &slots, fast, ctx)?;
     }
     Ok(Next::Item {
         end,
@@ -877,11 +911,13 @@ fn next_item(w: &Window, after: Handover, fast: &mut Fast, ctx: &mut Ctx<'_>) ->
 
 /// Hands on an item the scan read: its view from the buffer; its owned finding, if one is
 /// asked for, read from its bytes by the reference code.
+#[allow(clippy::too_many_arguments)]
 fn fast_item(
     b: &[u8],
     utf8: &scan::Utf8Prefix,
     start: usize,
     end: usize,
+    field_count: usize,
     slots: &[Val; 8],
     fast: &mut Fast,
     ctx: &mut Ctx<'_>,
@@ -949,21 +985,94 @@ fn fast_item(
         index: ctx.items,
     };
     let make = || {
-        let mut raw = RawItem::new();
-        let mut order = KeyOrder::new();
-        if let Err(e) = json::item_from_slice(bytes, &mut raw, &mut order) {
+        let mut raw = RawItem::with_capacities(field_count + 2, bytes.len());
+        if let Err(problem) = raw_item(text, view_keys, &fast.known, field_count, &mut raw) {
             // Not reached: the scan accepts only what the reference reader accepts (the
             // differential tests and the fuzz targets hold it to that).
             tracing::error!(
-                error = %e,
+                problem,
                 index = view.index,
-                "the JSON fast path accepted an item the reference reader does not"
+                "the JSON fast path accepted an item it cannot read again"
             );
         }
         schema.finding_from(&view, raw)
     };
     (ctx.each)(&super::Item { view, make: &make });
     ctx.items += 1;
+    Ok(())
+}
+
+/// Reads the item `bytes` (one the scan accepted, and read without `slow`) into `raw`, field
+/// for field as the reference reader's `fill_raw` does: known keys interned, a key's first
+/// occurrence kept in place with its last value, strings as text (escaped ones decoded),
+/// other values as serde makes them. Runs for the findings a digest keeps only.
+fn raw_item(
+    item: &str,
+    view: &ViewKeys,
+    known: &[KnownAt],
+    field_count: usize,
+    raw: &mut RawItem,
+) -> Result<(), &'static str> {
+    use super::schema::{self, Kind};
+    use serde_json::Value;
+    let bytes = item.as_bytes();
+    let mut s = Scan::new(bytes);
+    let (mut slots, mut fields) = ([Val::Absent; 8], Vec::with_capacity(field_count));
+    let end = scan_item(&mut s, 0, view, Known::Read(known), &mut slots, &mut fields)
+        .map_err(|_| "the item does not scan")?;
+    if end != bytes.len() || s.slow {
+        return Err("the item is not one the scan reads");
+    }
+    // Known keys seen so far, by known-key index (see `fill_raw`).
+    let mut seen: u128 = 0;
+    for (position, f) in fields.iter().enumerate() {
+        let key = item.get(f.key.0..f.key.1).ok_or("a key is not text")?;
+        // A string is kept as text (as `FieldSeed::put_text`), anything else as its value.
+        let (text, value): (Option<Cow<str>>, Option<Value>) = if f.string {
+            let text = if f.escaped {
+                let token = &bytes[f.value_start - 1..f.value_end + 1];
+                Cow::Owned(
+                    serde_json::from_slice::<String>(token)
+                        .map_err(|_| "a string does not decode")?,
+                )
+            } else {
+                Cow::Borrowed(
+                    item.get(f.value_start..f.value_end)
+                        .ok_or("a string is not text")?,
+                )
+            };
+            (Some(text), None)
+        } else {
+            let v = serde_json::from_slice::<Value>(&bytes[f.value_start..f.value_end])
+                .map_err(|_| "a value does not parse")?;
+            (None, Some(v))
+        };
+        // The interned key, as the scan's cache found it for this position.
+        let name = match known.get(position) {
+            Some(k) if k.key == key.as_bytes() => k.name,
+            _ => schema::known_key(key),
+        };
+        match name {
+            Some((k, i)) => {
+                let distinct = i < 128 && seen & (1u128 << i) == 0;
+                if i < 128 {
+                    seen |= 1u128 << i;
+                }
+                match (text, value) {
+                    (Some(t), _) if distinct => raw.push_text_static(k, &t, Kind::Text),
+                    (Some(t), _) => raw.insert_text_static(k, &t),
+                    (None, Some(v)) if distinct => raw.push_distinct_static(k, v),
+                    (None, Some(v)) => raw.insert_static(k, v),
+                    (None, None) => {}
+                }
+            }
+            None => match (text, value) {
+                (Some(t), _) => raw.insert_text(key, &t),
+                (None, Some(v)) => raw.insert(key, v),
+                (None, None) => {}
+            },
+        }
+    }
     Ok(())
 }
 
