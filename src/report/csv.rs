@@ -311,31 +311,40 @@ fn fast_row(
     let Some(all) = text else {
         return false;
     };
-    // Field `i`'s content, still with its doubled quotes if it has them.
+    // Field `i`'s content, still with its doubled quotes if it has them (a field lies in its
+    // record, next to ASCII punctuation: `get` never fails, and costs no panic if it did).
     let content = |i: usize| -> Option<(&str, bool)> {
         let (s, e, doubled) = spans.field(i)?;
         Some((
-            all.get(s.checked_sub(start)?..e.checked_sub(start)?)?,
+            all.get(s.wrapping_sub(start)..e.wrapping_sub(start))?,
             doubled,
         ))
     };
-    decoded.clear();
-    let mut ranges = [const { None }; 8];
+    let mut slots: [Option<&str>; 8] = [None; 8];
+    let mut doubled = false;
     for &(col, slot) in view_cols {
-        if let Some((text, true)) = content(col) {
-            let v = undouble(text);
-            ranges[slot] = Some(decoded.len()..decoded.len() + v.len());
-            decoded.push_str(&v);
+        match content(col) {
+            Some(("", _)) | None => {}
+            Some((text, false)) => slots[slot] = Some(text),
+            Some((_, true)) => doubled = true,
         }
     }
-    let decoded = &*decoded;
-    let mut slots: [Option<&str>; 8] = [None; 8];
-    for &(col, slot) in view_cols {
-        slots[slot] = match content(col) {
-            Some(("", _)) | None => None,
-            Some((text, false)) => Some(text),
-            Some((_, true)) => ranges[slot].clone().and_then(|r| decoded.get(r)),
-        };
+    // A view field with doubled quotes (rare): decoded into one buffer, borrowed.
+    if doubled {
+        decoded.clear();
+        let mut ranges = [const { None }; 8];
+        for &(col, slot) in view_cols {
+            if let Some((text, true)) = content(col) {
+                let v = undouble(text);
+                ranges[slot] = Some(decoded.len()..decoded.len() + v.len());
+                decoded.push_str(&v);
+            }
+        }
+        for (slot, range) in ranges.into_iter().enumerate() {
+            if let Some(r) = range {
+                slots[slot] = decoded.get(r);
+            }
+        }
     }
     let [
         framework,

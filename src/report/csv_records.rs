@@ -664,6 +664,75 @@ mod tests {
         }
     }
 
+    /// Fields of every form CSV has, for long records.
+    fn field() -> impl Strategy<Value = Vec<u8>> {
+        let text = proptest::collection::vec(
+            prop_oneof![
+                8 => Just(b'a'),
+                1 => Just(b','),
+                1 => Just(b'\n'),
+                1 => Just(b'\r'),
+                1 => Just(0xc3u8),
+                1 => Just(0xa9u8),
+            ],
+            0..40,
+        );
+        prop_oneof![
+            // Quoted, quotes doubled inside.
+            6 => (text.clone(), proptest::collection::vec(0usize..40, 0..3)).prop_map(|(t, at)| {
+                let mut v = t;
+                for a in at {
+                    let a = a.min(v.len());
+                    v.splice(a..a, *b"\"\"");
+                }
+                [&b"\""[..], &v, b"\""].concat()
+            }),
+            // Plain, with no delimiter.
+            3 => "[a-z0-9 ]{0,30}".prop_map(String::into_bytes),
+            // Rare forms: a quote inside a plain value, text after a closing quote, a lone
+            // quote.
+            1 => prop_oneof![
+                Just(b"a\"b".to_vec()),
+                Just(b"\"a\"b".to_vec()),
+                Just(b"\"".to_vec()),
+                Just(b"\"\"\"".to_vec()),
+            ],
+        ]
+    }
+
+    fn records() -> impl Strategy<Value = Vec<u8>> {
+        let record = proptest::collection::vec(field(), 1..12).prop_map(|f| f.join(&b","[..]));
+        let end = prop_oneof![
+            Just(&b"\n"[..]),
+            Just(&b"\r\n"[..]),
+            Just(&b"\r"[..]),
+            Just(&b"\n\n"[..])
+        ];
+        proptest::collection::vec((record, end), 1..30).prop_map(|rs| {
+            rs.into_iter()
+                .flat_map(|(r, e)| [r, e.to_vec()])
+                .flatten()
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1500))]
+        /// Long records of every form, across buffer refills: in place where they can be, by
+        /// the copy where not, always the `csv` crate's records.
+        #[test]
+        fn long_records_read_in_place_like_the_csv_crate(input in records(), cut in any::<usize>()) {
+            for input in [&input[..], &input[..cut % (input.len() + 1)]] {
+                let expected = csv_crate(input);
+                for (capacity, step) in [(BUFFER, usize::MAX), (BUFFER, 100), (200, 1000)] {
+                    let (got, unterminated, _) = ours_in_place(input, capacity, step);
+                    prop_assert_eq!(&got, &expected, "capacity {}, step {}", capacity, step);
+                    prop_assert_eq!(unterminated, ends_in_quotes(input));
+                }
+            }
+        }
+    }
+
     #[test]
     fn audit_manager_records_are_read_in_place() {
         let input = b"\"A\",\"B\"\r\n\"x, \"\"y\"\"\",\"line\nbreak\"\r\n,plain\n";
@@ -671,6 +740,18 @@ mod tests {
         assert_eq!(got, csv_crate(input));
         assert!(!unterminated);
         assert_eq!(in_place, 3);
+        // Long quoted fields with commas, line breaks and doubled quotes: all read in place.
+        let mut long = Vec::new();
+        for i in 0..200 {
+            let pad = "x".repeat(i % 67);
+            long.extend_from_slice(
+                format!("\"{pad}\",\"a, \"\"b\"\"\nc{pad}, d\",\"{i}\",plain{i}\r\n").as_bytes(),
+            );
+        }
+        let (got, unterminated, in_place) = ours_in_place(&long, BUFFER, usize::MAX);
+        assert_eq!(got, csv_crate(&long));
+        assert!(!unterminated);
+        assert_eq!(in_place, 200);
     }
 
     #[test]

@@ -25,7 +25,8 @@ pub(super) fn json_string_stop(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// The first `i' >= i` with `b[i']` equal to `x` or `y`, or `None` (a CSV quoted field's scan
-/// for its closing quote or a line feed, which counts a line).
+/// for its closing quote or a line feed, which counts a line). Inline SSE2 on x86_64 (no call
+/// for a 20-byte field); `memchr2` elsewhere (NEON on arm64).
 #[inline]
 pub(super) fn find2(x: u8, y: u8, b: &[u8], i: usize) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
@@ -34,7 +35,7 @@ pub(super) fn find2(x: u8, y: u8, b: &[u8], i: usize) -> Option<usize> {
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        swar::find2(x, y, b, i)
+        memchr::memchr2(x, y, b.get(i..)?).map(|k| i + k)
     }
 }
 
@@ -202,6 +203,7 @@ pub(super) mod swar {
         super::tail(b, i, super::is_json_string_stop)
     }
 
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     #[inline]
     pub fn find2(x: u8, y: u8, b: &[u8], mut i: usize) -> Option<usize> {
         while let Some(v) = word(b, i) {
