@@ -205,7 +205,7 @@ pub fn route_report<R: Read>(
                 }
             }
         }
-        grouper.push_view(&view, &make, &routing, rule_names);
+        grouper.push_view_ids(&view, &memo.value_ids(), &make, &routing, rule_names);
     };
     let info = report::read_report_items(
         input,

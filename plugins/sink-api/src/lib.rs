@@ -17,7 +17,7 @@ pub mod strmap;
 pub mod template;
 pub mod text;
 
-pub use digest::{Digest, DigestBuilder, Group, SourceInfo};
+pub use digest::{Digest, DigestBuilder, Group, SourceInfo, ValueIds};
 pub use model::{Finding, FindingView, MATCH_FIELDS, RawItem, ReportTemplate};
 pub use recording::RecordingSink;
 pub use secret::{LazySecret, Secret, SecretError, SecretRef, SecretSource, StaticSecrets};
