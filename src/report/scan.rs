@@ -251,17 +251,37 @@ mod sse2 {
         _mm_set1_epi8,
     };
 
-    /// 16 bytes of `b` from `i`, if there are that many.
+    /// The first byte at or after `i` whose lane `classify` marks (one bit per byte, as
+    /// `_mm_movemask_epi8` gives them), 16 bytes at a time; the last few bytes through one
+    /// load that overlaps the bytes already seen (their bits shifted out).
     #[inline(always)]
-    fn load(b: &[u8], i: usize) -> Option<__m128i> {
-        let chunk = b.get(i..)?.first_chunk::<16>()?;
-        // SAFETY: `chunk` is 16 readable bytes; `_mm_loadu_si128` has no alignment
-        // requirement, and SSE2 is always available on x86_64.
-        Some(unsafe { _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>()) })
+    fn first_marked(b: &[u8], mut i: usize, classify: impl Fn(__m128i) -> u32) -> Option<usize> {
+        let len = b.len();
+        while i + 16 <= len {
+            // SAFETY: `i + 16 <= len`: 16 readable bytes; no alignment needed.
+            let v = unsafe { _mm_loadu_si128(b.as_ptr().add(i).cast::<__m128i>()) };
+            let mask = classify(v);
+            if mask != 0 {
+                return Some(i + mask.trailing_zeros() as usize);
+            }
+            i += 16;
+        }
+        if i >= len {
+            return None;
+        }
+        if len >= 16 {
+            let start = len - 16;
+            // SAFETY: `start + 16 == len`.
+            let v = unsafe { _mm_loadu_si128(b.as_ptr().add(start).cast::<__m128i>()) };
+            // `i - start < 16`: the lanes before `i` are shifted out.
+            let mask = classify(v) >> (i - start);
+            return (mask != 0).then(|| i + mask.trailing_zeros() as usize);
+        }
+        None
     }
 
     #[inline]
-    pub fn json_string_stop(b: &[u8], mut i: usize) -> Option<usize> {
+    pub fn json_string_stop(b: &[u8], i: usize) -> Option<usize> {
         // SAFETY (every intrinsic below): SSE2 is part of the x86_64 baseline; these are
         // register operations with no memory access.
         let (q, bs, ctl) = unsafe {
@@ -271,59 +291,55 @@ mod sse2 {
                 _mm_set1_epi8(0x1f),
             )
         };
-        while let Some(x) = load(b, i) {
-            let mask = unsafe {
-                // min(x, 0x1f) == x exactly for the bytes <= 0x1f (unsigned).
-                let m = _mm_or_si128(
-                    _mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
-                    _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x),
-                );
-                _mm_movemask_epi8(m) as u32
-            };
-            if mask != 0 {
-                return Some(i + mask.trailing_zeros() as usize);
-            }
-            i += 16;
+        if b.len() < 16 {
+            return super::swar::json_string_stop(b, i);
         }
-        super::swar::json_string_stop(b, i)
+        first_marked(b, i, |x| unsafe {
+            // min(x, 0x1f) == x exactly for the bytes <= 0x1f (unsigned).
+            let m = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
+                _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x),
+            );
+            _mm_movemask_epi8(m) as u32
+        })
     }
 
     #[inline]
     pub fn chunks_equal(a: &[u8], b: &[u8], len: usize) -> bool {
-        let mut k = 0;
-        while let (Some(x), Some(y)) = (load(a, k), load(b, k)) {
-            // SAFETY: SSE2 is part of the x86_64 baseline; register operations only.
-            let eq = unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) as u32 };
-            let want = if len - k >= 16 {
-                0xffff
-            } else {
-                (1u32 << (len - k)) - 1
-            };
-            if eq & want != want {
+        let chunks = a.len().min(b.len()) / 16;
+        if len == 0 || chunks * 16 < len {
+            return len == 0;
+        }
+        let eq = |c: usize| -> u32 {
+            // SAFETY: `c < chunks`: both slices hold the 16 bytes at `16 * c`; SSE2 is part of
+            // the x86_64 baseline.
+            unsafe {
+                let x = _mm_loadu_si128(a.as_ptr().add(16 * c).cast::<__m128i>());
+                let y = _mm_loadu_si128(b.as_ptr().add(16 * c).cast::<__m128i>());
+                _mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) as u32
+            }
+        };
+        // The chunks before the last must match in full, the last in its first bytes.
+        let last = (len - 1) / 16;
+        for c in 0..last {
+            if eq(c) != 0xffff {
                 return false;
             }
-            k += 16;
-            if k >= len {
-                return true;
-            }
         }
-        len <= k
+        let want = (1u32 << (len - 16 * last)) - 1;
+        eq(last) & want == want
     }
 
     #[inline]
-    pub fn find2(x: u8, y: u8, b: &[u8], mut i: usize) -> Option<usize> {
+    pub fn find2(x: u8, y: u8, b: &[u8], i: usize) -> Option<usize> {
         // SAFETY: as above.
         let (vx, vy) = unsafe { (_mm_set1_epi8(x as i8), _mm_set1_epi8(y as i8)) };
-        while let Some(v) = load(b, i) {
-            let mask = unsafe {
-                _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, vx), _mm_cmpeq_epi8(v, vy))) as u32
-            };
-            if mask != 0 {
-                return Some(i + mask.trailing_zeros() as usize);
-            }
-            i += 16;
+        if b.len() < 16 {
+            return super::swar::find2(x, y, b, i);
         }
-        super::swar::find2(x, y, b, i)
+        first_marked(b, i, |v| unsafe {
+            _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, vx), _mm_cmpeq_epi8(v, vy))) as u32
+        })
     }
 }
 
