@@ -395,8 +395,66 @@ pub fn route_rules_memo(
         memo.allowed = vec![0; index.words];
     }
     let (candidates, allowed) = (&mut memo.candidates[..], &mut memo.allowed[..]);
-    index.all_candidates(candidates);
     memo.ids = [None; MATCH_FIELDS.len()];
+    if let [only] = candidates {
+        // Up to 64 rules (most rule files): the sets are single words, ANDed in a register,
+        // and the finding's fields read from an array (no per-field dispatch).
+        let values: [Option<&str>; MATCH_FIELDS.len()] = [
+            Some(finding.report.name()),
+            finding.framework,
+            finding.control,
+            finding.status,
+            finding.account,
+            finding.region,
+            Some(finding.environment),
+            finding.resource_type,
+            finding.resource,
+            finding.job_id,
+        ];
+        let mut left = index.mask(0);
+        for (ix, table) in index.fields.iter().zip(memo.tables.iter_mut()) {
+            let field = ix.field;
+            if !is_repeating(field) {
+                continue;
+            }
+            let bits = match values.get(field).copied().flatten() {
+                Some(v) => match table.get(v) {
+                    Some((id, bits)) => {
+                        memo.ids[field] = Some(*id);
+                        bits.first().copied().unwrap_or(0)
+                    }
+                    None => {
+                        ix.allowed(Some(v), allowed);
+                        if let Some(p) = &ix.patterns {
+                            p.allow_matches(v, allowed);
+                        }
+                        if memo.values < RouteMemo::MAX_VALUES
+                            && let Ok(id) = u32::try_from(table.len())
+                        {
+                            table.insert(v, (id, allowed.to_vec().into_boxed_slice()));
+                            memo.values += 1;
+                            memo.ids[field] = Some(id);
+                        }
+                        allowed.first().copied().unwrap_or(0)
+                    }
+                },
+                None => {
+                    ix.allowed(None, allowed);
+                    allowed.first().copied().unwrap_or(0)
+                }
+            };
+            left &= bits;
+            if left == 0 {
+                return;
+            }
+        }
+        *only = left;
+        if narrow_by(index, finding, |f| !is_repeating(f), candidates, allowed) {
+            finish(index, rules, finding, candidates, allowed, out, REPEATING);
+        }
+        return;
+    }
+    index.all_candidates(candidates);
     for (ix, table) in index.fields.iter().zip(memo.tables.iter_mut()) {
         if !is_repeating(ix.field) {
             continue;
