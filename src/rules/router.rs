@@ -342,6 +342,9 @@ pub struct RouteMemo {
     /// Per match field, the number of the last routed finding's value, where the memo looked
     /// it up (see [`RouteMemo::value_ids`]).
     ids: [Option<u32>; MATCH_FIELDS.len()],
+    /// The `report` field's last template and its entry (a report's findings all share one
+    /// template: no lookup per finding).
+    report: Option<(crate::ReportTemplate, u32, u64)>,
     /// The candidate and allowed bit sets, reused from finding to finding.
     candidates: Vec<u64>,
     allowed: Vec<u64>,
@@ -417,6 +420,17 @@ pub fn route_rules_memo(
             if !is_repeating(field) {
                 continue;
             }
+            if field == 0
+                && let Some((template, id, bits)) = memo.report
+                && template == finding.report
+            {
+                memo.ids[0] = Some(id);
+                left &= bits;
+                if left == 0 {
+                    return;
+                }
+                continue;
+            }
             let bits = match values.get(field).copied().flatten() {
                 Some(v) => match table.get(v) {
                     Some((id, bits)) => {
@@ -443,6 +457,11 @@ pub fn route_rules_memo(
                     allowed.first().copied().unwrap_or(0)
                 }
             };
+            if field == 0
+                && let Some(id) = memo.ids[0]
+            {
+                memo.report = Some((finding.report, id, bits));
+            }
             left &= bits;
             if left == 0 {
                 return;
