@@ -270,7 +270,7 @@ pub(super) fn read(
         };
         // Only for the findings that are kept: every field copied into the item's one text
         // buffer (values are made only if asked for).
-        let make = || {
+        let make = |view: &FindingView<'_>| {
             let mut raw = RawItem::with_capacities(columns.len() + 2, all.len());
             for (i, column) in columns.iter().enumerate() {
                 let text = record.range(i).and_then(|r| all.get(r)).unwrap_or_default();
@@ -280,7 +280,7 @@ pub(super) fn read(
                     Column::Skip => {}
                 }
             }
-            schema.finding_from(&view, raw)
+            schema.finding_from(view, raw)
         };
         (ctx.each)(&super::Item { view, make: &make });
         ctx.items += 1;
@@ -356,22 +356,9 @@ fn fast_row(
         resource,
         job_id,
     ] = slots;
-    let view = FindingView {
-        report: schema.template,
-        framework,
-        control,
-        status,
-        account,
-        region,
-        environment: "",
-        resource_type,
-        resource,
-        job_id,
-        index: ctx.items,
-    };
     // Only for the findings that are kept: every field copied into the item's one text
     // buffer (values are made only if asked for).
-    let make = || {
+    let make = |view: &FindingView<'_>| {
         let mut raw = RawItem::with_capacities(columns.len() + 2, all.len());
         for (i, column) in columns.iter().enumerate() {
             let (text, doubled) = content(i).unwrap_or_default();
@@ -388,9 +375,25 @@ fn fast_row(
                 Column::Skip => {}
             }
         }
-        schema.finding_from(&view, raw)
+        schema.finding_from(view, raw)
     };
-    (ctx.each)(&super::Item { view, make: &make });
+    let item = super::Item {
+        view: FindingView {
+            report: schema.template,
+            framework,
+            control,
+            status,
+            account,
+            region,
+            environment: "",
+            resource_type,
+            resource,
+            job_id,
+            index: ctx.items,
+        },
+        make: &make,
+    };
+    (ctx.each)(&item);
     ctx.items += 1;
     true
 }

@@ -11,7 +11,7 @@ use super::input::{Origin, Prepared};
 use super::limit::Region;
 use super::schema::{self, ItemProblem, Kind, Schema};
 use super::{Ctx, Format, ReportError};
-use crate::{RawItem, ReportTemplate};
+use crate::{FindingView, RawItem, ReportTemplate};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -177,7 +177,7 @@ pub(super) fn emit_raw(
     let source_name = || ctx.source_name.to_string();
     match schema.view(raw, index, true) {
         Ok(view) => {
-            let make = || schema.finding_from(&view, raw.clone());
+            let make = |view: &FindingView<'_>| schema.finding_from(view, raw.clone());
             (ctx.each)(&super::Item { view, make: &make });
             ctx.items += 1;
             Ok(())

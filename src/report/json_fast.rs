@@ -2,29 +2,34 @@
 //!
 //! Routing needs eight fields of an item (its [`FindingView`]); serde built every field of
 //! every item as it went. Here each item is scanned once: strings run to their closing quote
-//! 16 bytes at a time ([`super::scan`]), the keys of the view are recognised (one comparison
-//! against the key the previous item had at the same position), their values borrowed from
-//! the buffer, and everything else validated as JSON and skipped. The item's UTF-8 is checked
-//! once (simdutf8). An owned [`Finding`](crate::Finding) — only for the few findings a digest
-//! keeps — is made by the reference reader's own code from the item's bytes
-//! ([`json::item_from_slice`]), so its fields are exactly what the serde reader builds.
+//! 16 bytes at a time ([`super::scan`]); an item shaped like an earlier one — the same keys in
+//! the same order, the same whitespace — is read by comparing those bytes a chunk at a time
+//! ([`Layout`]), any other by a key-by-key scan (one comparison against the key the previous
+//! item had at the same position); the view's values are borrowed from the buffer and
+//! everything else is validated as JSON and skipped. The buffer's UTF-8 is checked once per
+//! refill ([`scan::Utf8Prefix`]). An owned [`Finding`](crate::Finding) — only for the few
+//! findings a digest keeps — is built from the item's bytes by [`raw_item`], field for field
+//! as the serde reader's `fill_raw` builds it.
 //!
 //! What the scan accepts it validates completely, so it accepts exactly what the reference
 //! reader accepts: whitespace, strings (escapes, surrogate pairs, no raw control
 //! characters), `true`/`false`/`null`, integers of up to 18 digits, objects and arrays up to
 //! [`MAX_DEPTH`] levels inside an item. Anything else goes back to the reference reader:
-//! - an item with an escaped key or value, another kind of number, or a first item (which
-//!   picks the template) is read by [`json::item_from_slice`] from its bytes;
+//! - an item with an escaped key, another kind of number, or the first item (which picks the
+//!   template) is read by [`json::item_from_slice`] from its bytes;
 //! - anything else — any error, a report with other top-level keys, nesting deeper than
 //!   [`MAX_DEPTH`] — hands the rest of the report to the streaming serde reader
 //!   ([`json::read_from`]), at the start of the report or right after the last item handed on.
 //!   Its input then starts with a made-up prefix that puts it in the same state (inside
 //!   `reportItems`) at the same line and column, so its errors carry the positions the
-//!   reference reader gives them on the whole report.
+//!   reference reader gives them on the whole report. (On a report written on one line that
+//!   prefix is as many spaces as the column: a hand-over near the end of a large compact
+//!   report costs one pass over them.)
 //!
-//! The report is read in requests of [`json::BUFFER`] bytes, each made only when the buffered
-//! bytes are used up, as the serde reader's `BufReader` does, so the size limits
-//! ([`super::limit`]) trip at the same item.
+//! The report is read in requests of [`json::BUFFER`] bytes, each made when the buffered bytes
+//! are used up, as the serde reader's `BufReader` does; for a source that fills each request
+//! (a file, decoded gzip) the size limits ([`super::limit`]) trip at the same item
+//! (`tests/fast_readers.rs` checks it).
 
 use super::input::Prepared;
 use super::json::{self, KeyOrder, Resume};
@@ -954,10 +959,10 @@ fn fast_item(
     }
     let decoded = &fast.decoded;
     let mut fields: [Option<&str>; 8] = [None; 8];
-    for ((field, value), range) in fields.iter_mut().zip(slots).zip(ranges) {
+    for ((field, value), range) in fields.iter_mut().zip(slots).zip(&ranges) {
         *field = match *value {
             Val::Text(s, e) if s < e => text.get(s - start..e - start),
-            Val::Escaped(..) => range.and_then(|r| decoded.get(r)),
+            Val::Escaped(..) => range.clone().and_then(|r| decoded.get(r)),
             _ => None,
         };
     }
@@ -971,20 +976,7 @@ fn fast_item(
         resource,
         job_id,
     ] = fields;
-    let view = FindingView {
-        report: schema.template,
-        framework,
-        control,
-        status,
-        account,
-        region,
-        environment: "",
-        resource_type,
-        resource,
-        job_id,
-        index: ctx.items,
-    };
-    let make = || {
+    let make = |view: &FindingView<'_>| {
         let mut raw = RawItem::with_capacities(field_count + 2, bytes.len());
         if let Err(problem) = raw_item(text, view_keys, &fast.known, field_count, &mut raw) {
             // Not reached: the scan accepts only what the reference reader accepts (the
@@ -995,9 +987,25 @@ fn fast_item(
                 "the JSON fast path accepted an item it cannot read again"
             );
         }
-        schema.finding_from(&view, raw)
+        schema.finding_from(view, raw)
     };
-    (ctx.each)(&super::Item { view, make: &make });
+    let item = super::Item {
+        view: FindingView {
+            report: schema.template,
+            framework,
+            control,
+            status,
+            account,
+            region,
+            environment: "",
+            resource_type,
+            resource,
+            job_id,
+            index: ctx.items,
+        },
+        make: &make,
+    };
+    (ctx.each)(&item);
     ctx.items += 1;
     Ok(())
 }

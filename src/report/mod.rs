@@ -230,13 +230,14 @@ pub struct Item<'a> {
     /// Validated like a [`Finding`]'s fields (types checked, empty strings as `None`);
     /// `environment` is empty.
     pub view: FindingView<'a>,
-    make: &'a dyn Fn() -> Finding,
+    /// Builds the owned finding of the item whose view it is given.
+    make: &'a dyn Fn(&FindingView<'_>) -> Finding,
 }
 
 impl Item<'_> {
     /// The owned finding (`environment` empty, as the reader knows none).
     pub fn to_finding(&self) -> Finding {
-        (self.make)()
+        (self.make)(&self.view)
     }
 }
 
