@@ -3,7 +3,7 @@
 //! [`super::csv_records`].
 //!
 //! Each row is read in place first (the fast path: fields as ranges of the reader's buffer,
-//! the record's UTF-8 checked once, the view's fields borrowed, nothing copied). A row the
+//! UTF-8 checked once per buffer refill, the view's fields borrowed, nothing copied). A row the
 //! fast path does not take as it is — another CSV form, the wrong field count, invalid UTF-8
 //! — is read again by the reference path (the copying parser and the checks that name the
 //! problem), so every error reads as before.

@@ -5,10 +5,12 @@
 //!
 //! Why not `csv::Reader`: its parser (`csv_core`) steps a state machine per byte, and on a
 //! resource compliance report that step was 42 % of the whole route path. Audit Manager quotes
-//! every field, so here a quoted field is one `memchr2` for its closing quote (or a newline,
-//! for line numbers) and one copy; an unquoted field is one `memchr3` for `,`/CR/LF.
-//! `tests::same_records_as_the_csv_crate` checks the two agree on generated input (quotes,
-//! delimiters, CR/LF in every position, split UTF-8, every buffer boundary).
+//! every field, so here a quoted field is one scan for its closing quote or a newline (for line
+//! numbers: `memchr2` when copying, then one copy; [`scan::find2`], inline, in place); an
+//! unquoted field is one `memchr3` for `,`/CR/LF. `tests::same_records_as_the_csv_crate` and
+//! `tests::long_records_read_in_place_like_the_csv_crate` check both ways of reading agree with
+//! the crate on generated input (quotes, delimiters, CR/LF in every position, split UTF-8,
+//! every buffer boundary).
 //!
 //! Differences from `csv::Reader`, on purpose:
 //! - A record's position is its first byte and that byte's line. `csv` gives the position right
@@ -25,7 +27,8 @@
 //! range of the reader's own buffer ([`Spans`]: nothing copied, the fast path), for every
 //! record whose fields are plain or quoted with doubled quotes inside — all the records AWS
 //! writes. A record of any other form (text after a closing quote, an unterminated quote) is
-//! left where it is, for [`Records::read`].
+//! left where it is, for [`Records::read`]. The buffer's UTF-8 is checked once per refill
+//! ([`Records::text`] hands out a record's bytes as text from it).
 
 use super::scan;
 use memchr::{memchr2, memchr3};
