@@ -12,7 +12,9 @@ use audit_router::event::{
     EventLocations, MAX_KEY_BYTES, locations_from_event, locations_from_value,
 };
 use audit_router::location::ReportLocation;
-use audit_router::report::{ReadLimits, ReportError, ReportInfo, read_report, read_report_with};
+use audit_router::report::{
+    ReadLimits, ReportError, ReportInfo, read_report, read_report_reference, read_report_with,
+};
 use audit_router::rules::{LoadOptions, Routing, Rules};
 use audit_router::sink_api::samples::{sample_digest, sample_findings};
 use audit_router::sink_api::{Escape, RenderContext, TemplateEngine, render_data};
@@ -44,6 +46,51 @@ pub fn read_all(data: &[u8], hint: Option<ReportTemplate>, limits: &ReadLimits) 
     let mut out = Vec::new();
     let info = read_report_with(data, SOURCE, hint, limits, &mut |f| out.push(f))?;
     Ok((out, info))
+}
+
+/// [`read_all`] through the reference readers only (no fast path).
+pub fn read_all_reference(
+    data: &[u8],
+    hint: Option<ReportTemplate>,
+    limits: &ReadLimits,
+) -> ReadResult {
+    let mut out = Vec::new();
+    let info = read_report_reference(data, SOURCE, hint, limits, &mut |f| out.push(f))?;
+    Ok((out, info))
+}
+
+/// The fast readers' answer is the reference readers': the same findings (every raw field)
+/// and info, or the same error, message and position included.
+pub fn assert_same_read(fast: &ReadResult, reference: &ReadResult, what: &str) {
+    match (fast, reference) {
+        (Ok((ff, fi)), Ok((rf, ri))) => {
+            assert_eq!(fi, ri, "{what}: report info differs");
+            assert_eq!(ff.len(), rf.len(), "{what}: finding count differs");
+            for (a, b) in ff.iter().zip(rf) {
+                assert_eq!(a, b, "{what}: finding {} differs", b.index);
+                // Equal values may still differ in how they are written (`1.0` vs `1`).
+                assert_eq!(
+                    serde_json::to_string(&a.fields).ok(),
+                    serde_json::to_string(&b.fields).ok(),
+                    "{what}: finding {} fields serialize differently",
+                    b.index
+                );
+            }
+        }
+        (Err(a), Err(b)) => {
+            assert_eq!(a.to_string(), b.to_string(), "{what}: errors differ");
+            assert_eq!(
+                std::mem::discriminant(a),
+                std::mem::discriminant(b),
+                "{what}: error kinds differ"
+            );
+        }
+        (a, b) => panic!(
+            "{what}: fast and reference readers disagree: fast {:?}, reference {:?}",
+            a.as_ref().map(|r| r.1.items).map_err(|e| e.to_string()),
+            b.as_ref().map(|r| r.1.items).map_err(|e| e.to_string())
+        ),
+    }
 }
 
 /// Invariants of one read, whatever the input.
@@ -101,6 +148,12 @@ pub fn check_report(data: &[u8]) {
     let default = ReadLimits::default();
     let plain = read_all(body, hint, &default);
     check_read(&plain, hint);
+    // The fast readers give the reference readers' answer, errors included.
+    assert_same_read(
+        &plain,
+        &read_all_reference(body, hint, &default),
+        "fast vs reference",
+    );
 
     // Plain `read_report` is `read_report_with` the defaults.
     let mut count = 0u64;
@@ -136,6 +189,11 @@ pub fn check_report(data: &[u8]) {
     };
     let limited = read_all(body, hint, &tight);
     check_read(&limited, hint);
+    assert_same_read(
+        &limited,
+        &read_all_reference(body, hint, &tight),
+        "fast vs reference, tight limits",
+    );
     match (&limited, &plain) {
         (Ok((lf, _)), Ok((pf, _))) => assert_eq!(lf, pf, "limits changed the findings"),
         (Ok(_), Err(e)) => panic!("succeeds with tight limits, fails without: {e}"),

@@ -10,8 +10,11 @@
 #                              + match + group into digests that keep what they render + counts)
 #   - audit-router dry-run    (the CLI; with --format summary once it has it, else its listing)
 # plus the rule-scale check (10 vs 1 000 rules over 1 M findings, library path), the start-up
-# time of a dry run on a tiny report and the release binary's size. Prints one markdown table
-# per section.
+# time of a dry run on a tiny report, the release binary's size, the seed's job (a 57 MB control
+# compliance report through the Python seed's parse + loop, scripts/seed_parse_loop.py, and
+# through audit-router) and the Lambda wall time those CPU times give at 128 MB and 1 769 MB.
+# With --before, an older route_file binary runs on the same files in the same run. Prints one
+# markdown table per section.
 #
 # MB/s and the ratio use CPU time (user + sys): the throughput target is per core, and the build
 # machines are shared, so wall time is noisy. Sizes are uncompressed report bytes (10^6 B = 1 MB).
@@ -21,6 +24,9 @@
 #   --quick       small files (1 MB, 10 000 findings for rule scale): proves it builds and runs
 #   --router PATH use this audit-router binary instead of building target/release/audit-router
 #   --lib PATH    use this route_file binary instead of building it with cargo bench --no-run
+#   --before PATH also run this (older) route_file binary on every file: "before" rows, and
+#                 the speed-up over it, measured in the same run
+#   --no-seed     skip the seed's job (needs python3 with boto3 otherwise)
 #   --no-router   only the generator and the baselines (no route_file, no audit-router)
 #   --dir DIR     work directory for the generated files (default: a new temp dir)
 #   --keep        keep the generated files
@@ -41,6 +47,8 @@ OUT=""
 LIMIT=900
 REPEAT=3
 LIB_GIVEN=""
+BEFORE=""
+SEED=1
 
 die() { echo "bench.sh: $*" >&2; exit 2; }
 log() { echo "bench.sh: $*" >&2; }
@@ -52,6 +60,8 @@ while [ $# -gt 0 ]; do
     --router) [ $# -ge 2 ] || die "--router needs a path"; ROUTER="$2"; shift ;;
     --no-router) NO_ROUTER=1 ;;
     --lib) [ $# -ge 2 ] || die "--lib needs a path"; LIB_GIVEN="$2"; shift ;;
+    --before) [ $# -ge 2 ] || die "--before needs a path"; BEFORE="$2"; shift ;;
+    --no-seed) SEED=0 ;;
     --dir) [ $# -ge 2 ] || die "--dir needs a path"; WORKDIR="$2"; shift ;;
     --keep) KEEP=1 ;;
     --out) [ $# -ge 2 ] || die "--out needs a path"; OUT="$2"; shift ;;
@@ -216,6 +226,9 @@ emit "### Throughput and memory ($T, ~30 % non-compliant, rules: 10)"
 emit ""
 emit "| file | size MB | tool | wall s | cpu s | MB/s (cpu) | peak RSS MB | ratio vs baseline |"
 emit "|---|---:|---|---:|---:|---:|---:|---:|"
+# Lambda-path CPU per file, for the wall-time estimates and the before/after speed-ups.
+LAMBDA_ROWS=()
+SPEEDUPS=()
 
 for size in $SIZES; do
   for variant in json csv json.gz csv.gz; do
@@ -242,6 +255,7 @@ for size in $SIZES; do
 
     if [ -n "$LIB" ]; then
       log "library route path on $label"
+      after_cpu=""
       for stage in read-only route-only all; do
         case "$stage" in
           read-only) tool="route_file --read-only (read + normalise)"; mode=(--read-only) ;;
@@ -251,10 +265,24 @@ for size in $SIZES; do
         lib_route "lib-$size-$variant-$stage" "$WORKDIR/rules-10.toml" "$file" "$bytes" "${mode[@]}"
         if [ -n "$L_CPU" ]; then
           emit "| $label | $size_cell | $tool $L_CELLS | $(ratio "$base_cpu" "$L_CPU") |"
+          [ "$stage" = all ] && LAMBDA_ROWS+=("$size $variant $bytes $L_CPU")
         else
           emit "| $label | $size_cell | $tool $L_CELLS |"
         fi
+        [ "$stage" = all ] && after_cpu="$L_CPU"
       done
+      if [ -n "$BEFORE" ]; then
+        log "route_file before ($BEFORE) on $label"
+        LIB_SAVED="$LIB"; LIB="$BEFORE"
+        lib_route "before-$size-$variant" "$WORKDIR/rules-10.toml" "$file" "$bytes"
+        LIB="$LIB_SAVED"
+        if [ -n "$L_CPU" ]; then
+          emit "| $label | $size_cell | route_file before (the Lambda path, \`--before\`) $L_CELLS | $(ratio "$base_cpu" "$L_CPU") |"
+          [ -n "$after_cpu" ] && SPEEDUPS+=("| $size $variant | $L_CPU | $after_cpu | $(ratio "$L_CPU" "$after_cpu")× |")
+        else
+          emit "| $label | $size_cell | route_file before $L_CELLS |"
+        fi
+      fi
     fi
 
     log "router on $label"
@@ -268,6 +296,32 @@ for size in $SIZES; do
     rm -f "$file"
   done
 done
+
+if [ ${#SPEEDUPS[@]} -gt 0 ]; then
+  emit ""
+  emit "### The Lambda path before and after (\`--before\` $(basename "$BEFORE"), same files, same run)"
+  emit ""
+  emit "| file | before cpu s | now cpu s | speed-up |"
+  emit "|---|---:|---:|---:|"
+  for row in "${SPEEDUPS[@]}"; do emit "$row"; done
+fi
+
+if [ ${#LAMBDA_ROWS[@]} -gt 0 ]; then
+  # Lambda gives a function CPU in proportion to its memory: one vCPU at 1 769 MB. The estimate
+  # is the measured CPU time (this machine, one core) divided by that share, for the report and
+  # for one four times its size (the path is linear in the report); fetching from S3, rendering
+  # and delivery are not in it, nor the speed difference between this CPU and the function's.
+  emit ""
+  emit "### Estimated Lambda wall time of the Lambda path (CPU s measured above ÷ the memory's vCPU share: 128/1769 at 128 MB, 1 at 1 769 MB)"
+  emit ""
+  emit "| file | cpu s | at 128 MB | at 1 769 MB | 4× the size at 128 MB | 4× at 1 769 MB |"
+  emit "|---|---:|---:|---:|---:|---:|"
+  for row in "${LAMBDA_ROWS[@]}"; do
+    read -r size variant bytes cpu <<<"$row"
+    est() { awk -v c="$1" -v m="$2" -v k="$3" 'BEGIN { printf "%.1f s", c * k * 1769 / m }'; }
+    emit "| $size $variant ($(mb "$bytes") MB) | $cpu | $(est "$cpu" 128 1) | $(est "$cpu" 1769 1) | $(est "$cpu" 128 4) | $(est "$cpu" 1769 4) |"
+  done
+fi
 
 emit ""
 emit "### Rule scale ($SCALE_ITEMS findings, CSV, 10 vs 1 000 rules, library route path; target: 1 000 within 2× of 10)"
@@ -325,6 +379,58 @@ if [ "$ROUTER_STATE" = ok ]; then
   fi
 else
   emit "| $(basename "$tiny") | — | — | $ROUTER_STATE |"
+fi
+
+if [ "$SEED" = 1 ]; then
+  emit ""
+  emit "### The seed's job: a control compliance report, NON_COMPLIANT controls to one SNS topic"
+  emit ""
+  emit "| tool | cpu s | ratio (Python parse + loop ÷ tool) | |"
+  emit "|---|---:|---:|---|"
+  if [ "$QUICK" = 1 ]; then seed_size=1MB; else seed_size=57MB; fi
+  seed_file="$WORKDIR/CONTROL_COMPLIANCE_REPORT_seed_${PERIOD}.json"
+  "$GEN" --template CONTROL_COMPLIANCE_REPORT --format json --size "$seed_size" --seed 42 \
+    --non-compliant 0.3 -o "$seed_file" 2>/dev/null
+  seed_rules="$WORKDIR/rules-seed.toml"
+  cat >"$seed_rules" <<'RULES'
+# The seed's job: one SNS message when a control of a control compliance report is not compliant.
+[sinks.alarm]
+type = "sns"
+topic_arn = "arn:aws:sns:us-east-1:111111111111:backup-alarm"
+
+[[rules]]
+name = "non-compliant controls"
+sinks = ["alarm"]
+[rules.match]
+report = "CONTROL_COMPLIANCE_REPORT"
+status = "NON_COMPLIANT"
+RULES
+  py_cpu=""
+  if command -v python3 >/dev/null 2>&1 && python3 -c 'import boto3' 2>/dev/null; then
+    # The parse + loop's own CPU (time.process_time, boto3 imported before it), least of the runs.
+    for _ in $(seq "$REPEAT"); do
+      t=$(python3 "$ROOT/scripts/seed_parse_loop.py" "$seed_file" 2>&1 >/dev/null \
+        | sed -n 's/.*cpu_s=\([0-9.]*\).*/\1/p')
+      if [ -n "$t" ] && { [ -z "$py_cpu" ] || awk -v a="$t" -v b="$py_cpu" 'BEGIN { exit !(a < b) }'; }; then
+        py_cpu="$t"
+      fi
+    done
+    measure seed-python python3 "$ROOT/scripts/seed_parse_loop.py" "$seed_file"
+    emit "| Python seed: parse + loop (\`json.loads\`, the loop and its prints), scripts/seed_parse_loop.py | $py_cpu | 1.00 | the whole process: $M_CPU s (interpreter, boto3 import) |"
+  else
+    emit "| Python seed | — | — | skipped: python3 with boto3 not found |"
+  fi
+  if [ -n "$LIB" ]; then
+    lib_route seed-lib "$seed_rules" "$seed_file" "$(fsize "$seed_file")"
+    [ -n "$L_CPU" ] && emit "| route_file (the Lambda path: read → route → group), whole process | $L_CPU | $(ratio "$py_cpu" "$L_CPU") | |"
+  fi
+  if [ "$ROUTER_STATE" = ok ]; then
+    route seed-cli "$seed_rules" "$seed_file" "$(fsize "$seed_file")"
+    [ -n "$R_CPU" ] && emit "| audit-router dry-run ${ROUTER_ARGS[*]} (start-up, rules, render every message), whole process | $R_CPU | $(ratio "$py_cpu" "$R_CPU") | |"
+  fi
+  emit ""
+  emit "Report: $(basename "$seed_file"), $(mb "$(fsize "$seed_file")") MB."
+  rm -f "$seed_file"
 fi
 
 emit ""

@@ -2,7 +2,7 @@
 
 use crate::rules::Routing;
 use crate::sink_api::SourceInfo;
-use crate::sink_api::host::DigestBuilder;
+use crate::sink_api::host::{DigestBuilder, ValueIds};
 use crate::{Digest, Finding, FindingView};
 
 /// How many findings a digest keeps for rendering by default; counts stay exact beyond it.
@@ -49,6 +49,20 @@ impl Grouper {
         routing: &Routing,
         rule_names: &[String],
     ) {
+        self.push_view_ids(finding, &ValueIds::default(), make, routing, rule_names);
+    }
+
+    /// As [`push_view`](Self::push_view), with the numbers the routing memo gave the
+    /// finding's values ([`crate::rules::RouteMemo::value_ids`]) so each digest finds them
+    /// without hashing their text; the digests are the same.
+    pub fn push_view_ids(
+        &mut self,
+        finding: &FindingView<'_>,
+        ids: &ValueIds,
+        make: &dyn Fn() -> Finding,
+        routing: &Routing,
+        rule_names: &[String],
+    ) {
         for delivery in &routing.deliveries {
             let Some(slot) = self.builders.get_mut(delivery.sink) else {
                 continue;
@@ -65,7 +79,7 @@ impl Grouper {
                 .get(delivery.rule)
                 .map(String::as_str)
                 .unwrap_or("?");
-            builder.push_view(finding, rule, make);
+            builder.push_view_ids(finding, ids, rule, make);
         }
     }
 

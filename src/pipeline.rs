@@ -220,7 +220,7 @@ pub fn route_report<R: Read>(
                 }
             }
         }
-        grouper.push_view(&view, &make, &routing, rule_names);
+        grouper.push_view_ids(&view, &memo.value_ids(), &make, &routing, rule_names);
         if let Some(p) = &opts.progress {
             unreported += 1;
             if unreported == PROGRESS_BATCH {

@@ -1,8 +1,14 @@
 //! The CSV reader: columns are mapped to canonical keys once, from the header, by normalised
-//! name (case, spacing and punctuation ignored), never by position; then one reused
-//! [`Record`] per row, split by [`super::csv_records`].
+//! name (case, spacing and punctuation ignored), never by position; then the rows, split by
+//! [`super::csv_records`].
+//!
+//! Each row is read in place first (the fast path: fields as ranges of the reader's buffer,
+//! UTF-8 checked once per buffer refill, the view's fields borrowed, nothing copied). A row the
+//! fast path does not take as it is — another CSV form, the wrong field count, invalid UTF-8
+//! — is read again by the reference path (the copying parser and the checks that name the
+//! problem), so every error reads as before.
 
-use super::csv_records::{MAX_FIELDS, Record, Records};
+use super::csv_records::{InPlace, MAX_FIELDS, Record, Records, Spans, undouble};
 use super::input::Prepared;
 use super::limit::Region;
 use super::schema::{self, Kind};
@@ -134,13 +140,44 @@ pub(super) fn read(
         }
     }
 
-    // One reused record per row; its UTF-8 is checked once for the whole record, and its
-    // fields are copied into the item's one text buffer (values are made only if asked for).
+    // The view's columns, with the slot each fills.
+    let view_cols: Vec<(usize, usize)> = view_columns
+        .iter()
+        .enumerate()
+        .filter_map(|(slot, c)| c.map(|c| (c, slot)))
+        .collect();
+
+    // One reused record per row for the reference path; its UTF-8 is checked once for the
+    // whole record, and its fields are copied into the item's one text buffer (values are
+    // made only if asked for).
     let mut record = Record::default();
+    let mut spans = Spans::default();
+    let mut decoded = String::new();
     loop {
         ctx.meter.mark(Region::Item {
             line: Some(reader.line()),
         });
+        if !ctx.reference {
+            match reader.read_in_place(&mut spans).map_err(io_err)? {
+                InPlace::End => break,
+                InPlace::Record => {
+                    if fast_row(
+                        reader.text(&spans),
+                        &spans,
+                        header.len(),
+                        &view_cols,
+                        &columns,
+                        schema,
+                        ctx,
+                        &mut decoded,
+                    ) {
+                        continue;
+                    }
+                    reader.rewind(&spans);
+                }
+                InPlace::Other => {}
+            }
+        }
         if !reader.read(&mut record).map_err(io_err)? {
             break;
         }
@@ -233,7 +270,7 @@ pub(super) fn read(
         };
         // Only for the findings that are kept: every field copied into the item's one text
         // buffer (values are made only if asked for).
-        let make = || {
+        let make = |view: &FindingView<'_>| {
             let mut raw = RawItem::with_capacities(columns.len() + 2, all.len());
             for (i, column) in columns.iter().enumerate() {
                 let text = record.range(i).and_then(|r| all.get(r)).unwrap_or_default();
@@ -243,12 +280,122 @@ pub(super) fn read(
                     Column::Skip => {}
                 }
             }
-            schema.finding_from(&view, raw)
+            schema.finding_from(view, raw)
         };
         (ctx.each)(&super::Item { view, make: &make });
         ctx.items += 1;
     }
     Ok(Some(schema.template))
+}
+
+/// Hands on a row read in place, if it is one the fast path takes as it is: the header's
+/// field count and valid UTF-8 (`false`: the reference path reads it again and names the
+/// problem). The bytes of the record, quotes and delimiters included, are valid UTF-8
+/// exactly when every field's content is valid on its own (those are ASCII), which is what
+/// the reference path checks.
+#[allow(clippy::too_many_arguments)]
+fn fast_row(
+    text: Option<&str>,
+    spans: &Spans,
+    fields: usize,
+    view_cols: &[(usize, usize)],
+    columns: &[Column],
+    schema: &'static schema::Schema,
+    ctx: &mut Ctx<'_>,
+    decoded: &mut String,
+) -> bool {
+    if spans.len() != fields {
+        return false;
+    }
+    let start = spans.raw().start;
+    let Some(all) = text else {
+        return false;
+    };
+    // Field `i`'s content, still with its doubled quotes if it has them (a field lies in its
+    // record, next to ASCII punctuation: `get` never fails, and costs no panic if it did).
+    let content = |i: usize| -> Option<(&str, bool)> {
+        let (s, e, doubled) = spans.field(i)?;
+        Some((
+            all.get(s.wrapping_sub(start)..e.wrapping_sub(start))?,
+            doubled,
+        ))
+    };
+    let mut slots: [Option<&str>; 8] = [None; 8];
+    let mut doubled = false;
+    for &(col, slot) in view_cols {
+        match content(col) {
+            Some(("", _)) | None => {}
+            Some((text, false)) => slots[slot] = Some(text),
+            Some((_, true)) => doubled = true,
+        }
+    }
+    // A view field with doubled quotes (rare): decoded into one buffer, borrowed.
+    if doubled {
+        decoded.clear();
+        let mut ranges = [const { None }; 8];
+        for &(col, slot) in view_cols {
+            if let Some((text, true)) = content(col) {
+                let v = undouble(text);
+                ranges[slot] = Some(decoded.len()..decoded.len() + v.len());
+                decoded.push_str(&v);
+            }
+        }
+        for (slot, range) in ranges.into_iter().enumerate() {
+            if let Some(r) = range {
+                slots[slot] = decoded.get(r);
+            }
+        }
+    }
+    let [
+        framework,
+        control,
+        status,
+        account,
+        region,
+        resource_type,
+        resource,
+        job_id,
+    ] = slots;
+    // Only for the findings that are kept: every field copied into the item's one text
+    // buffer (values are made only if asked for).
+    let make = |view: &FindingView<'_>| {
+        let mut raw = RawItem::with_capacities(columns.len() + 2, all.len());
+        for (i, column) in columns.iter().enumerate() {
+            let (text, doubled) = content(i).unwrap_or_default();
+            let owned;
+            let text = if doubled {
+                owned = undouble(text);
+                owned.as_str()
+            } else {
+                text
+            };
+            match column {
+                Column::Known(k, kind) => raw.push_text_static(k, text, *kind),
+                Column::Other(k) => raw.push_text_shared(k.clone(), text, Kind::Text),
+                Column::Skip => {}
+            }
+        }
+        schema.finding_from(view, raw)
+    };
+    let item = super::Item {
+        view: FindingView {
+            report: schema.template,
+            framework,
+            control,
+            status,
+            account,
+            region,
+            environment: "",
+            resource_type,
+            resource,
+            job_id,
+            index: ctx.items,
+        },
+        make: &make,
+    };
+    (ctx.each)(&item);
+    ctx.items += 1;
+    true
 }
 
 /// The input ended inside a quoted field: the report was cut off.

@@ -1,19 +1,26 @@
 //! The JSON reader: a serde visitor over `{"reportItems": [...]}` that builds one item at a
 //! time and hands it on; other top-level keys are skipped with `IgnoredAny`. Memory is one item,
 //! whatever the report's size.
+//!
+//! This is the reference reader. Reports go through the structural scan of
+//! [`super::json_fast`] first, which hands over to this reader ([`read_from`]) wherever it
+//! meets something it does not handle itself, errors included, so every error and every
+//! unusual report is read here exactly as before.
 
-use super::input::Prepared;
+use super::input::{Origin, Prepared};
 use super::limit::Region;
 use super::schema::{self, ItemProblem, Kind, Schema};
 use super::{Ctx, Format, ReportError};
-use crate::{RawItem, ReportTemplate};
+use crate::{FindingView, RawItem, ReportTemplate};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use std::fmt;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 
-const BUFFER: usize = 64 * 1024;
+/// The reader's buffer, and the size of each read from the report: the fast path reads in
+/// requests of the same size, so the size limits trip at the same items either way.
+pub(super) const BUFFER: usize = 64 * 1024;
 
 pub(super) fn read(
     p: &mut Prepared<'_>,
@@ -24,12 +31,37 @@ pub(super) fn read(
             "the JSON is an array at top level; expected an object {\"reportItems\": [...]}".into(),
         ));
     }
-    let (origin, gzip) = (p.origin.clone(), p.gzip);
-    let mut de =
-        serde_json::Deserializer::from_reader(BufReader::with_capacity(BUFFER, &mut p.reader));
+    if ctx.reference {
+        let (origin, gzip) = (p.origin.clone(), p.gzip);
+        return read_from(&mut p.reader, &origin, gzip, ctx, Resume::default());
+    }
+    super::json_fast::read(p, ctx)
+}
+
+/// Where [`read_from`] starts: at the report's first byte (the default), or inside
+/// `reportItems` where the fast path handed over (its input then starts with a made-up
+/// `{"reportItems":[` and, when items were read already, a dummy `{}` to skip).
+#[derive(Default)]
+pub(super) struct Resume {
+    /// The template chosen from the first item, if one was read.
+    pub schema: Option<&'static Schema>,
+    /// Skip the first element of `reportItems` (the dummy standing for the items read).
+    pub skip_first: bool,
+}
+
+/// The serde reader over `input`, counting items on from `ctx.items`.
+pub(super) fn read_from<R: Read>(
+    input: R,
+    origin: &Origin,
+    gzip: bool,
+    ctx: &mut Ctx<'_>,
+    resume: Resume,
+) -> Result<Option<ReportTemplate>, ReportError> {
+    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(BUFFER, input));
     let mut state = State {
         ctx,
-        schema: None,
+        schema: resume.schema,
+        skip_first: resume.skip_first,
         failure: None,
         current: None,
         raw: RawItem::new(),
@@ -90,6 +122,8 @@ fn json_error(
 struct State<'c, 'a> {
     ctx: &'c mut Ctx<'a>,
     schema: Option<&'static Schema>,
+    /// See [`Resume::skip_first`].
+    skip_first: bool,
     /// The structured error behind a visitor's `custom` error, if one was raised.
     failure: Option<ReportError>,
     /// The index of the item being read, for positioning parse errors.
@@ -99,8 +133,11 @@ struct State<'c, 'a> {
     raw: RawItem,
     /// The known key at each position of the previous item: items of one report repeat their
     /// key order, so one comparison usually interns a key.
-    key_order: Vec<Option<(&'static str, usize)>>,
+    key_order: KeyOrder,
 }
+
+/// The known key at each position of the previous item (see [`State::key_order`]).
+pub(super) type KeyOrder = Vec<Option<(&'static str, usize)>>;
 
 impl State<'_, '_> {
     fn fail<E: de::Error>(&mut self, error: ReportError) -> E {
@@ -110,44 +147,54 @@ impl State<'_, '_> {
     }
 
     fn item(&mut self, raw: &RawItem) -> Result<(), ReportError> {
-        let index = self.ctx.items;
-        let schema = match self.schema {
-            Some(s) => s,
-            None => {
-                let detected = schema::detect(|k| raw.contains_key(k));
-                let Some(s) = self.ctx.choose(detected) else {
-                    return Err(self.ctx.err_unknown_shape(format!(
-                        "item {index} has none of the keys that identify a report template ({})",
-                        schema::markers()
-                    )));
-                };
-                self.schema = Some(s);
-                s
-            }
-        };
-        // The name is copied only for an error: this runs once per item.
-        let source_name = || self.ctx.source_name.to_string();
-        match schema.view(raw, index, true) {
-            Ok(view) => {
-                let make = || schema.finding_from(&view, raw.clone());
-                (self.ctx.each)(&super::Item { view, make: &make });
-                self.ctx.items += 1;
-                Ok(())
-            }
-            Err(ItemProblem::Missing(key)) => Err(ReportError::MissingKey {
-                source_name: source_name(),
-                template: schema.template,
-                index,
-                key,
-            }),
-            Err(ItemProblem::WrongType { key, found }) => Err(ReportError::Item {
-                source_name: source_name(),
-                index,
-                line: None,
-                field: Some(key.to_string()),
-                message: format!("expected a string (or null), found {found}"),
-            }),
+        emit_raw(self.ctx, &mut self.schema, raw)
+    }
+}
+
+/// Hands on item `ctx.items` read into `raw`: the template is chosen from the first item
+/// (`schema` is set then), the item normalised and given to `ctx.each`.
+pub(super) fn emit_raw(
+    ctx: &mut Ctx<'_>,
+    schema: &mut Option<&'static Schema>,
+    raw: &RawItem,
+) -> Result<(), ReportError> {
+    let index = ctx.items;
+    let schema = match *schema {
+        Some(s) => s,
+        None => {
+            let detected = schema::detect(|k| raw.contains_key(k));
+            let Some(s) = ctx.choose(detected) else {
+                return Err(ctx.err_unknown_shape(format!(
+                    "item {index} has none of the keys that identify a report template ({})",
+                    schema::markers()
+                )));
+            };
+            *schema = Some(s);
+            s
         }
+    };
+    // The name is copied only for an error: this runs once per item.
+    let source_name = || ctx.source_name.to_string();
+    match schema.view(raw, index, true) {
+        Ok(view) => {
+            let make = |view: &FindingView<'_>| schema.finding_from(view, raw.clone());
+            (ctx.each)(&super::Item { view, make: &make });
+            ctx.items += 1;
+            Ok(())
+        }
+        Err(ItemProblem::Missing(key)) => Err(ReportError::MissingKey {
+            source_name: source_name(),
+            template: schema.template,
+            index,
+            key,
+        }),
+        Err(ItemProblem::WrongType { key, found }) => Err(ReportError::Item {
+            source_name: source_name(),
+            index,
+            line: None,
+            field: Some(key.to_string()),
+            message: format!("expected a string (or null), found {found}"),
+        }),
     }
 }
 
@@ -217,6 +264,9 @@ impl<'de> Visitor<'de> for Items<'_, '_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if std::mem::take(&mut self.0.skip_first) {
+            seq.next_element::<IgnoredAny>()?;
+        }
         loop {
             self.0.current = Some(self.0.ctx.items);
             self.0.ctx.meter.mark(Region::Item { line: None });
@@ -249,42 +299,83 @@ impl<'de> Visitor<'de> for Item<'_, '_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut raw = std::mem::take(&mut self.0.raw);
         raw.clear();
-        // Known keys seen so far in this item, by known-key index: a duplicate key (rare, but
-        // the later value must win) is spotted without comparing strings.
-        let mut seen: u128 = 0;
-        let mut position = 0;
-        while let Some(key) = map.next_key_seed(KeySeed {
-            order: &mut self.0.key_order,
-            position,
-        })? {
-            position += 1;
-            if position > super::MAX_FIELDS {
-                return Err(de::Error::custom(format!(
-                    "the item has more than {} keys (an Audit Manager item has about 20)",
-                    super::MAX_FIELDS
-                )));
-            }
-            let (key, distinct) = match key {
-                ItemKey::Known(k, i) if i < 128 => {
-                    let bit = 1u128 << i;
-                    let fresh = seen & bit == 0;
-                    seen |= bit;
-                    (FieldKey::Static(k), fresh)
-                }
-                ItemKey::Known(k, _) => (FieldKey::Static(k), false),
-                // Never equal to a known key (those are interned), so only other unknown keys
-                // can clash.
-                ItemKey::Other(k) => (FieldKey::Other(k), false),
-            };
-            map.next_value_seed(FieldSeed {
-                raw: &mut raw,
-                key,
-                distinct,
-            })?;
-        }
+        fill_raw(&mut map, &mut raw, &mut self.0.key_order)?;
         let result = self.0.item(&raw);
         self.0.raw = raw;
         result.map_err(|e| self.0.fail(e))
+    }
+}
+
+/// Reads one item's keys and values into `raw` (cleared by the caller).
+fn fill_raw<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    raw: &mut RawItem,
+    key_order: &mut KeyOrder,
+) -> Result<(), A::Error> {
+    // Known keys seen so far in this item, by known-key index: a duplicate key (rare, but
+    // the later value must win) is spotted without comparing strings.
+    let mut seen: u128 = 0;
+    let mut position = 0;
+    while let Some(key) = map.next_key_seed(KeySeed {
+        order: key_order,
+        position,
+    })? {
+        position += 1;
+        if position > super::MAX_FIELDS {
+            return Err(de::Error::custom(format!(
+                "the item has more than {} keys (an Audit Manager item has about 20)",
+                super::MAX_FIELDS
+            )));
+        }
+        let (key, distinct) = match key {
+            ItemKey::Known(k, i) if i < 128 => {
+                let bit = 1u128 << i;
+                let fresh = seen & bit == 0;
+                seen |= bit;
+                (FieldKey::Static(k), fresh)
+            }
+            ItemKey::Known(k, _) => (FieldKey::Static(k), false),
+            // Never equal to a known key (those are interned), so only other unknown keys
+            // can clash.
+            ItemKey::Other(k) => (FieldKey::Other(k), false),
+        };
+        map.next_value_seed(FieldSeed {
+            raw: &mut *raw,
+            key,
+            distinct,
+        })?;
+    }
+    Ok(())
+}
+
+/// Reads one item given as its own bytes (exactly one JSON object) into `raw` (cleared
+/// first), as the streaming reader reads an element of `reportItems`.
+pub(super) fn item_from_slice(
+    bytes: &[u8],
+    raw: &mut RawItem,
+    key_order: &mut KeyOrder,
+) -> Result<(), serde_json::Error> {
+    raw.clear();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.deserialize_map(RawSeed { raw, key_order })?;
+    de.end()
+}
+
+/// An item object read into a [`RawItem`], nothing handed on.
+struct RawSeed<'r> {
+    raw: &'r mut RawItem,
+    key_order: &'r mut KeyOrder,
+}
+
+impl<'de> Visitor<'de> for RawSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a report item (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        fill_raw(&mut map, self.raw, self.key_order)
     }
 }
 
@@ -388,7 +479,7 @@ enum ItemKey {
 
 /// An item key, interned when known (no allocation per item for the fields AWS writes).
 struct KeySeed<'o> {
-    order: &'o mut Vec<Option<(&'static str, usize)>>,
+    order: &'o mut KeyOrder,
     position: usize,
 }
 

@@ -2,7 +2,9 @@
 //! one [`Finding`] per item.
 //!
 //! - [`input`]: gzip sniffing (magic bytes, not the name), BOM stripping, format sniffing.
-//! - [`json`]: a serde visitor over `{"reportItems": [...]}`, one item in memory at a time.
+//! - [`json_fast`]: a structural scan of `{"reportItems": [...]}` that reads only the fields
+//!   routing needs; it hands over to [`json`], a serde visitor over the same shape (one item
+//!   in memory at a time), for everything it does not handle itself, errors included.
 //! - [`csv`](mod@csv): columns mapped by normalised header name, one reused record.
 //! - [`schema`]: the field tables per template and item → [`Finding`] normalisation.
 //! - `limit`: [`ReadLimits`], the size bounds (one item, the whole report) that turn a hostile
@@ -20,7 +22,9 @@ mod csv_records;
 pub(crate) const MAX_FIELDS: usize = 4096;
 mod input;
 mod json;
+mod json_fast;
 mod limit;
+mod scan;
 pub mod schema;
 
 pub use limit::{MAX_ITEM_BYTES, MAX_TOTAL_BYTES, ReadLimits};
@@ -226,13 +230,14 @@ pub struct Item<'a> {
     /// Validated like a [`Finding`]'s fields (types checked, empty strings as `None`);
     /// `environment` is empty.
     pub view: FindingView<'a>,
-    make: &'a dyn Fn() -> Finding,
+    /// Builds the owned finding of the item whose view it is given.
+    make: &'a dyn Fn(&FindingView<'_>) -> Finding,
 }
 
 impl Item<'_> {
     /// The owned finding (`environment` empty, as the reader knows none).
     pub fn to_finding(&self) -> Finding {
-        (self.make)()
+        (self.make)(&self.view)
     }
 }
 
@@ -243,6 +248,33 @@ pub fn read_report_items<R: Read>(
     source_name: &str,
     hint: Option<ReportTemplate>,
     limits: &ReadLimits,
+    each: &mut dyn FnMut(&Item<'_>),
+) -> Result<ReportInfo, ReportError> {
+    read_items(input, source_name, hint, limits, false, each)
+}
+
+/// [`read_report_with`] through the reference readers only: the serde JSON reader and the CSV
+/// reader's field-at-a-time record parser, without the fast paths that read reports
+/// normally. The differential tests and fuzz targets compare the two; not for other use.
+#[doc(hidden)]
+pub fn read_report_reference<R: Read>(
+    input: R,
+    source_name: &str,
+    hint: Option<ReportTemplate>,
+    limits: &ReadLimits,
+    each: &mut dyn FnMut(Finding),
+) -> Result<ReportInfo, ReportError> {
+    read_items(input, source_name, hint, limits, true, &mut |item| {
+        each(item.to_finding())
+    })
+}
+
+fn read_items<R: Read>(
+    input: R,
+    source_name: &str,
+    hint: Option<ReportTemplate>,
+    limits: &ReadLimits,
+    reference: bool,
     each: &mut dyn FnMut(&Item<'_>),
 ) -> Result<ReportInfo, ReportError> {
     let mut prepared = match input::prepare(input, limits.max_item_bytes) {
@@ -282,6 +314,7 @@ pub fn read_report_items<R: Read>(
         each,
         items: 0,
         meter,
+        reference,
     };
     let (format, gzip) = (prepared.format, prepared.gzip);
     let result = match format {
@@ -316,6 +349,8 @@ struct Ctx<'a> {
     items: u64,
     /// Counts decoded bytes; the format readers mark where each item starts.
     meter: limit::Meter,
+    /// Read with the reference readers only (see [`read_report_reference`]).
+    reference: bool,
 }
 
 /// The error for a [`ReadLimits`] bound hit while reading item `ctx.items`.

@@ -335,9 +335,16 @@ pub const fn is_repeating(field: usize) -> bool {
 /// [`RouteMemo::MAX_VALUES`] values in all, new values are looked up without being kept.
 #[derive(Debug, Default)]
 pub struct RouteMemo {
-    /// Indexed like [`Index::fields`] (empty tables for the other fields).
-    tables: Vec<StrMap<Box<[u64]>>>,
+    /// Indexed like [`Index::fields`] (empty tables for the other fields): per value, its
+    /// number (in order of first sight) and the rules it lets through.
+    tables: Vec<StrMap<(u32, Box<[u64]>)>>,
     values: usize,
+    /// Per match field, the number of the last routed finding's value, where the memo looked
+    /// it up (see [`RouteMemo::value_ids`]).
+    ids: [Option<u32>; MATCH_FIELDS.len()],
+    /// The `report` field's last template and its entry (a report's findings all share one
+    /// template: no lookup per finding).
+    report: Option<(crate::ReportTemplate, u32, u64)>,
     /// The candidate and allowed bit sets, reused from finding to finding.
     candidates: Vec<u64>,
     allowed: Vec<u64>,
@@ -354,6 +361,21 @@ impl RouteMemo {
     /// Values kept so far.
     pub fn len(&self) -> usize {
         self.values
+    }
+
+    /// The numbers of the values of the finding last routed, per field the memo looked up
+    /// (the indexed repeating fields, all of them for a finding routed somewhere): within one
+    /// memo, equal numbers of a field are equal values. Digests find values by these instead
+    /// of hashing their text again.
+    pub fn value_ids(&self) -> crate::sink_api::host::ValueIds {
+        crate::sink_api::host::ValueIds {
+            framework: self.ids[1],
+            control: self.ids[2],
+            status: self.ids[3],
+            account: self.ids[4],
+            region: self.ids[5],
+            environment: self.ids[6],
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -376,6 +398,81 @@ pub fn route_rules_memo(
         memo.allowed = vec![0; index.words];
     }
     let (candidates, allowed) = (&mut memo.candidates[..], &mut memo.allowed[..]);
+    memo.ids = [None; MATCH_FIELDS.len()];
+    if let [only] = candidates {
+        // Up to 64 rules (most rule files): the sets are single words, ANDed in a register,
+        // and the finding's fields read from an array (no per-field dispatch).
+        let values: [Option<&str>; MATCH_FIELDS.len()] = [
+            Some(finding.report.name()),
+            finding.framework,
+            finding.control,
+            finding.status,
+            finding.account,
+            finding.region,
+            Some(finding.environment),
+            finding.resource_type,
+            finding.resource,
+            finding.job_id,
+        ];
+        let mut left = index.mask(0);
+        for (ix, table) in index.fields.iter().zip(memo.tables.iter_mut()) {
+            let field = ix.field;
+            if !is_repeating(field) {
+                continue;
+            }
+            if field == 0
+                && let Some((template, id, bits)) = memo.report
+                && template == finding.report
+            {
+                memo.ids[0] = Some(id);
+                left &= bits;
+                if left == 0 {
+                    return;
+                }
+                continue;
+            }
+            let bits = match values.get(field).copied().flatten() {
+                Some(v) => match table.get(v) {
+                    Some((id, bits)) => {
+                        memo.ids[field] = Some(*id);
+                        bits.first().copied().unwrap_or(0)
+                    }
+                    None => {
+                        ix.allowed(Some(v), allowed);
+                        if let Some(p) = &ix.patterns {
+                            p.allow_matches(v, allowed);
+                        }
+                        if memo.values < RouteMemo::MAX_VALUES
+                            && let Ok(id) = u32::try_from(table.len())
+                        {
+                            table.insert(v, (id, allowed.to_vec().into_boxed_slice()));
+                            memo.values += 1;
+                            memo.ids[field] = Some(id);
+                        }
+                        allowed.first().copied().unwrap_or(0)
+                    }
+                },
+                None => {
+                    ix.allowed(None, allowed);
+                    allowed.first().copied().unwrap_or(0)
+                }
+            };
+            if field == 0
+                && let Some(id) = memo.ids[0]
+            {
+                memo.report = Some((finding.report, id, bits));
+            }
+            left &= bits;
+            if left == 0 {
+                return;
+            }
+        }
+        *only = left;
+        if narrow_by(index, finding, |f| !is_repeating(f), candidates, allowed) {
+            finish(index, rules, finding, candidates, allowed, out, REPEATING);
+        }
+        return;
+    }
     index.all_candidates(candidates);
     for (ix, table) in index.fields.iter().zip(memo.tables.iter_mut()) {
         if !is_repeating(ix.field) {
@@ -384,16 +481,22 @@ pub fn route_rules_memo(
         let value = field_value(finding, ix.field);
         let bits: &[u64] = match value {
             Some(v) => match table.get(v) {
-                Some(bits) => bits,
+                Some((id, bits)) => {
+                    memo.ids[ix.field] = Some(*id);
+                    bits
+                }
                 None => {
                     ix.allowed(Some(v), allowed);
                     if let Some(p) = &ix.patterns {
                         // Phase 1 and 2 at once: the set runs once per distinct value.
                         p.allow_matches(v, allowed);
                     }
-                    if memo.values < RouteMemo::MAX_VALUES {
-                        table.insert(v, allowed.to_vec().into_boxed_slice());
+                    if memo.values < RouteMemo::MAX_VALUES
+                        && let Ok(id) = u32::try_from(table.len())
+                    {
+                        table.insert(v, (id, allowed.to_vec().into_boxed_slice()));
                         memo.values += 1;
+                        memo.ids[ix.field] = Some(id);
                     }
                     allowed
                 }

@@ -65,6 +65,61 @@ fn group_hash(v: &FindingView<'_>) -> u64 {
     f ^ c.rotate_left(21) ^ s.rotate_left(42)
 }
 
+/// Numbers another component has already given a finding's values — the router's memo numbers
+/// the values of each repeating field once per report — so a digest can look a value up by
+/// its number instead of hashing its text again. Within one digest, equal numbers of one field
+/// must stand for equal values. `None` where no number is known: the text is used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ValueIds {
+    pub framework: Option<u32>,
+    pub control: Option<u32>,
+    pub status: Option<u32>,
+    pub account: Option<u32>,
+    pub region: Option<u32>,
+    pub environment: Option<u32>,
+}
+
+/// Outside numbers past this are not cached (a caller numbering sparsely cannot make the
+/// tables large); such values are looked up by their text.
+const MAX_OUTSIDE_ID: u32 = 1 << 20;
+
+/// A digest id not assigned yet, in the tables keyed by outside numbers.
+const UNSET: u32 = u32::MAX;
+
+/// The digest's own id for outside number `n`, from `table` or (once) from `intern`.
+#[inline]
+fn by_number(table: &mut Vec<u32>, n: u32, intern: impl FnOnce() -> Option<u32>) -> Option<u32> {
+    if let Some(&id) = table.get(n as usize)
+        && id != UNSET
+    {
+        return Some(id);
+    }
+    let id = intern()?;
+    if n < MAX_OUTSIDE_ID {
+        let n = n as usize;
+        if table.len() <= n {
+            table.resize(n + 1, UNSET);
+        }
+        table[n] = id;
+    }
+    Some(id)
+}
+
+/// The numbers of `v`'s framework, control and status packed in one key (21 bits each, a
+/// missing value its own code), if each present value has a number that fits.
+fn group_numbers(v: &FindingView<'_>, ids: &ValueIds) -> Option<u64> {
+    const NONE: u64 = (1 << 21) - 1;
+    let part = |value: Option<&str>, n: Option<u32>| match (value, n) {
+        (None, _) => Some(NONE),
+        (Some(_), Some(n)) if u64::from(n) < NONE => Some(u64::from(n)),
+        (Some(_), _) => None,
+    };
+    let f = part(v.framework, ids.framework)?;
+    let c = part(v.control, ids.control)?;
+    let s = part(v.status, ids.status)?;
+    Some(f << 42 | c << 21 | s)
+}
+
 /// Builds a [`Digest`] one finding at a time.
 #[derive(Debug)]
 pub struct DigestBuilder {
@@ -91,6 +146,14 @@ pub struct DigestBuilder {
     last: Option<usize>,
     /// The previous finding's rule: its id in `rules`.
     last_rule: Option<u32>,
+    /// By [`ValueIds`] number: the digest's value ids of environments, accounts, regions.
+    environment_of: Vec<u32>,
+    account_of: Vec<u32>,
+    region_of: Vec<u32>,
+    /// Group index by the [`ValueIds`] numbers of framework, control and status (packed).
+    group_by_numbers: HashMap<u64, usize, foldhash::fast::FixedState>,
+    /// The previous finding's packed numbers and group.
+    last_numbers: Option<(u64, usize)>,
 }
 
 impl DigestBuilder {
@@ -116,6 +179,11 @@ impl DigestBuilder {
             lookup: HashMap::default(),
             last: None,
             last_rule: None,
+            environment_of: Vec::new(),
+            account_of: Vec::new(),
+            region_of: Vec::new(),
+            group_by_numbers: HashMap::default(),
+            last_numbers: None,
         }
     }
 
@@ -132,6 +200,19 @@ impl DigestBuilder {
     /// called only if the digest keeps it (at most `max_kept` times): the counters and sets
     /// read the borrowed strings and copy only values not seen before.
     pub fn push_view(&mut self, v: &FindingView<'_>, rule: &str, make: impl FnOnce() -> Finding) {
+        self.push_view_ids(v, &ValueIds::default(), rule, make);
+    }
+
+    /// [`push_view`](Self::push_view) with numbers already given to the finding's values
+    /// (see [`ValueIds`]): a value whose number the digest has seen is found by it, without
+    /// hashing its text. The digest is the same either way.
+    pub fn push_view_ids(
+        &mut self,
+        v: &FindingView<'_>,
+        ids: &ValueIds,
+        rule: &str,
+        make: impl FnOnce() -> Finding,
+    ) {
         self.total += 1;
         // Most findings come from the same rule as the one before: skip the lookup then.
         let same = self
@@ -141,14 +222,35 @@ impl DigestBuilder {
         if !same {
             self.last_rule = self.rules.intern(rule);
         }
-        // Ids instead of string sets: one hash lookup per value, then a bit. The digest's
-        // accounts and regions are the union of its groups', taken in `finish`.
-        if let Some(id) = self.values.id(Some(v.environment)) {
+        // Ids instead of string sets: one lookup per value (by number if there is one), then
+        // a bit. The digest's accounts and regions are the union of its groups', taken in
+        // `finish`.
+        let values = &mut self.values;
+        let environment = match ids.environment {
+            Some(n) if !v.environment.is_empty() => by_number(&mut self.environment_of, n, || {
+                values.id(Some(v.environment))
+            }),
+            _ => values.id(Some(v.environment)),
+        };
+        if let Some(id) = environment {
             self.environments.insert(id);
         }
-        let account = self.values.id(v.account);
-        let region = self.values.id(v.region);
-        let g = self.group_of(v);
+        let account = match (v.account, ids.account) {
+            (Some(a), Some(n)) if !a.is_empty() => {
+                by_number(&mut self.account_of, n, || values.id(Some(a)))
+            }
+            (a, _) => values.id(a),
+        };
+        let region = match (v.region, ids.region) {
+            (Some(r), Some(n)) if !r.is_empty() => {
+                by_number(&mut self.region_of, n, || values.id(Some(r)))
+            }
+            (r, _) => values.id(r),
+        };
+        let g = match group_numbers(v, ids) {
+            Some(key) => self.group_by_number(v, key),
+            None => self.group_of(v),
+        };
         let (accounts, regions) = &mut self.group_sets[g];
         if let Some(id) = account {
             accounts.insert(id);
@@ -164,6 +266,25 @@ impl DigestBuilder {
         } else {
             group.omitted += 1;
         }
+    }
+
+    /// The group of `v`, whose framework, control and status numbers pack into `key`.
+    fn group_by_number(&mut self, v: &FindingView<'_>, key: u64) -> usize {
+        if let Some((last, g)) = self.last_numbers
+            && last == key
+        {
+            return g;
+        }
+        let g = match self.group_by_numbers.get(&key) {
+            Some(&g) => g,
+            None => {
+                let g = self.group_of(v);
+                self.group_by_numbers.insert(key, g);
+                g
+            }
+        };
+        self.last_numbers = Some((key, g));
+        g
     }
 
     /// The index of `v`'s group, created on first sight.
@@ -313,6 +434,70 @@ impl IdSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pushed with numbers for their values ([`ValueIds`], some missing, some past the cached
+    /// range) or without, the same findings make the same digest.
+    #[test]
+    fn numbered_values_make_the_same_digest() {
+        let pool = |i: u64, n: u64, name: &str| -> Option<String> {
+            let k = i % n;
+            (k != 0).then(|| format!("{name}{k}"))
+        };
+        // Per field, a number for each value: its order of first sight, offset per field.
+        let mut numbers: Vec<std::collections::HashMap<String, u32>> = vec![Default::default(); 6];
+        let mut number = |field: usize, v: &Option<String>, skip: bool| -> Option<u32> {
+            let v = v.as_ref()?;
+            let table = &mut numbers[field];
+            let next = table.len() as u32;
+            let n = *table.entry(v.clone()).or_insert(next);
+            // Sparse and huge numbers must work as well as dense ones.
+            let n = if field == 3 { n * 1_000_003 } else { n };
+            (!skip).then_some(n)
+        };
+        let mut plain = DigestBuilder::new(
+            "s",
+            ReportTemplate::ResourceCompliance,
+            SourceInfo::default(),
+            50,
+        );
+        let mut numbered = DigestBuilder::new(
+            "s",
+            ReportTemplate::ResourceCompliance,
+            SourceInfo::default(),
+            50,
+        );
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..3000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut f = Finding::new(ReportTemplate::ResourceCompliance);
+            f.framework = pool(x, 4, "fw");
+            f.control = pool(x >> 8, 7, "ctl");
+            f.status = pool(x >> 16, 3, "st");
+            f.account = pool(x >> 24, 9, "acct");
+            f.region = pool(x >> 32, 5, "reg");
+            f.environment = pool(x >> 40, 4, "env").unwrap_or_default();
+            f.index = i;
+            let skip = |bit: u32| x >> (48 + bit) & 7 == 0;
+            let ids = ValueIds {
+                framework: number(0, &f.framework, skip(0)),
+                control: number(1, &f.control, skip(1)),
+                status: number(2, &f.status, skip(2)),
+                account: number(3, &f.account, skip(3)),
+                region: number(4, &f.region, skip(4)),
+                environment: number(
+                    5,
+                    &Some(f.environment.clone()).filter(|e| !e.is_empty()),
+                    skip(5),
+                ),
+            };
+            let rule = if i % 5 == 0 { "r1" } else { "r2" };
+            plain.push_view(&f.view(), rule, || f.clone());
+            numbered.push_view_ids(&f.view(), &ids, rule, || f.clone());
+        }
+        assert_eq!(plain.finish(), numbered.finish());
+    }
 
     /// Accounts, regions and environments come out as the same sorted string sets as before
     /// the ids, per group and for the digest, past the dense part of the id sets (ids ≥ 4 096)
