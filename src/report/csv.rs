@@ -245,29 +245,7 @@ pub(super) fn read(
                 slots[slot] = all.get(range);
             }
         }
-        let [
-            framework,
-            control,
-            status,
-            account,
-            region,
-            resource_type,
-            resource,
-            job_id,
-        ] = slots;
-        let view = FindingView {
-            report: schema.template,
-            framework,
-            control,
-            status,
-            account,
-            region,
-            environment: "",
-            resource_type,
-            resource,
-            job_id,
-            index,
-        };
+        let view = FindingView::from_fields(schema.template, slots, index);
         // Only for the findings that are kept: every field copied into the item's one text
         // buffer (values are made only if asked for).
         let make = |view: &FindingView<'_>| {
@@ -346,16 +324,6 @@ fn fast_row(
             }
         }
     }
-    let [
-        framework,
-        control,
-        status,
-        account,
-        region,
-        resource_type,
-        resource,
-        job_id,
-    ] = slots;
     // Only for the findings that are kept: every field copied into the item's one text
     // buffer (values are made only if asked for).
     let make = |view: &FindingView<'_>| {
@@ -378,19 +346,7 @@ fn fast_row(
         schema.finding_from(view, raw)
     };
     let item = super::Item {
-        view: FindingView {
-            report: schema.template,
-            framework,
-            control,
-            status,
-            account,
-            region,
-            environment: "",
-            resource_type,
-            resource,
-            job_id,
-            index: ctx.items,
-        },
+        view: FindingView::from_fields(schema.template, slots, ctx.items),
         make: &make,
     };
     (ctx.each)(&item);

@@ -966,16 +966,6 @@ fn fast_item(
             _ => None,
         };
     }
-    let [
-        framework,
-        control,
-        status,
-        account,
-        region,
-        resource_type,
-        resource,
-        job_id,
-    ] = fields;
     let make = |view: &FindingView<'_>| {
         let mut raw = RawItem::with_capacities(field_count + 2, bytes.len());
         if let Err(problem) = raw_item(text, view_keys, &fast.known, field_count, &mut raw) {
@@ -990,19 +980,7 @@ fn fast_item(
         schema.finding_from(view, raw)
     };
     let item = super::Item {
-        view: FindingView {
-            report: schema.template,
-            framework,
-            control,
-            status,
-            account,
-            region,
-            environment: "",
-            resource_type,
-            resource,
-            job_id,
-            index: ctx.items,
-        },
+        view: FindingView::from_fields(schema.template, fields, ctx.items),
         make: &make,
     };
     (ctx.each)(&item);

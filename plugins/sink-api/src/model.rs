@@ -507,6 +507,36 @@ pub struct FindingView<'a> {
 }
 
 impl<'a> FindingView<'a> {
+    /// A view of an item's matchable fields given in the readers' order (the order of the
+    /// report schema's `view_keys`): framework, control, status, account, region, resource
+    /// type, resource, job id. The environment stays empty until the router sets it.
+    #[inline]
+    pub fn from_fields(report: ReportTemplate, fields: [Option<&'a str>; 8], index: u64) -> Self {
+        let [
+            framework,
+            control,
+            status,
+            account,
+            region,
+            resource_type,
+            resource,
+            job_id,
+        ] = fields;
+        FindingView {
+            report,
+            framework,
+            control,
+            status,
+            account,
+            region,
+            environment: "",
+            resource_type,
+            resource,
+            job_id,
+            index,
+        }
+    }
+
     /// Match field `i` (index into [`MATCH_FIELDS`]).
     #[inline]
     pub fn field_at(&self, i: usize) -> Option<&'a str> {
