@@ -28,6 +28,9 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use std::hash::BuildHasher;
+
+use foldhash::fast::FixedState;
 use serde_json::{Map, Value, json};
 
 use crate::deliver::Status;
@@ -45,13 +48,36 @@ const MAX_STATUS_CHARS: usize = 48;
 
 /// Findings per (environment, status) of one report, counted as the report is read: bounded
 /// memory whatever the report holds.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct StatusTally {
     /// (environment, status, findings), in order of first appearance.
     counts: Vec<(String, String, u64)>,
-    /// The entry of the previous finding: reports list findings of one status together.
+    /// The entry of the previous finding: reports may list findings of one status together.
     last: Option<usize>,
+    /// Where recently seen (environment, status as read) pairs are counted, direct-mapped by a
+    /// hash of the two texts ([`TALLY_CACHE_SLOTS`] slots, statuses of at most
+    /// `MAX_STATUS_CHARS` bytes): a report repeats a handful of pairs in any order, so a
+    /// finding costs one short hash and two short compares, and the status check and the
+    /// search of `counts` run once per pair and slot. A pair's entry never changes once found,
+    /// so a cached index stays right.
+    cache: Vec<Option<CachedPair>>,
 }
+
+/// A [`StatusTally`] cache slot: environment, status as read, index in `counts`.
+type CachedPair = (Box<str>, Box<str>, usize);
+
+/// Slots of [`StatusTally`]'s pair cache.
+const TALLY_CACHE_SLOTS: usize = 64;
+
+/// Tallies are equal when they counted the same pairs the same number of times in the same
+/// order (the caches are how, not what).
+impl PartialEq for StatusTally {
+    fn eq(&self, other: &Self) -> bool {
+        self.counts == other.counts
+    }
+}
+
+impl Eq for StatusTally {}
 
 /// The dimension value of a report's status: itself when it is an upper-case word, `NONE` for
 /// none, `OTHER` for anything else.
@@ -73,7 +99,7 @@ pub fn status_key(status: Option<&str>) -> &str {
 impl StatusTally {
     /// Counts one finding.
     pub fn add(&mut self, environment: &str, status: Option<&str>) {
-        // Most findings have the previous one's environment and (valid) status: two compares.
+        // Findings listed by status: the previous one's environment and (valid) status.
         if let Some(i) = self.last {
             let e = &mut self.counts[i];
             if e.0 == environment && status == Some(e.1.as_str()) {
@@ -81,35 +107,51 @@ impl StatusTally {
                 return;
             }
         }
-        let status = status_key(status);
-        let same = |e: &(String, String, u64)| e.0 == environment && e.1 == status;
-        if let Some(i) = self.last
-            && same(&self.counts[i])
+        let text = status.unwrap_or("");
+        if self.cache.is_empty() {
+            self.cache = vec![None; TALLY_CACHE_SLOTS];
+        }
+        let slot =
+            (FixedState::default().hash_one((environment, text)) as usize) % TALLY_CACHE_SLOTS;
+        if let Some((e, s, i)) = &self.cache[slot]
+            && **e == *environment
+            && **s == *text
         {
+            let i = *i;
             self.counts[i].2 += 1;
+            self.last = Some(i);
             return;
         }
-        let i = match self.counts.iter().position(same) {
-            Some(i) => i,
-            None if self.counts.len() < MAX_STATUS_KEYS => {
-                self.counts
-                    .push((environment.to_owned(), status.to_owned(), 0));
-                self.counts.len() - 1
-            }
-            None => {
-                let other = |e: &(String, String, u64)| e.0 == environment && e.1 == "OTHER";
-                match self.counts.iter().position(other) {
-                    Some(i) => i,
-                    None => {
-                        self.counts
-                            .push((environment.to_owned(), "OTHER".to_owned(), 0));
-                        self.counts.len() - 1
-                    }
-                }
-            }
-        };
+        let i = self.entry(environment, status);
         self.counts[i].2 += 1;
         self.last = Some(i);
+        if text.len() <= MAX_STATUS_CHARS {
+            self.cache[slot] = Some((environment.into(), text.into(), i));
+        }
+    }
+
+    /// The index in `counts` of the pair's entry, added if new (or the environment's `OTHER`
+    /// entry past [`MAX_STATUS_KEYS`]).
+    fn entry(&mut self, environment: &str, status: Option<&str>) -> usize {
+        let status = status_key(status);
+        let same = |e: &(String, String, u64)| e.0 == environment && e.1 == status;
+        if let Some(i) = self.counts.iter().position(same) {
+            return i;
+        }
+        if self.counts.len() < MAX_STATUS_KEYS {
+            self.counts
+                .push((environment.to_owned(), status.to_owned(), 0));
+            return self.counts.len() - 1;
+        }
+        let other = |e: &(String, String, u64)| e.0 == environment && e.1 == "OTHER";
+        match self.counts.iter().position(other) {
+            Some(i) => i,
+            None => {
+                self.counts
+                    .push((environment.to_owned(), "OTHER".to_owned(), 0));
+                self.counts.len() - 1
+            }
+        }
     }
 
     /// (environment, status, findings), in order of first appearance.
@@ -407,6 +449,40 @@ mod tests {
         assert_eq!(status_key(Some("arn:aws:s3:::bucket")), "OTHER");
         assert_eq!(status_key(Some("Completed")), "OTHER");
         assert_eq!(status_key(Some(&"A".repeat(49))), "OTHER");
+    }
+
+    #[test]
+    fn the_tally_caches_never_change_what_is_counted() {
+        // The same findings counted with the caches (add) and by the plain search alone
+        // (entry), over more pairs than the cache has slots and MAX_STATUS_KEYS allows, with
+        // statuses that normalise alike (" FAILED ", "FAILED"), invalid and missing ones.
+        let envs = ["prod", "dev", "stage", ""];
+        let mut statuses: Vec<Option<String>> = vec![
+            Some("NON_COMPLIANT".into()),
+            Some("COMPLIANT".into()),
+            Some(" FAILED ".into()),
+            Some("FAILED".into()),
+            Some("Completed".into()),
+            Some(String::new()),
+            None,
+            Some("A".repeat(60)),
+        ];
+        statuses.extend((0..30).map(|i| Some(format!("S{i}"))));
+        let (mut cached, mut plain) = (StatusTally::default(), StatusTally::default());
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let e = envs[(x % envs.len() as u64) as usize];
+            let s = statuses[((x >> 8) % statuses.len() as u64) as usize].as_deref();
+            cached.add(e, s);
+            let i = plain.entry(e, s);
+            plain.counts[i].2 += 1;
+        }
+        assert_eq!(cached.counts, plain.counts);
+        assert_eq!(cached.total(), 20_000);
+        assert!(cached.iter().any(|(_, s, _)| s == "OTHER"));
     }
 
     #[test]
