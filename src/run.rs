@@ -252,6 +252,30 @@ pub async fn run_report(
     Ok(p)
 }
 
+/// Opens the report (S3 GetObject or a file) within the run's deadline; a progress line learns
+/// its size.
+async fn open_report(
+    engine: &Engine,
+    location: &ReportLocation,
+    opts: &RunOptions,
+) -> Result<fetch::Opened, RunError> {
+    let opened = until_deadline(
+        opts.deliver.deadline,
+        location,
+        "opening the report (S3 GetObject)",
+        async {
+            fetch::open(location, engine.s3.as_ref())
+                .await
+                .map_err(|e| RunError::from(PipelineError::from(e)))
+        },
+    )
+    .await?;
+    if let Some(progress) = &opts.route.progress {
+        progress.set_size(opened.size);
+    }
+    Ok(opened)
+}
+
 async fn run_report_inner(
     engine: &Engine,
     receipts: Option<&ReceiptStore>,
@@ -271,20 +295,7 @@ async fn run_report_inner(
         }),
         None => None,
     };
-    let opened = until_deadline(
-        opts.deliver.deadline,
-        &location,
-        "opening the report (S3 GetObject)",
-        async {
-            fetch::open(&location, engine.s3.as_ref())
-                .await
-                .map_err(|e| RunError::from(PipelineError::from(e)))
-        },
-    )
-    .await?;
-    if let Some(progress) = &opts.route.progress {
-        progress.set_size(opened.size);
-    }
+    let opened = open_report(engine, &location, opts).await?;
     let mut held = match &receipt {
         Some(r) => match r
             .claim(&location, opened.etag.as_deref(), &opts.owner)
