@@ -1,7 +1,7 @@
 //! The group stage: one [`Digest`] per sink for one report, built one routed finding at a time.
 
 use crate::rules::Routing;
-use crate::sink_api::SourceInfo;
+use crate::sink_api::{Seen, SourceInfo};
 use crate::sink_api::host::{DigestBuilder, ValueIds};
 use crate::{Digest, Finding, FindingView};
 
@@ -63,7 +63,22 @@ impl Grouper {
         routing: &Routing,
         rule_names: &[String],
     ) {
-        for delivery in &routing.deliveries {
+        self.push_view_seen(finding, ids, make, routing, rule_names, &[]);
+    }
+
+    /// As [`push_view_ids`](Self::push_view_ids), with how the finding compares with the
+    /// previous report per delivery (`seen[i]` for `routing.deliveries[i]`; empty without
+    /// state): see [`DigestBuilder::push_seen`].
+    pub fn push_view_seen(
+        &mut self,
+        finding: &FindingView<'_>,
+        ids: &ValueIds,
+        make: &dyn Fn() -> Finding,
+        routing: &Routing,
+        rule_names: &[String],
+        seen: &[Option<Seen>],
+    ) {
+        for (i, delivery) in routing.deliveries.iter().enumerate() {
             let Some(slot) = self.builders.get_mut(delivery.sink) else {
                 continue;
             };
@@ -79,7 +94,8 @@ impl Grouper {
                 .get(delivery.rule)
                 .map(String::as_str)
                 .unwrap_or("?");
-            builder.push_view_ids(finding, ids, rule, make);
+            let seen = seen.get(i).and_then(Option::as_ref);
+            builder.push_seen(finding, ids, rule, seen, make);
         }
     }
 

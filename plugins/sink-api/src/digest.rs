@@ -1,7 +1,7 @@
 //! The group stage's product: what one sink gets for one report. A digest keeps every count but
 //! only a bounded number of findings (`max_kept`), so its memory does not grow with the report.
 
-use crate::model::{Finding, FindingView, ReportTemplate};
+use crate::model::{Change, Finding, FindingView, ReportTemplate};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 
@@ -35,6 +35,53 @@ pub struct Digest {
     /// The rules that routed findings here.
     pub rules: BTreeSet<String>,
     pub groups: Vec<Group>,
+    /// Next to the previous report of the stream: `None` when no state is kept. Templates see
+    /// its fields at the top level (`new`, `ongoing`, `resolved`, `since`, …; see
+    /// [`crate::render_data`]).
+    #[serde(skip)]
+    pub changes: Option<Changes>,
+}
+
+/// A digest next to the previous report of its stream (`docs/state.md` in the repository).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Changes {
+    /// Findings not routed to this sink by the previous report.
+    pub new: u64,
+    /// Findings routed to this sink by the previous report too.
+    pub ongoing: u64,
+    /// Findings routed to this sink by the previous report (and listed in a message then) that
+    /// this report does not route to it.
+    pub resolved: u64,
+    /// The previous report's date; `None` when this sink has no previous state in the stream.
+    #[serde(serialize_with = "crate::model::serialize_date")]
+    pub since: Option<chrono::NaiveDate>,
+    /// No previous state for this sink: every finding is new.
+    pub first_report: bool,
+    /// The most days any finding of this digest has been open.
+    pub oldest_days: Option<u32>,
+    /// Ongoing findings not listed (`notify = "changes"`: counted, listed again when
+    /// `repeat_after` says so).
+    pub unlisted: u64,
+    /// `always` or `changes`: the sink's (or its rules') `notify`.
+    pub notify: &'static str,
+    /// The resolved findings listed (at most the digest's `max_kept`), in the previous state's
+    /// order, with `change = resolved`, `first_seen` and `days_open` (days until this report).
+    pub resolved_findings: Vec<Finding>,
+    /// Resolved findings counted but not listed.
+    pub resolved_omitted: u64,
+}
+
+/// How one finding compares with the previous report of its stream, for the sink whose digest
+/// it goes to ([`DigestBuilder::push_seen`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// [`Change::New`] or [`Change::Ongoing`].
+    pub change: Change,
+    pub first_seen: chrono::NaiveDate,
+    pub days_open: u32,
+    /// Whether the digest lists it: a finding not listed is counted only (an ongoing finding
+    /// under `notify = "changes"` that is not due again). A new finding is always listed.
+    pub listed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -48,8 +95,13 @@ pub struct Group {
     pub omitted: u64,
     pub accounts: BTreeSet<String>,
     pub regions: BTreeSet<String>,
-    /// Kept findings, in report order.
+    /// Kept findings, in report order (with state: new ones first).
     pub findings: Vec<Finding>,
+    /// With state: this group's new and ongoing findings, and the resolved findings of its
+    /// framework, control and status; `None` without state.
+    pub new: Option<u64>,
+    pub ongoing: Option<u64>,
+    pub resolved: Option<u64>,
 }
 
 /// A hash of a group's key (framework, control, status); `None` and `""` hash apart.
@@ -127,7 +179,17 @@ pub struct DigestBuilder {
     report: ReportTemplate,
     source: SourceInfo,
     max_kept: usize,
-    kept: usize,
+    /// The kept findings in push order, with their group; `None` where a new finding took the
+    /// place of a listed ongoing one ([`DigestBuilder::push_seen`]). Moved into the groups in
+    /// `finish`.
+    kept: Vec<Option<(usize, Finding)>>,
+    /// Live entries of `kept`.
+    kept_count: usize,
+    /// Indexes into `kept` of the listed ongoing findings, latest last: the first to give way
+    /// to a new finding when the digest is full.
+    yielding: Vec<usize>,
+    /// With state: new, ongoing, unlisted counts and the most days open.
+    seen: Option<SeenCounts>,
     total: u64,
     /// Environment, account and region values, each stored once; the sets below hold ids.
     values: Interner,
@@ -169,7 +231,10 @@ impl DigestBuilder {
             report,
             source,
             max_kept,
-            kept: 0,
+            kept: Vec::new(),
+            kept_count: 0,
+            yielding: Vec::new(),
+            seen: None,
             total: 0,
             values: Interner::default(),
             environments: IdSet::default(),
@@ -211,6 +276,21 @@ impl DigestBuilder {
         v: &FindingView<'_>,
         ids: &ValueIds,
         rule: &str,
+        make: impl FnOnce() -> Finding,
+    ) {
+        self.push_seen(v, ids, rule, None, make);
+    }
+
+    /// [`push_view_ids`](Self::push_view_ids) for a sink that keeps state: `seen` says how the
+    /// finding compares with the previous report. New findings are kept first: when the digest
+    /// is full, a new finding takes the place of the latest listed ongoing one; a finding not
+    /// `listed` is counted only.
+    pub fn push_seen(
+        &mut self,
+        v: &FindingView<'_>,
+        ids: &ValueIds,
+        rule: &str,
+        seen: Option<&Seen>,
         make: impl FnOnce() -> Finding,
     ) {
         self.total += 1;
@@ -258,13 +338,56 @@ impl DigestBuilder {
         if let Some(id) = region {
             regions.insert(id);
         }
-        let group = &mut self.groups[g];
-        group.count += 1;
-        if self.kept < self.max_kept {
-            self.kept += 1;
-            group.findings.push(make());
+        self.groups[g].count += 1;
+        match seen {
+            None => {
+                if self.kept_count < self.max_kept {
+                    self.keep(g, make());
+                }
+            }
+            Some(seen) => self.push_change(g, seen, make),
+        }
+    }
+
+    fn keep(&mut self, g: usize, finding: Finding) -> usize {
+        self.kept_count += 1;
+        self.kept.push(Some((g, finding)));
+        self.kept.len() - 1
+    }
+
+    /// Counts a finding of group `g` by its change and keeps it by priority (see
+    /// [`push_seen`](Self::push_seen)).
+    fn push_change(&mut self, g: usize, seen: &Seen, make: impl FnOnce() -> Finding) {
+        let counts = self.seen.get_or_insert_with(SeenCounts::default);
+        counts.oldest = counts.oldest.max(Some(seen.days_open));
+        let new = seen.change == Change::New;
+        if new {
+            counts.new += 1;
+            counts.per_group(g).0 += 1;
         } else {
-            group.omitted += 1;
+            counts.ongoing += 1;
+            counts.per_group(g).1 += 1;
+            if !seen.listed {
+                counts.unlisted += 1;
+                return;
+            }
+        }
+        let finding = || {
+            let mut f = make();
+            f.change = Some(seen.change);
+            f.first_seen = Some(seen.first_seen);
+            f.days_open = Some(seen.days_open);
+            f
+        };
+        if self.kept_count < self.max_kept {
+            let i = self.keep(g, finding());
+            if !new {
+                self.yielding.push(i);
+            }
+        } else if new && let Some(i) = self.yielding.pop() {
+            self.kept[i] = None;
+            self.kept_count -= 1;
+            self.keep(g, finding());
         }
     }
 
@@ -315,6 +438,9 @@ impl DigestBuilder {
                     accounts: BTreeSet::new(),
                     regions: BTreeSet::new(),
                     findings: Vec::new(),
+                    new: None,
+                    ongoing: None,
+                    resolved: None,
                 });
                 self.group_sets.push(Default::default());
                 bucket.push(self.groups.len() - 1);
@@ -326,13 +452,31 @@ impl DigestBuilder {
     }
 
     pub fn finish(mut self) -> Digest {
+        for (g, finding) in self.kept.into_iter().flatten() {
+            self.groups[g].findings.push(finding);
+        }
         let (mut accounts, mut regions) = (BTreeSet::new(), BTreeSet::new());
-        for (g, (a, r)) in self.groups.iter_mut().zip(&self.group_sets) {
+        for (i, (g, (a, r))) in self.groups.iter_mut().zip(&self.group_sets).enumerate() {
             g.accounts = self.values.strings(a);
             g.regions = self.values.strings(r);
             accounts.extend(g.accounts.iter().cloned());
             regions.extend(g.regions.iter().cloned());
+            g.omitted = g.count - g.findings.len() as u64;
+            if let Some(counts) = &self.seen {
+                let (new, ongoing) = counts.groups.get(i).copied().unwrap_or_default();
+                (g.new, g.ongoing, g.resolved) = (Some(new), Some(ongoing), Some(0));
+                // New findings first, then in report order.
+                g.findings
+                    .sort_by_key(|f| f.change != Some(Change::New));
+            }
         }
+        let changes = self.seen.as_ref().map(|c| Changes {
+            new: c.new,
+            ongoing: c.ongoing,
+            oldest_days: c.oldest,
+            unlisted: c.unlisted,
+            ..Changes::default()
+        });
         Digest {
             sink: self.sink,
             report: self.report,
@@ -340,16 +484,19 @@ impl DigestBuilder {
             is_job_report: self.report.is_job(),
             source: self.source,
             total: self.total,
-            omitted: self.total - self.kept as u64,
+            omitted: self.total - self.kept_count as u64,
             environments: self.values.strings(&self.environments),
             accounts,
             regions,
             rules: self.rules.names.iter().map(|n| n.to_string()).collect(),
             groups: {
                 let mut groups = self.groups;
-                // Framework → control → status, `None` first (as a map keyed by them sorts).
+                // Framework → control → status, `None` first (as a map keyed by them sorts);
+                // with state, the groups with new findings first.
                 groups.sort_by(|a, b| {
-                    (&a.framework, &a.control, &a.status).cmp(&(
+                    let quiet = |g: &Group| g.new.is_some_and(|n| n == 0);
+                    (quiet(a), &a.framework, &a.control, &a.status).cmp(&(
+                        quiet(b),
                         &b.framework,
                         &b.control,
                         &b.status,
@@ -357,7 +504,72 @@ impl DigestBuilder {
                 });
                 groups
             },
+            changes,
         }
+    }
+}
+
+/// A state-keeping digest's counts while it is built.
+#[derive(Debug, Default)]
+struct SeenCounts {
+    new: u64,
+    ongoing: u64,
+    unlisted: u64,
+    oldest: Option<u32>,
+    /// Per group index: (new, ongoing).
+    groups: Vec<(u64, u64)>,
+}
+
+impl SeenCounts {
+    fn per_group(&mut self, g: usize) -> &mut (u64, u64) {
+        if self.groups.len() <= g {
+            self.groups.resize(g + 1, (0, 0));
+        }
+        &mut self.groups[g]
+    }
+}
+
+impl Changes {
+    /// A copy of everything but the listed resolved findings.
+    pub fn clone_counts(&self) -> Changes {
+        Changes {
+            resolved_findings: Vec::new(),
+            ..*self
+        }
+    }
+}
+
+impl Digest {
+    /// Records the resolved findings (at most `max_listed` of them kept, the rest counted in
+    /// `resolved_omitted`), the previous report's date and the sink's `notify`. On a digest
+    /// built without state ([`DigestBuilder::push_view_ids`]) this also starts its changes:
+    /// every group then counts 0 new, 0 ongoing.
+    pub fn set_previous(
+        &mut self,
+        since: Option<chrono::NaiveDate>,
+        notify: &'static str,
+        resolved: Vec<Finding>,
+        resolved_total: u64,
+    ) {
+        let changes = self.changes.get_or_insert_with(|| Changes {
+            new: 0,
+            ongoing: 0,
+            ..Changes::default()
+        });
+        changes.since = since;
+        changes.first_report = since.is_none();
+        changes.notify = notify;
+        changes.resolved = resolved_total;
+        changes.resolved_omitted = resolved_total.saturating_sub(resolved.len() as u64);
+        for g in &mut self.groups {
+            let same = |f: &&Finding| {
+                f.framework == g.framework && f.control == g.control && f.status == g.status
+            };
+            g.new.get_or_insert(0);
+            g.ongoing.get_or_insert(0);
+            g.resolved = Some(resolved.iter().filter(same).count() as u64);
+        }
+        changes.resolved_findings = resolved;
     }
 }
 

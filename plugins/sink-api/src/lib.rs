@@ -30,8 +30,8 @@ mod strmap;
 pub mod template;
 pub mod text;
 
-pub use digest::{Digest, Group, SourceInfo};
-pub use model::{Finding, FindingView, MATCH_FIELDS, RawItem, ReportTemplate};
+pub use digest::{Changes, Digest, Group, Seen, SourceInfo};
+pub use model::{Change, Finding, FindingView, MATCH_FIELDS, RawItem, ReportTemplate};
 pub use recording::RecordingSink;
 pub use secret::{LazySecret, Secret, SecretError, SecretRef, SecretSource, StaticSecrets};
 pub use settings::{OVERFLOW, Overflow, Settings};

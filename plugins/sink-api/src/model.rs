@@ -450,6 +450,41 @@ impl Serialize for RawItem {
     }
 }
 
+/// What a finding is, for one sink, next to the previous report of its stream (the state the
+/// router keeps, `notify`; `docs/state.md` in the repository).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// Not routed to this sink by the previous report (or the stream's first report).
+    New,
+    /// Routed to this sink by the previous report too.
+    Ongoing,
+    /// Routed to this sink by the previous report and not by this one: fixed (or, for a job
+    /// report, no job of the resource was routed this time).
+    Resolved,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::New => "new",
+            Change::Ongoing => "ongoing",
+            Change::Resolved => "resolved",
+        }
+    }
+}
+
+/// A date as `YYYY-MM-DD` (templates and JSON output).
+pub(crate) fn serialize_date<S: serde::Serializer>(
+    d: &Option<chrono::NaiveDate>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.collect_str(&d.format("%Y-%m-%d")),
+        None => s.serialize_none(),
+    }
+}
+
 /// One report item, normalized. The names and their sources per template are pinned (see
 /// `docs/report-formats.md` in the repository): `None` where a template has no such field or the
 /// report left it empty.
@@ -470,6 +505,14 @@ pub struct Finding {
     pub index: u64,
     /// Every raw field, for templates.
     pub fields: RawItem,
+    /// Next to the previous report of the stream, for the sink whose digest holds it; `None`
+    /// when no state is kept (each report read on its own).
+    pub change: Option<Change>,
+    /// The date of the stream's first report that routed it to the sink (with state).
+    #[serde(serialize_with = "serialize_date")]
+    pub first_seen: Option<chrono::NaiveDate>,
+    /// Days from `first_seen` to this report's date (with state).
+    pub days_open: Option<u32>,
 }
 
 /// The names of the fields a rule can match on, in schema order.
@@ -571,6 +614,9 @@ impl<'a> FindingView<'a> {
             job_id: own(self.job_id),
             index: self.index,
             fields,
+            change: None,
+            first_seen: None,
+            days_open: None,
         }
     }
 }
@@ -608,6 +654,9 @@ impl Finding {
             job_id: None,
             index: 0,
             fields: RawItem::new(),
+            change: None,
+            first_seen: None,
+            days_open: None,
         }
     }
 

@@ -2,7 +2,7 @@
 //! `send-test` sends them (clearly marked as a test), and snapshot tests pin the defaults.
 
 use crate::digest::{Digest, DigestBuilder, SourceInfo};
-use crate::model::{Finding, RawItem, ReportTemplate};
+use crate::model::{Change, Finding, RawItem, ReportTemplate};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "111122223333";
@@ -289,10 +289,95 @@ pub fn sample_digest(report: ReportTemplate, sink: &str) -> Digest {
     b.finish()
 }
 
-/// One sample digest per report template.
+/// The date of the sample reports (their keys' period end).
+fn sample_date() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap_or_default()
+}
+
+/// A digest of [`sample_findings`] as the state stage makes it, next to the report of the day
+/// before: the first finding new, the others ongoing (open 12 days), and one resolved finding
+/// (open 30 days until it was fixed).
+pub fn sample_digest_with_changes(report: ReportTemplate, sink: &str) -> Digest {
+    let date = sample_date();
+    let days = chrono::Days::new;
+    let mut b = DigestBuilder::new(sink, report, sample_source(report), usize::MAX);
+    let findings = sample_findings(report);
+    for (i, f) in findings.iter().enumerate() {
+        let seen = if i == 0 {
+            crate::Seen {
+                change: Change::New,
+                first_seen: date,
+                days_open: 0,
+                listed: true,
+            }
+        } else {
+            crate::Seen {
+                change: Change::Ongoing,
+                first_seen: date - days(12),
+                days_open: 12,
+                listed: true,
+            }
+        };
+        b.push_seen(
+            &f.view(),
+            &crate::digest::ValueIds::default(),
+            "sample-rule",
+            Some(&seen),
+            || f.clone(),
+        );
+    }
+    let mut d = b.finish();
+    let mut resolved = findings.last().cloned().unwrap_or_else(|| Finding::new(report));
+    resolved.fields = RawItem::new();
+    resolved.job_id = None;
+    resolved.index = 0;
+    if let Some(r) = &mut resolved.resource {
+        r.push_str("-fixed");
+    }
+    resolved.environment = "sample".into();
+    resolved.change = Some(Change::Resolved);
+    resolved.first_seen = Some(date - days(30));
+    resolved.days_open = Some(30);
+    d.set_previous(Some(date - days(1)), "changes", vec![resolved], 1);
+    d
+}
+
+/// A digest of [`sample_findings`] from the first report of a stream with state: every
+/// finding new.
+pub fn sample_digest_first_report(report: ReportTemplate, sink: &str) -> Digest {
+    let date = sample_date();
+    let mut b = DigestBuilder::new(sink, report, sample_source(report), usize::MAX);
+    for f in sample_findings(report) {
+        let seen = crate::Seen {
+            change: Change::New,
+            first_seen: date,
+            days_open: 0,
+            listed: true,
+        };
+        b.push_seen(
+            &f.view(),
+            &crate::digest::ValueIds::default(),
+            "sample-rule",
+            Some(&seen),
+            || f.clone(),
+        );
+    }
+    let mut d = b.finish();
+    d.set_previous(None, "always", Vec::new(), 0);
+    d
+}
+
+/// The sample digests `check` renders with every sink: per report template, one without state,
+/// one with new, ongoing and resolved findings, and one from a stream's first report.
 pub fn sample_digests(sink: &str) -> Vec<Digest> {
     ReportTemplate::ALL
         .iter()
-        .map(|r| sample_digest(*r, sink))
+        .flat_map(|r| {
+            [
+                sample_digest(*r, sink),
+                sample_digest_with_changes(*r, sink),
+                sample_digest_first_report(*r, sink),
+            ]
+        })
         .collect()
 }

@@ -15,7 +15,7 @@
 //! | `rest_count` | `{{rest_count findings 10}}` | how many items `take` left out |
 //! | `more` | `{{more omitted "resource"}}` | `…and 12 more resources`, or nothing for 0 |
 //! | `truncate` | `{{truncate resource 60}}` | at most N characters, ending in `…` when cut |
-//! | `date` | `{{date fields.creationDate "%Y-%m-%d"}}` | RFC 3339 reformatted (default `%Y-%m-%d %H:%M UTC`) |
+//! | `date` | `{{date fields.creationDate "%Y-%m-%d"}}`, `{{date since "%-d %b"}}` | RFC 3339 or `YYYY-MM-DD` reformatted (default `%Y-%m-%d %H:%M UTC`) |
 //! | `get` | `{{get fields "numResourcesNonCompliant"}}` | a (dotted) field, `null` when absent (no strict-mode error) |
 //! | `default` | `{{default account "unknown"}}` | the fallback for null/empty |
 //! | `join` | `{{join environments ", "}}` | list joined |
@@ -290,7 +290,13 @@ fn find_partial(t: &handlebars::template::Template) -> Option<(usize, usize, &'s
 ///   to the report, or its uri), `console_url` (AWS Backup console home for the first region);
 /// - on each group: `console_url` (the framework's page; `null` for job reports);
 /// - on each finding: `name` (resourceName or the resource), `message` (statusMessage /
-///   scanResultStatus, or `null`), `console_url` (job page for job reports, resource page else).
+///   scanResultStatus, or `null`), `console_url` (job page for job reports, resource page else),
+///   and `change` (`new`, `ongoing`; `null` without state), `first_seen`, `days_open`;
+/// - next to the previous report of the stream (`null`, `false` or empty without state):
+///   `state` (whether it is known), `new`, `ongoing`, `resolved` (counts), `since` (the previous
+///   report's date), `first_report`, `oldest_days`, `unlisted` (ongoing findings counted, not
+///   listed), `notify`, `resolved_findings` (listed, each like a finding with `change =
+///   "resolved"`), `resolved_omitted`; on each group `new`, `ongoing`, `resolved`.
 pub fn render_data(digest: &Digest, ctx: &RenderContext) -> Value {
     let mut v = match serde_json::to_value(digest) {
         Ok(v) => v,
@@ -333,6 +339,7 @@ pub fn render_data(digest: &Digest, ctx: &RenderContext) -> Value {
             "console_url".into(),
             Value::String(backup_console_home(region.as_deref())),
         );
+        insert_changes(m, digest.changes.as_ref());
         if let Some(Value::Array(groups)) = m.get_mut("groups") {
             for (g, group) in groups.iter_mut().zip(&digest.groups) {
                 let Value::Object(gm) = g else { continue };
@@ -353,6 +360,42 @@ pub fn render_data(digest: &Digest, ctx: &RenderContext) -> Value {
         }
     }
     v
+}
+
+/// The digest's [`crate::digest::Changes`] as top-level keys, each present (null, false, 0 or
+/// empty) without state so strict templates can test them.
+fn insert_changes(m: &mut Map<String, Value>, changes: Option<&crate::digest::Changes>) {
+    let Some(c) = changes else {
+        m.insert("state".into(), Value::Bool(false));
+        for key in [
+            "new",
+            "ongoing",
+            "resolved",
+            "since",
+            "oldest_days",
+            "unlisted",
+            "notify",
+        ] {
+            m.insert(key.into(), Value::Null);
+        }
+        m.insert("first_report".into(), Value::Bool(false));
+        m.insert("resolved_findings".into(), Value::Array(Vec::new()));
+        m.insert("resolved_omitted".into(), json!(0));
+        return;
+    };
+    m.insert("state".into(), Value::Bool(true));
+    if let Ok(Value::Object(fields)) = serde_json::to_value(c) {
+        for (k, v) in fields {
+            m.insert(k, v);
+        }
+    }
+    if let Some(Value::Array(resolved)) = m.get_mut("resolved_findings") {
+        for (fv, f) in resolved.iter_mut().zip(&c.resolved_findings) {
+            if let Value::Object(fm) = fv {
+                enrich_finding(fm, f);
+            }
+        }
+    }
 }
 
 fn enrich_finding(fm: &mut Map<String, Value>, f: &crate::Finding) {
@@ -699,8 +742,15 @@ fn h_date(a: &[Value]) -> Result<Value, String> {
                 .with_timezone(&chrono::Utc)
                 .format_with_items(items.iter())
                 .to_string(),
-            // Not a timestamp (empty, or a legacy period string): printed as it is.
-            Err(_) => raw,
+            // A date (`since`, `first_seen`): its midnight UTC.
+            Err(_) => match chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d") {
+                Ok(d) => d
+                    .and_hms_opt(0, 0, 0)
+                    .map(|t| t.and_utc().format_with_items(items.iter()).to_string())
+                    .unwrap_or(raw),
+                // Not a timestamp (empty, or a legacy period string): printed as it is.
+                Err(_) => raw,
+            },
         },
     ))
 }

@@ -98,14 +98,22 @@ pub fn ascii_subject(s: &str, max_chars: usize) -> String {
 }
 
 impl Digest {
-    /// How many findings the digest lists (kept), across groups.
+    /// How many findings the digest lists (kept), across groups, and then the resolved
+    /// findings it lists (with state).
     pub fn kept(&self) -> usize {
-        self.groups.iter().map(|g| g.findings.len()).sum()
+        self.groups.iter().map(|g| g.findings.len()).sum::<usize>() + self.resolved_listed()
     }
 
-    /// A copy listing only the first `keep` kept findings (in group order); the rest are counted
-    /// in `omitted` (per group and overall), so templates say "…and N more". Groups stay, even
-    /// with no finding listed: every control is still named.
+    fn resolved_listed(&self) -> usize {
+        self.changes
+            .as_ref()
+            .map_or(0, |c| c.resolved_findings.len())
+    }
+
+    /// A copy listing only the first `keep` kept findings (in group order, then the resolved
+    /// ones); the rest are counted in `omitted` (per group and overall) or `resolved_omitted`,
+    /// so templates say "…and N more". Groups stay, even with no finding listed: every control
+    /// is still named.
     pub fn limited(&self, keep: usize) -> Digest {
         let mut d = self.clone();
         let mut left = keep;
@@ -120,6 +128,12 @@ impl Digest {
             left -= g.findings.len();
         }
         d.omitted += dropped;
+        if let Some(c) = &mut d.changes
+            && c.resolved_findings.len() > left
+        {
+            c.resolved_omitted += (c.resolved_findings.len() - left) as u64;
+            c.resolved_findings.truncate(left);
+        }
         d
     }
 
@@ -151,10 +165,33 @@ impl Digest {
                 rest = &rest[n..];
             }
         }
+        if let Some(c) = &self.changes {
+            for chunk in c.resolved_findings.chunks(per_part) {
+                let mut rest: &[crate::Finding] = chunk;
+                while !rest.is_empty() {
+                    if in_current == per_part {
+                        parts.push(std::mem::replace(&mut current, self.empty_like()));
+                        in_current = 0;
+                    }
+                    let n = (per_part - in_current).min(rest.len());
+                    if let Some(pc) = &mut current.changes {
+                        pc.resolved_findings.extend_from_slice(&rest[..n]);
+                    }
+                    in_current += n;
+                    rest = &rest[n..];
+                }
+            }
+        }
         parts.push(current);
         let last = parts.len() - 1;
         for (i, p) in parts.iter_mut().enumerate() {
             p.omitted = if i == last { self.omitted } else { 0 };
+            if let Some(pc) = &mut p.changes {
+                pc.resolved_omitted = match &self.changes {
+                    Some(c) if i == last => c.resolved_omitted,
+                    _ => 0,
+                };
+            }
         }
         parts
     }
@@ -175,6 +212,7 @@ impl Digest {
             regions: self.regions.clone(),
             rules: self.rules.clone(),
             groups: Vec::new(),
+            changes: self.changes.as_ref().map(crate::Changes::clone_counts),
         }
     }
 }
@@ -190,6 +228,9 @@ fn group_without_findings(g: &crate::Group) -> crate::Group {
         accounts: g.accounts.clone(),
         regions: g.regions.clone(),
         findings: Vec::new(),
+        new: g.new,
+        ongoing: g.ongoing,
+        resolved: g.resolved,
     }
 }
 
