@@ -225,6 +225,7 @@ pub fn compile(
             name: s.name.value.clone(),
             kind: s.kind.value.clone(),
             settings: s.settings.clone(),
+            policy: s.policy.over(super::notify::Policy::default()),
             positions: crate::rules::SinkPositions {
                 table: Some(c.src.position(s.name.span.start)),
                 keys: s
@@ -295,6 +296,7 @@ pub fn compile(
             sinks: rule_sinks,
             continue_: rule.continue_,
             matcher,
+            policy: rule.policy,
         });
     }
 

@@ -3,6 +3,7 @@
 //! `${env:…}` references are expanded as each string is read.
 
 use super::interpolate::{self, Escapes, InterpolateError};
+use super::notify::{Notify, POLICY_KEYS, PolicyOverride, parse_days};
 use super::{Diagnostic, LoadOptions, Severity};
 use crate::sink_api::MATCH_FIELDS;
 use crate::sink_api::text::suggest;
@@ -77,6 +78,8 @@ pub struct RawEnvironment {
 pub struct RawSink {
     pub name: Sp<String>,
     pub kind: Sp<String>,
+    /// `notify`, `repeat_after`, `resolved`, `min_findings`: the host's, not the plugin's.
+    pub policy: PolicyOverride,
     pub settings: toml::Table,
     /// Where each setting's key is.
     pub key_spans: Vec<(String, Range<usize>)>,
@@ -101,6 +104,8 @@ pub struct RawRule {
     pub sinks: Option<Vec<Sp<String>>>,
     pub continue_: bool,
     pub fields: Vec<RawField>,
+    /// `notify`, `repeat_after`, `resolved`, `min_findings` for the findings this rule routes.
+    pub policy: PolicyOverride,
 }
 
 impl RawRule {
@@ -137,7 +142,16 @@ pub struct RawConfig {
 const TOP_KEYS: [&str; 5] = ["settings", "environments", "sinks", "rules", "silences"];
 const SETTINGS_KEYS: [&str; 1] = ["default_environment"];
 const ENVIRONMENT_KEYS: [&str; 1] = ["accounts"];
-const RULE_KEYS: [&str; 4] = ["name", "sinks", "continue", "match"];
+const RULE_KEYS: [&str; 8] = [
+    "name",
+    "sinks",
+    "continue",
+    "match",
+    "notify",
+    "repeat_after",
+    "resolved",
+    "min_findings",
+];
 const SILENCE_KEYS: [&str; 3] = ["match", "until", "reason"];
 
 /// Reads `text`; pushes every problem found into `diags`. `None` when the TOML itself is broken.
@@ -450,6 +464,65 @@ impl Reader<'_, '_> {
         out
     }
 
+    /// One of [`POLICY_KEYS`] of `what` (`sinks.NAME`, `rules[3]`) into `policy`.
+    fn policy_key(
+        &mut self,
+        key: &str,
+        v: &Spanned<DeValue<'_>>,
+        what: &str,
+        policy: &mut PolicyOverride,
+    ) {
+        let path = format!("{what}.{key}");
+        let at = v.span().start;
+        match key {
+            "notify" => {
+                if let Some(s) = self.string(v, &path) {
+                    match Notify::parse(&s.value) {
+                        Some(n) => policy.notify = Some(n),
+                        None => self.error(
+                            s.span.start,
+                            format!(
+                                "{path}: expected \"always\" or \"changes\", found {:?}",
+                                s.value
+                            ),
+                        ),
+                    }
+                }
+            }
+            "repeat_after" => {
+                if let Some(s) = self.string(v, &path) {
+                    match parse_days(&s.value) {
+                        Ok(d) => policy.repeat_after = Some(d),
+                        Err(e) => self.error(s.span.start, format!("{path}: {e}")),
+                    }
+                }
+            }
+            "resolved" => match v.get_ref() {
+                DeValue::Boolean(b) => policy.resolved = Some(*b),
+                other => self.error(
+                    at,
+                    format!("{path}: expected true or false, found {}", type_name(other)),
+                ),
+            },
+            _ => match v.get_ref() {
+                DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                    Ok(n) if n >= 0 => policy.min_findings = Some(n as u64),
+                    _ => self.error(
+                        at,
+                        format!("{path}: expected a whole number of at least 0, found {i}"),
+                    ),
+                },
+                other => self.error(
+                    at,
+                    format!(
+                        "{path}: expected a whole number of at least 0, found {}",
+                        type_name(other)
+                    ),
+                ),
+            },
+        }
+    }
+
     fn sinks(&mut self, t: &DeTable<'_>) -> Vec<RawSink> {
         let mut out = Vec::new();
         for (key, value) in entries(t) {
@@ -461,10 +534,15 @@ impl Reader<'_, '_> {
             let mut kind = None;
             let mut settings = toml::Table::new();
             let mut key_spans = Vec::new();
+            let mut policy = PolicyOverride::default();
             for (k, v) in entries(table) {
                 key_spans.push((k.get_ref().to_string(), k.span()));
                 if k.get_ref() == "type" {
                     kind = self.string(v, &format!("sinks.{name}.type"));
+                    continue;
+                }
+                if POLICY_KEYS.contains(&k.get_ref().as_ref()) {
+                    self.policy_key(k.get_ref(), v, &format!("sinks.{name}"), &mut policy);
                     continue;
                 }
                 let path = format!("sinks.{name}.{}", k.get_ref());
@@ -482,6 +560,7 @@ impl Reader<'_, '_> {
                         span: key.span(),
                     },
                     kind,
+                    policy,
                     settings,
                     key_spans,
                 }),
@@ -589,6 +668,7 @@ impl Reader<'_, '_> {
             sinks: None,
             continue_: false,
             fields: Vec::new(),
+            policy: PolicyOverride::default(),
         };
         let what = format!("rules[{index}]");
         for (key, value) in entries(t) {
@@ -617,6 +697,9 @@ impl Reader<'_, '_> {
                     rule.fields = self
                         .match_table(value, &format!("{what}.match"))
                         .unwrap_or_default()
+                }
+                k if POLICY_KEYS.contains(&k) => {
+                    self.policy_key(k, value, &what, &mut rule.policy)
                 }
                 _ => self.unknown_key(key, &format!("[[rules]] ({what})"), &RULE_KEYS),
             }

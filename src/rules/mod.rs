@@ -27,6 +27,7 @@
 
 mod check;
 mod config;
+pub mod notify;
 pub mod interpolate;
 pub mod pattern;
 mod router;
@@ -162,6 +163,8 @@ pub struct SinkDecl {
     pub settings: toml::Table,
     /// Where the table and its keys are in the rules file, for diagnostics.
     pub positions: SinkPositions,
+    /// `notify`, `repeat_after`, `resolved`, `min_findings` of the sink (defaults filled in).
+    pub policy: notify::Policy,
 }
 
 /// 1-based (line, column) of a sink's `[sinks.NAME]` and of each of its keys; empty for a
@@ -180,6 +183,7 @@ impl SinkDecl {
             kind: kind.to_owned(),
             settings,
             positions: SinkPositions::default(),
+            policy: notify::Policy::default(),
         }
     }
 
@@ -257,6 +261,8 @@ pub struct Rules {
     fallback_env: String,
     sinks: Vec<SinkDecl>,
     rule_names: Vec<String>,
+    /// Per rule, the policy keys it sets over its sinks'.
+    rule_policies: Vec<notify::PolicyOverride>,
     rules: Vec<router::CompiledRule>,
     index: router::Index,
     silences: Vec<Silence>,
@@ -334,6 +340,7 @@ impl Rules {
             fallback_env: compiled.fallback_env,
             sinks: compiled.sinks,
             rule_names: compiled.rules.iter().map(|r| r.name.clone()).collect(),
+            rule_policies: compiled.rules.iter().map(|r| r.policy).collect(),
             rules: compiled.rules,
             index,
             silences: compiled.silences,
@@ -387,6 +394,22 @@ impl Rules {
     }
 
     /// The directory of the rules file (sink `template` paths are relative to it).
+    /// What sink `sink` is told about the findings rule `rule` routes to it: the sink's
+    /// `notify`, `repeat_after`, `resolved`, `min_findings` with the rule's own over them.
+    /// `rule = None` (a resolved finding whose rule is gone): the sink's.
+    pub fn policy(&self, sink: usize, rule: Option<usize>) -> notify::Policy {
+        let base = self.sinks.get(sink).map(|s| s.policy).unwrap_or_default();
+        match rule.and_then(|r| self.rule_policies.get(r)) {
+            Some(o) => o.over(base),
+            None => base,
+        }
+    }
+
+    /// Whether rule `rule` sets any policy key of its own.
+    pub fn rule_sets_policy(&self, rule: usize) -> bool {
+        self.rule_policies.get(rule).is_some_and(|o| !o.is_empty())
+    }
+
     pub fn base_dir(&self) -> &Path {
         &self.base_dir
     }

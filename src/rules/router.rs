@@ -57,6 +57,7 @@ pub struct CompiledRule {
     pub sinks: Vec<usize>,
     pub continue_: bool,
     pub matcher: Matcher,
+    pub policy: super::notify::PolicyOverride,
 }
 
 #[derive(Clone, Debug)]
