@@ -35,6 +35,9 @@ pub struct Opened {
     pub size: Option<u64>,
     /// The S3 ETag (quoted, as S3 returns it); `None` for local files.
     pub etag: Option<String>,
+    /// When the object (or file) was last written: a report's time in its stream when its key
+    /// says nothing of it (`crate::state::stream`).
+    pub last_modified: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl std::fmt::Debug for Opened {
@@ -42,6 +45,7 @@ impl std::fmt::Debug for Opened {
         f.debug_struct("Opened")
             .field("size", &self.size)
             .field("etag", &self.etag)
+            .field("last_modified", &self.last_modified)
             .finish_non_exhaustive()
     }
 }
@@ -129,10 +133,12 @@ async fn open_local(path: &std::path::Path) -> Result<Opened, FetchError> {
             path: path.to_owned(),
         });
     }
+    let last_modified = meta.modified().ok().map(chrono::DateTime::<chrono::Utc>::from);
     Ok(Opened {
         reader: Box::new(file.into_std().await),
         size: Some(meta.len()),
         etag: None,
+        last_modified,
     })
 }
 
@@ -151,11 +157,15 @@ async fn open_s3(
         .map_err(|e| classify(loc, bucket, key, e))?;
     let size = out.content_length().and_then(|n| u64::try_from(n).ok());
     let etag = out.e_tag().map(str::to_owned);
+    let last_modified = out
+        .last_modified()
+        .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()));
     let reader = SyncIoBridge::new(Box::pin(out.body.into_async_read()));
     Ok(Opened {
         reader: Box::new(reader),
         size,
         etag,
+        last_modified,
     })
 }
 

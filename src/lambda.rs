@@ -62,6 +62,7 @@ use crate::pipeline::{Engine, RouteOptions};
 use crate::receipt::ReceiptStore;
 use crate::rules::{LoadOptions, MAX_RULES_BYTES};
 use crate::run::{self, Disposition, Processed, RunOptions};
+use crate::state::StateStore;
 use crate::validate::{self, Checked, Samples};
 
 /// The `rules.toml` at the crate root, compiled in.
@@ -112,6 +113,9 @@ pub struct LambdaConfig {
     /// `$LAMBDA_TASK_ROOT`, else `.`).
     pub task_root: PathBuf,
     pub receipts: Option<String>,
+    /// `AUDIT_ROUTER_STATE`: `s3://bucket/prefix`, or `off`; unset: a `state/` folder of the
+    /// receipts location (no receipts: no state).
+    pub state: Option<String>,
     pub lease: Duration,
     pub report_prefix: Option<String>,
     pub load: LoadOptions,
@@ -216,6 +220,7 @@ impl LambdaConfig {
             rules,
             task_root: task_root.unwrap_or_else(|| PathBuf::from(".")),
             receipts: var("AUDIT_ROUTER_RECEIPTS"),
+            state: var("AUDIT_ROUTER_STATE"),
             lease,
             report_prefix: var("AUDIT_ROUTER_REPORT_PREFIX"),
             load: LoadOptions {
@@ -225,6 +230,62 @@ impl LambdaConfig {
             },
             margin,
         })
+    }
+}
+
+/// The state store of `config`: `AUDIT_ROUTER_STATE` (`off` for none), else a `state/` folder of
+/// the receipts location; outside the trigger's prefix.
+fn state_store(
+    config: &LambdaConfig,
+    receipts: Option<&ReceiptStore>,
+    s3: aws_sdk_s3::Client,
+) -> Result<Option<StateStore>, InitError> {
+    let store = match config.state.as_deref().map(str::trim) {
+        Some("off" | "none" | "") => None,
+        Some(uri) => Some(StateStore::from_uri(s3, uri).map_err(|e| InitError::Config {
+            var: "AUDIT_ROUTER_STATE",
+            value: uri.to_owned(),
+            reason: e.to_string(),
+        })?),
+        None => receipts.map(|r| StateStore::beside(r, s3)),
+    };
+    if let (Some(store), Some(prefix)) = (&store, &config.report_prefix) {
+        store
+            .ensure_outside_trigger(store.bucket(), prefix, "")
+            .map_err(|e| InitError::Config {
+                var: "AUDIT_ROUTER_STATE",
+                value: store.uri(),
+                reason: e.to_string(),
+            })?;
+    }
+    Ok(store)
+}
+
+/// A sink (or rule) with `notify = "changes"` and no state to compare with: say so once, at
+/// start-up (every report then goes out as with `"always"`).
+pub fn warn_changes_without_state(engine: &Engine, has_state: bool) {
+    if has_state {
+        return;
+    }
+    let rules = &engine.rules;
+    let changes: Vec<&str> = rules
+        .sinks()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            (0..rules.rule_names().len())
+                .map(Some)
+                .chain([None])
+                .any(|r| rules.policy(*i, r).notify == crate::rules::notify::Notify::Changes)
+        })
+        .map(|(_, s)| s.name.as_str())
+        .collect();
+    if !changes.is_empty() {
+        tracing::warn!(
+            sinks = ?changes,
+            "notify = \"changes\" but no state is kept (no receipts, or AUDIT_ROUTER_STATE=off): \
+             every report is sent whole, as with \"always\""
+        );
     }
 }
 
@@ -323,6 +384,9 @@ struct ReportDone {
 pub struct Handler {
     pub engine: Engine,
     pub receipts: Option<ReceiptStore>,
+    /// The streams' state (what changed since the previous report); `None`: every report is
+    /// read on its own.
+    pub state: Option<StateStore>,
     /// Kept back from the Lambda deadline.
     pub margin: Duration,
     /// Retries of a sink's retryable errors within one invocation.
@@ -351,7 +415,7 @@ impl Handler {
         }
         let receipts = match &config.receipts {
             Some(uri) => {
-                let store = ReceiptStore::from_uri(s3, uri.trim(), config.lease)?;
+                let store = ReceiptStore::from_uri(s3.clone(), uri.trim(), config.lease)?;
                 if let Some(prefix) = &config.report_prefix {
                     // The template keeps reports and receipts in one bucket.
                     store.ensure_outside_trigger(store.bucket(), prefix, "")?;
@@ -366,16 +430,20 @@ impl Handler {
                 None
             }
         };
+        let state = state_store(config, receipts.as_ref(), s3)?;
+        warn_changes_without_state(&engine, state.is_some());
         tracing::info!(
             rules = %name,
             sinks = ?engine.sinks.iter().map(|s| s.name()).collect::<Vec<_>>(),
             receipts = ?receipts.as_ref().map(ReceiptStore::uri),
+            state = ?state.as_ref().map(StateStore::uri),
             "initialised"
         );
         let environment = engine.rules.environment_of(None).to_owned();
         Ok(Handler {
             engine,
             receipts,
+            state,
             margin: config.margin,
             retry: RetryPolicy::default(),
             rules_name: name,
@@ -451,6 +519,7 @@ impl Handler {
             receipt_deadline,
             route: RouteOptions::default(),
             dry_run: false,
+            previous: None,
         };
         let found = match event::parse_event(payload) {
             ParsedEvent::SqsBatch(messages) => {
@@ -586,8 +655,22 @@ impl Handler {
             done.skipped.push(format!("{location}: {why}"));
             return done;
         }
+        if let Some(store) = self.state.as_ref().filter(|s| s.holds(&location)) {
+            let why = format!(
+                "is a state document under {}, not a report: the trigger's filter overlaps the \
+                 state prefix; skipped",
+                store.uri()
+            );
+            tracing::error!(report = %location, "{why}");
+            done.skipped.push(format!("{location}: {why}"));
+            return done;
+        }
         let uri = location.to_string();
-        match run::run_report(&self.engine, self.receipts.as_ref(), location, opts).await {
+        let stores = run::Stores {
+            receipts: self.receipts.as_ref(),
+            state: self.state.as_ref(),
+        };
+        match run::run_report(&self.engine, stores, location, opts).await {
             Ok(p) => {
                 log_processed(&p);
                 let ctx = metrics::Context::now(&self.environment, Some(opts.owner.clone()));

@@ -46,6 +46,7 @@ pub mod schema;
 pub mod secrets;
 pub mod sinks;
 pub mod sources;
+pub mod state;
 pub mod validate;
 
 pub use audit_router_sink_api as sink_api;

@@ -90,11 +90,12 @@ impl From<&Finding> for FindingRow {
 }
 
 /// One routed finding in a sink's listing: indexes into [`ReportRun::rows`] and
-/// [`Rules::rule_names`].
+/// [`Rules::rule_names`], and how it compares with the previous report (with state).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Listed {
     pub row: usize,
     pub rule: usize,
+    pub change: Option<crate::sink_api::Change>,
 }
 
 /// Every rule's verdict for one finding.
@@ -129,6 +130,34 @@ pub struct ReportRun {
     pub bytes: u64,
     /// Every finding counted by environment and status ([`crate::metrics`]).
     pub findings: crate::metrics::StatusTally,
+    /// With state: the comparison with the previous report and this report's state document.
+    pub state: Option<RunState>,
+}
+
+/// What the state stage made of a report ([`crate::state`]).
+#[derive(Debug)]
+pub struct RunState {
+    /// The report's state document (gzip), to be written once.
+    pub document: Vec<u8>,
+    pub trailer: crate::state::document::Trailer,
+    /// Sinks whose digest is not sent (`notify = "changes"`, `min_findings`), and why.
+    pub quiet: Vec<crate::state::Quiet>,
+    /// The previous report's date; `None` for the first report of the stream.
+    pub since: Option<chrono::NaiveDate>,
+    /// Where the previous state came from (`s3://…`, or the report `dry-run --previous` named).
+    pub previous: Option<String>,
+    /// Why the previous state was not used (unreadable, a newer format): the report was then
+    /// compared with nothing, as a stream's first report.
+    pub previous_error: Option<String>,
+}
+
+/// What the state stage needs before a report is read: this report's header and the previous
+/// state document, if any (read on the routing thread: decompressing and indexing it is work).
+#[derive(Debug)]
+pub struct StateInput {
+    pub header: crate::state::document::Header,
+    /// (`s3://…` or a description, the gzip bytes)
+    pub previous: Option<(String, Vec<u8>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +168,12 @@ pub enum PipelineError {
     Report(#[from] ReportError),
     #[error("{location}: the report reader stopped unexpectedly: {message}")]
     Worker { location: String, message: String },
+    #[error("{location}: {source}")]
+    State {
+        location: String,
+        #[source]
+        source: crate::state::StateError,
+    },
 }
 
 /// The [`SourceInfo`] digests carry for a location.
@@ -163,6 +198,57 @@ pub fn route_report<R: Read>(
     location: &ReportLocation,
     opts: &RouteOptions,
 ) -> Result<ReportRun, ReportError> {
+    match route_report_with_state(rules, input, location, opts, None) {
+        Ok(run) => Ok(run),
+        Err(PipelineError::Report(e)) => Err(e),
+        // Without state only the reader fails.
+        Err(other) => Err(ReportError::Io {
+            source_name: location.to_string(),
+            error: std::io::Error::other(other.to_string()),
+        }),
+    }
+}
+
+/// The state stage's tracker for `input`, the name of the previous document it compares with,
+/// and why a previous document could not be used (the report is then compared with nothing).
+fn tracker(
+    rules: &Rules,
+    input: StateInput,
+) -> (crate::state::Tracker<'_>, Option<String>, Option<String>) {
+    use crate::state::{Tracker, document::Reader};
+    let StateInput { mut header, previous } = input;
+    let mut error = None;
+    let reader = previous.and_then(|(name, bytes)| match Reader::open(&name, bytes) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            error = Some(e.to_string());
+            None
+        }
+    });
+    let name = reader.as_ref().map(|r| r.name.clone());
+    if reader.is_none() {
+        header.previous = None;
+    }
+    match Tracker::new(rules, header.clone(), reader) {
+        Ok(t) => (t, name, error),
+        Err(e) => {
+            header.previous = None;
+            (Tracker::fresh(rules, header), None, Some(e.to_string()))
+        }
+    }
+}
+
+/// [`route_report`] with the state stage: each routed finding compared with `state`'s previous
+/// document, the digests given their changes (and those told nothing left out), and the
+/// report's own state document made ([`ReportRun::state`]).
+pub fn route_report_with_state<R: Read>(
+    rules: &Rules,
+    input: R,
+    location: &ReportLocation,
+    opts: &RouteOptions,
+    state: Option<StateInput>,
+) -> Result<ReportRun, PipelineError> {
+    let mut tracked = state.map(|s| tracker(rules, s));
     let sink_names: Vec<String> = rules.sinks().iter().map(|s| s.name.clone()).collect();
     let sink_count = sink_names.len();
     let mut grouper = Grouper::new(sink_names, source_info(location), opts.max_kept);
@@ -211,16 +297,25 @@ pub fn route_report<R: Read>(
             unmatched += 1;
             return;
         }
+        let seen: &[Option<crate::sink_api::Seen>] = match &mut tracked {
+            Some((t, _, _)) => t.observe(&view, &routing),
+            None => &[],
+        };
         if opts.listing {
             let row = rows.len();
             rows.push(FindingRow::from(&view));
-            for d in &routing.deliveries {
+            for (j, d) in routing.deliveries.iter().enumerate() {
                 if let Some(list) = per_sink.get_mut(d.sink) {
-                    list.push(Listed { row, rule: d.rule });
+                    let change = seen.get(j).copied().flatten().map(|s| s.change);
+                    list.push(Listed {
+                        row,
+                        rule: d.rule,
+                        change,
+                    });
                 }
             }
         }
-        grouper.push_view_ids(&view, &memo.value_ids(), &make, &routing, rule_names);
+        grouper.push_view_seen(&view, &memo.value_ids(), &make, &routing, rule_names, seen);
         if let Some(p) = &opts.progress {
             unreported += 1;
             if unreported == PROGRESS_BATCH {
@@ -247,6 +342,28 @@ pub fn route_report<R: Read>(
     for d in &mut digests {
         d.source.format = format.to_string();
     }
+    let state = match tracked {
+        Some((tracker, previous, previous_error)) => {
+            let mut source = source_info(location);
+            source.format = format.to_string();
+            let finished = tracker
+                .finish(digests, info.template, &source, opts.max_kept)
+                .map_err(|source| PipelineError::State {
+                    location: location.to_string(),
+                    source,
+                })?;
+            digests = finished.digests;
+            Some(RunState {
+                document: finished.document,
+                trailer: finished.trailer,
+                quiet: finished.quiet,
+                since: finished.since,
+                previous,
+                previous_error,
+            })
+        }
+        None => None,
+    };
     Ok(ReportRun {
         location: location.clone(),
         info,
@@ -258,6 +375,7 @@ pub fn route_report<R: Read>(
         unmatched,
         bytes: bytes.load(std::sync::atomic::Ordering::Relaxed),
         findings,
+        state,
     })
 }
 
@@ -351,13 +469,25 @@ impl Engine {
         location: ReportLocation,
         opts: RouteOptions,
     ) -> Result<ReportRun, PipelineError> {
+        self.route_opened_with_state(opened, location, opts, None)
+            .await
+    }
+
+    /// [`Engine::route_opened`] with the state stage ([`route_report_with_state`]).
+    pub async fn route_opened_with_state(
+        &self,
+        opened: fetch::Opened,
+        location: ReportLocation,
+        opts: RouteOptions,
+        state: Option<StateInput>,
+    ) -> Result<ReportRun, PipelineError> {
         let rules = self.rules.clone();
         let name = location.to_string();
         // The reader's log lines carry the caller's span (the Lambda's request id and report).
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
-                route_report(&rules, opened.reader, &location, &opts).map_err(PipelineError::from)
+                route_report_with_state(&rules, opened.reader, &location, &opts, state)
             })
         })
         .await

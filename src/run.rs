@@ -27,9 +27,18 @@ use chrono::{DateTime, Utc};
 use crate::deliver::{self, DeliverOptions, DeliveryJob, Fanout, Outcome, Status};
 use crate::fetch;
 use crate::location::ReportLocation;
-use crate::pipeline::{Engine, PipelineError, ReportRun, RouteOptions};
+use crate::pipeline::{Engine, PipelineError, ReportRun, RouteOptions, StateInput};
 use crate::receipt::{Claim, HeldClaim, Receipt, ReceiptError, ReceiptStore, SinkOutcome};
 use crate::report::ReportError;
+use crate::state::{StateStore, StoreError};
+
+/// What outlives a run: delivery receipts (each sink gets a report once) and the state of the
+/// report streams (what changed since the previous report). Either may be absent.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stores<'a> {
+    pub receipts: Option<&'a ReceiptStore>,
+    pub state: Option<&'a StateStore>,
+}
 
 /// How to run one report.
 #[derive(Clone, Debug)]
@@ -45,8 +54,12 @@ pub struct RunOptions {
     /// never answers fails the invocation with a reason instead of letting Lambda kill it.
     pub receipt_deadline: Option<tokio::time::Instant>,
     pub route: RouteOptions,
-    /// Deliver to recording sinks: render everything, send nothing (`dry-run`).
+    /// Deliver to recording sinks: render everything, send nothing (`dry-run`). The state is
+    /// then read, never written.
     pub dry_run: bool,
+    /// Compare with this report instead of the stored state (`dry-run --previous`): it is
+    /// routed with the same rules first, as if it had been the stream's previous report.
+    pub previous: Option<ReportLocation>,
 }
 
 impl Default for RunOptions {
@@ -57,6 +70,7 @@ impl Default for RunOptions {
             receipt_deadline: None,
             route: RouteOptions::default(),
             dry_run: false,
+            previous: None,
         }
     }
 }
@@ -186,6 +200,14 @@ pub enum RunError {
         source: ReceiptError,
         sent: Vec<String>,
     },
+    /// Reading or writing the stream's state failed (before anything was sent), or the report
+    /// named by `--previous` could not be read.
+    #[error("{location}: state: {detail}")]
+    State {
+        location: String,
+        detail: String,
+        permanent: bool,
+    },
 }
 
 fn sent_note(sent: &[String]) -> String {
@@ -210,12 +232,17 @@ impl RunError {
             RunError::Pipeline(PipelineError::Worker { .. }) => true,
             RunError::Receipt { source, .. } => !source.is_transient(),
             RunError::Deadline { .. } => false,
+            RunError::Pipeline(PipelineError::State { .. }) => true,
+            RunError::State { permanent, .. } => *permanent,
         }
     }
 
     /// The Lambda error type of this failure (pinned: users' alarms and queries use them).
     pub fn error_type(&self) -> &'static str {
         match self {
+            RunError::Pipeline(PipelineError::State { .. }) | RunError::State { .. } => {
+                "AuditRouter.State"
+            }
             RunError::Pipeline(_) => "AuditRouter.BadReport",
             RunError::Receipt { .. } => "AuditRouter.Receipts",
             RunError::Deadline { .. } => "AuditRouter.Timeout",
@@ -242,12 +269,12 @@ pub fn cli_owner() -> String {
 /// [`Processed::outcomes`] and the receipt.
 pub async fn run_report(
     engine: &Engine,
-    receipts: Option<&ReceiptStore>,
+    stores: Stores<'_>,
     location: ReportLocation,
     opts: &RunOptions,
 ) -> Result<Processed, RunError> {
     let started = std::time::Instant::now();
-    let mut p = run_report_inner(engine, receipts, location, opts).await?;
+    let mut p = run_report_inner(engine, stores, location, opts).await?;
     p.elapsed = started.elapsed();
     Ok(p)
 }
@@ -278,10 +305,11 @@ async fn open_report(
 
 async fn run_report_inner(
     engine: &Engine,
-    receipts: Option<&ReceiptStore>,
+    stores: Stores<'_>,
     location: ReportLocation,
     opts: &RunOptions,
 ) -> Result<Processed, RunError> {
+    let receipts = stores.receipts;
     let receipt_err = |source: ReceiptError| RunError::Receipt {
         source,
         sent: Vec::new(),
@@ -311,12 +339,27 @@ async fn run_report_inner(
         &location,
         "reading the report",
         async {
-            Ok(engine
-                .route_opened(opened, location.clone(), opts.route.clone())
-                .await?)
+            let state = state_input(engine, stores.state, &location, &opened, opts).await?;
+            let own = state.as_ref().and_then(|(_, own)| own.clone());
+            let run = engine
+                .route_opened_with_state(opened, location.clone(), opts.route.clone(), state.map(|(s, _)| s))
+                .await?;
+            Ok((run, own))
         },
     )
     .await;
+    let routed = match routed {
+        // The state document is written before anything is sent: a run that sends has always
+        // left the state the next report compares with (written once: a retry finds it).
+        Ok((run, Some(key))) if !opts.dry_run => match stores.state {
+            Some(store) => write_state(store, &key, &run, &location)
+                .await
+                .map(|()| run),
+            None => Ok(run),
+        },
+        Ok((run, _)) => Ok(run),
+        Err(e) => Err(e),
+    };
     let run = match routed {
         Ok(run) => run,
         Err(e) => {
@@ -527,6 +570,160 @@ impl Receipts<'_> {
     }
 }
 
+/// What the state stage needs to read `location`, and the key its own document goes to: with
+/// `--previous`, that report routed first (its document made in memory, nothing written);
+/// with a store, the stream's previous document. `None`: no state for this run (no store, or
+/// a local report, which has no stream).
+async fn state_input(
+    engine: &Engine,
+    store: Option<&StateStore>,
+    location: &ReportLocation,
+    opened: &fetch::Opened,
+    opts: &RunOptions,
+) -> Result<Option<(StateInput, Option<String>)>, RunError> {
+    use crate::state::{document, stream};
+    let state_err = |detail: String, permanent: bool| RunError::State {
+        location: location.to_string(),
+        detail,
+        permanent,
+    };
+    let time = stream::report_time(location, opened.last_modified).ok_or_else(|| {
+        state_err(
+            "cannot tell the report's date: its key has no date and the object no \
+             last-modified time"
+                .into(),
+            true,
+        )
+    })?;
+    let header = |previous: Option<document::PreviousRef>| document::Header {
+        audit_router_state: document::STATE_VERSION,
+        report: location.to_string(),
+        report_etag: opened.etag.clone(),
+        // Set from the report's first finding.
+        template: crate::ReportTemplate::ResourceCompliance,
+        report_time: time.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        date: time.date(),
+        stream: stream::stream_of(location).map(|s| s.to_string()),
+        previous,
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    if let Some(prev) = &opts.previous {
+        let (bytes, date) = previous_document(engine, prev).await?;
+        let previous = document::PreviousRef {
+            report: prev.to_string(),
+            date,
+            state: format!("--previous {prev}"),
+        };
+        let input = StateInput {
+            header: header(Some(previous)),
+            previous: Some((format!("the state of --previous {prev}"), bytes)),
+        };
+        return Ok(Some((input, None)));
+    }
+    let Some(store) = store else { return Ok(None) };
+    let (Some(s), crate::location::ReportLocation::S3 { key, .. }) =
+        (stream::stream_of(location), location)
+    else {
+        tracing::warn!(report = %location, "no state for a local report (it has no stream); dry-run --previous names the report to compare with");
+        return Ok(None);
+    };
+    let own = store.key_for(&s, &time, key);
+    let found = store
+        .previous(&s, &own)
+        .await
+        .map_err(|e| state_err(e.to_string(), !e.is_transient()))?;
+    let previous = match &found.found {
+        Some((name, bytes)) => document::Reader::open(name, bytes.clone())
+            .ok()
+            .map(|r| document::PreviousRef {
+                report: r.header.report.clone(),
+                date: r.header.date,
+                state: name.clone(),
+            }),
+        None => None,
+    };
+    let input = StateInput {
+        header: header(previous),
+        previous: found.found,
+    };
+    // A document written by an earlier run stands: this run compares with what it names and
+    // writes nothing.
+    Ok(Some((input, (!found.own_exists).then_some(own))))
+}
+
+/// The state document of the report `--previous` names: routed with the run's rules, compared
+/// with nothing, kept in memory.
+async fn previous_document(
+    engine: &Engine,
+    prev: &ReportLocation,
+) -> Result<(Vec<u8>, chrono::NaiveDate), RunError> {
+    use crate::state::{document, stream};
+    let fail = |detail: String| RunError::State {
+        location: prev.to_string(),
+        detail: format!("--previous: {detail}"),
+        permanent: true,
+    };
+    let opened = fetch::open(prev, engine.s3.as_ref())
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let time = stream::report_time(prev, opened.last_modified)
+        .ok_or_else(|| fail("cannot tell the report's date".into()))?;
+    let header = document::Header {
+        audit_router_state: document::STATE_VERSION,
+        report: prev.to_string(),
+        report_etag: opened.etag.clone(),
+        template: crate::ReportTemplate::ResourceCompliance,
+        report_time: time.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        date: time.date(),
+        stream: stream::stream_of(prev).map(|s| s.to_string()),
+        previous: None,
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    let input = StateInput {
+        header,
+        previous: None,
+    };
+    let run = engine
+        .route_opened_with_state(opened, prev.clone(), RouteOptions::default(), Some(input))
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let state = run
+        .state
+        .ok_or_else(|| fail("the previous report made no state".into()))?;
+    Ok((state.document, time.date()))
+}
+
+/// Writes the report's state document once (a document already there stands).
+async fn write_state(
+    store: &StateStore,
+    key: &str,
+    run: &ReportRun,
+    location: &ReportLocation,
+) -> Result<(), RunError> {
+    let Some(state) = &run.state else {
+        return Ok(());
+    };
+    match store.put_once(key, state.document.clone()).await {
+        Ok(true) => {
+            tracing::info!(report = %location, state = %store.uri_of(key), "state written");
+            Ok(())
+        }
+        Ok(false) => {
+            tracing::info!(report = %location, state = %store.uri_of(key), "state already written by another run");
+            Ok(())
+        }
+        Err(e) => Err(RunError::State {
+            location: location.to_string(),
+            detail: e.to_string(),
+            permanent: !is_transient(&e),
+        }),
+    }
+}
+
+fn is_transient(e: &StoreError) -> bool {
+    e.is_transient()
+}
+
 /// Runs `fut` until `deadline` (if any); past it, [`RunError::Deadline`] naming `stage`. A
 /// report read on a blocking thread is abandoned, not stopped: its thread ends when the stream
 /// errors (the SDK's stalled-stream protection) or the process is frozen.
@@ -580,7 +777,7 @@ impl Batch {
     pub async fn run(
         &mut self,
         engine: &Engine,
-        receipts: Option<&ReceiptStore>,
+        stores: Stores<'_>,
         locations: Vec<ReportLocation>,
         opts: &RunOptions,
     ) {
@@ -590,7 +787,7 @@ impl Batch {
             if let Some(progress) = &opts.route.progress {
                 progress.begin_source(i + 1, count, &source);
             }
-            match run_report(engine, receipts, location, opts).await {
+            match run_report(engine, stores, location, opts).await {
                 Ok(p) => self.results.push(p),
                 Err(e) => self.errors.push(SourceError {
                     source,
@@ -608,7 +805,7 @@ impl Batch {
     pub async fn run_with_progress(
         &mut self,
         engine: &Engine,
-        receipts: Option<&ReceiptStore>,
+        stores: Stores<'_>,
         locations: Vec<ReportLocation>,
         opts: &RunOptions,
         quiet: bool,
@@ -616,7 +813,7 @@ impl Batch {
         let display = crate::progress::Display::start(quiet);
         let mut opts = opts.clone();
         opts.route.progress = Some(display.progress());
-        self.run(engine, receipts, locations, &opts).await;
+        self.run(engine, stores, locations, &opts).await;
     }
 
     /// Every report routed and every routed sink delivered (the exit status of `send`; for a

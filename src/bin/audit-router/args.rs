@@ -93,6 +93,14 @@ pub(crate) struct DryRunArgs {
     /// Also write every rendered payload to DIR/<sink>/<n>.json|.txt (for snapshot tests).
     #[arg(long, value_name = "DIR")]
     pub(crate) out: Option<PathBuf>,
+    /// Compare the SOURCE with this earlier report (a file or s3://bucket/key), routed with the
+    /// same rules: which findings are new, ongoing and resolved. One SOURCE only.
+    #[arg(long, value_name = "FILE|s3://…", conflicts_with = "state")]
+    pub(crate) previous: Option<String>,
+    /// Compare each S3 SOURCE with the state the function keeps (read, never written):
+    /// the same new / ongoing / resolved as the function would send.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    pub(crate) state: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -162,6 +170,10 @@ pub(crate) struct SendArgs {
     /// report only to the sinks its receipt does not show as delivered, and record the outcomes.
     #[arg(long, value_name = "s3://BUCKET/PREFIX")]
     pub(crate) receipts: Option<String>,
+    /// Keep the reports' state (what changed since the previous report of each stream) under
+    /// this S3 location, or `off`. Default with --receipts: its `state/` folder, as the function.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX|off")]
+    pub(crate) state: Option<String>,
     /// Append CloudWatch embedded-metric-format lines (namespace AuditRouter, one JSON document
     /// a line: per report, per finding status, per sink) to FILE; `-` writes them to stderr.
     #[arg(long, value_name = "FILE")]

@@ -10,9 +10,10 @@ use audit_router::location::ReportLocation;
 use audit_router::metrics::{self, EmfOut};
 use audit_router::receipt;
 use audit_router::rules::LoadOptions;
-use audit_router::run::{Batch, RunOptions};
+use audit_router::run::{Batch, RunOptions, Stores};
 use audit_router::validate::{self, Checked, Samples};
-use audit_router::{deliver, output, pipeline, preview, routediff, ruletest, sinks, sources};
+use audit_router::{deliver, lambda, state};
+use audit_router::{output, pipeline, preview, routediff, ruletest, sinks, sources};
 use clap::Parser;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -111,21 +112,37 @@ async fn prepare(
 
 async fn dry_run(args: DryRunArgs) -> Result<ExitCode> {
     let mut batch = Batch::default();
-    let Some((engine, locations)) = prepare(&args.src, &mut batch, false).await? else {
+    let s3_state = args.state.is_some() || args.previous.as_deref().is_some_and(|p| p.starts_with("s3://"));
+    let Some((engine, locations)) = prepare(&args.src, &mut batch, s3_state).await? else {
         return Ok(ExitCode::FAILURE);
     };
     let mut opts = RunOptions {
         dry_run: true,
         ..RunOptions::default()
     };
+    if let Some(prev) = &args.previous {
+        if locations.len() != 1 {
+            anyhow::bail!(
+                "--previous compares one report with an earlier one: give exactly one SOURCE ({} given)",
+                locations.len()
+            );
+        }
+        opts.previous = Some(ReportLocation::parse(prev).context("--previous")?);
+    }
+    let state = state::cli_store(args.state.as_deref(), None, engine.s3.as_ref())
+        .context("--state")?;
     opts.route.listing = args.format != OutputFormat::Summary;
     opts.route.explain = args.explain;
     if let Some(now) = preview::render_time_from_env().map_err(anyhow::Error::msg)? {
         opts.deliver.render.now = now;
     }
     let quiet = args.src.quiet;
+    let stores = Stores {
+        receipts: None,
+        state: state.as_ref(),
+    };
     batch
-        .run_with_progress(&engine, None, locations, &opts, quiet)
+        .run_with_progress(&engine, stores, locations, &opts, quiet)
         .await;
     if let Some(dir) = &args.out {
         let written = preview::write_batch(dir, &engine.rules, &batch)?;
@@ -161,9 +178,16 @@ async fn send(args: SendArgs) -> Result<ExitCode> {
         }
         None => None,
     };
+    let state = state::cli_store(args.state.as_deref(), store.as_ref(), engine.s3.as_ref())
+        .context("--state")?;
+    lambda::warn_changes_without_state(&engine, state.is_some());
+    let stores = Stores {
+        receipts: store.as_ref(),
+        state: state.as_ref(),
+    };
     let quiet = args.src.quiet;
     batch
-        .run_with_progress(&engine, store.as_ref(), locations, &opts, quiet)
+        .run_with_progress(&engine, stores, locations, &opts, quiet)
         .await;
     if let Some(out) = &metrics {
         metrics::emit_batch(out, &batch, engine.rules.environment_of(None));
