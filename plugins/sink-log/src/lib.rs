@@ -143,6 +143,14 @@ impl LogSink {
             "message": message,
             "source": digest.source.uri,
         });
+        if let (Some(change), Value::Object(m)) = (f.change, &mut v) {
+            m.insert("change".into(), change.as_str().into());
+            m.insert(
+                "first_seen".into(),
+                f.first_seen.map(|d| d.to_string()).into(),
+            );
+            m.insert("days_open".into(), f.days_open.into());
+        }
         if self.include_fields
             && let Value::Object(m) = &mut v
         {
@@ -150,6 +158,17 @@ impl LogSink {
                 "fields".into(),
                 serde_json::to_value(&f.fields).unwrap_or(Value::Null),
             );
+        }
+        v
+    }
+
+    /// A resolved finding (with state): the finding's line with `type = "resolved"`.
+    fn resolved_line(&self, digest: &Digest, f: &audit_router_sink_api::Finding) -> Value {
+        let mut v = self.finding_line(digest, f);
+        if let Value::Object(m) = &mut v {
+            m.insert("type".into(), "resolved".into());
+            m.remove("index");
+            m.remove("fields");
         }
         v
     }
@@ -186,7 +205,7 @@ impl Sink for LogSink {
                 })
             })
             .collect();
-        let head = json!({
+        let mut head = json!({
             "type": "digest",
             "sink": self.name,
             "report": digest.report.name(),
@@ -201,6 +220,19 @@ impl Sink for LogSink {
             "source": digest.source.uri,
             "groups": groups,
         });
+        if let (Some(c), Value::Object(m)) = (&digest.changes, &mut head) {
+            for (k, v) in [
+                ("new", json!(c.new)),
+                ("ongoing", json!(c.ongoing)),
+                ("resolved", json!(c.resolved)),
+                ("since", json!(c.since.map(|d| d.to_string()))),
+                ("first_report", json!(c.first_report)),
+                ("oldest_days", json!(c.oldest_days)),
+                ("resolved_omitted", json!(c.resolved_omitted)),
+            ] {
+                m.insert(k.into(), v);
+            }
+        }
         let mut out = vec![Payload::new(None, head.to_string(), "application/json")];
         for g in &digest.groups {
             for f in &g.findings {
@@ -210,6 +242,13 @@ impl Sink for LogSink {
                     "application/json",
                 ));
             }
+        }
+        for f in digest.changes.iter().flat_map(|c| &c.resolved_findings) {
+            out.push(Payload::new(
+                None,
+                self.resolved_line(digest, f).to_string(),
+                "application/json",
+            ));
         }
         Payload::number(&mut out);
         // Every kept finding has its line: only the digest's bound on kept findings omits any.

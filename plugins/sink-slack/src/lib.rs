@@ -471,8 +471,18 @@ fn summary_text(title: &str, digest: &Digest) -> String {
             format!("{n} {}", pluralize_word(w))
         }
     };
+    let changes = match &digest.changes {
+        Some(c) if !c.first_report => format!(
+            " {} new, {} still open, {} resolved{}.",
+            c.new,
+            c.ongoing,
+            c.resolved,
+            c.since.map_or_else(String::new, |d| format!(" since {d}"))
+        ),
+        _ => String::new(),
+    };
     format!(
-        "{title}\n{} in {}. The full digest did not fit in a Slack message. Full report: {}",
+        "{title}\n{} in {}.{changes} The full digest did not fit in a Slack message. Full report: {}",
         count(digest.total, noun),
         count(digest.groups.len() as u64, groups),
         report_link(digest)

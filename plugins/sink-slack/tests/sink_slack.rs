@@ -7,7 +7,9 @@
 //! type.
 
 use audit_router_sink_api::host::DigestBuilder;
-use audit_router_sink_api::samples::sample_digest;
+use audit_router_sink_api::samples::{
+    sample_digest, sample_digest_first_report, sample_digest_with_changes,
+};
 use audit_router_sink_api::{
     BuildContext, Digest, Finding, Payload, ReportTemplate, Retry, Sink, SinkError, SourceInfo,
     StaticSecrets,
@@ -162,6 +164,44 @@ fn default_template_snapshots_for_every_report_type() {
         all.extend(p.fallback.clone());
     }
     // Every snapshot payload, and its fallback message, as the official SDK reads it.
+    assert_slack_accepts(&all);
+}
+
+/// With state: the counts line, new findings marked, ongoing ones with their age, a resolved
+/// section; every payload within Slack's limits and accepted by the official SDK.
+#[test]
+fn default_template_with_changes() {
+    let s = sink("url = \"https://hooks.slack.com/services/T/B/TESTSECRET\"");
+    let mut all = Vec::new();
+    for report in ReportTemplate::ALL {
+        for (kind, d) in [
+            ("changes", sample_digest_with_changes(report, "ops-slack")),
+            ("first", sample_digest_first_report(report, "ops-slack")),
+        ] {
+            let payloads = s.render(&d, &fixed_ctx()).expect("renders");
+            assert_eq!(payloads.len(), 1, "{report}");
+            let p = &payloads[0];
+            check_limits(p);
+            if kind == "changes" {
+                assert!(p.body.contains("*1 new*"), "{}", p.body);
+                assert!(p.body.contains("Resolved since 25 Nov"), "{}", p.body);
+            } else {
+                assert!(p.body.contains("First report of this stream"), "{}", p.body);
+            }
+            if report == ReportTemplate::ResourceCompliance || report == ReportTemplate::BackupJob {
+                let pretty = serde_json::to_string_pretty(
+                    &serde_json::from_str::<Value>(&p.body).unwrap(),
+                )
+                .unwrap();
+                insta::assert_snapshot!(
+                    format!("slack_{kind}_{}", report.name().to_lowercase()),
+                    pretty
+                );
+            }
+            all.push(p.body.clone());
+            all.extend(p.fallback.clone());
+        }
+    }
     assert_slack_accepts(&all);
 }
 

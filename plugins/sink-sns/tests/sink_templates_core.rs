@@ -1,7 +1,9 @@
 //! Snapshots of the SNS sink's built-in templates (body and subject) for every report template,
 //! and a send-test message. Review changes with `cargo insta review`.
 
-use audit_router_sink_api::samples::sample_digest;
+use audit_router_sink_api::samples::{
+    sample_digest, sample_digest_first_report, sample_digest_with_changes,
+};
 use audit_router_sink_api::{RenderContext, ReportTemplate, Sink, StaticSecrets};
 use audit_router_test_support::sinks::{build, ctx as build_ctx};
 use std::sync::Arc;
@@ -85,4 +87,28 @@ fn an_escaped_reference_in_the_subject_is_literal_text() {
         .unwrap();
     let subject = p[0].subject.as_deref().unwrap();
     assert!(subject.starts_with("${env:NOT_RESOLVED} "), "{subject}");
+}
+
+/// With state: the counts line, new findings first and marked, ongoing ones with their age,
+/// the resolved ones listed; the first report of a stream says every finding is new.
+#[test]
+fn sns_templates_with_changes() {
+    let s = sink("topic_arn = \"arn:aws:sns:eu-west-1:111122223333:audit\"");
+    for r in [ReportTemplate::ResourceCompliance, ReportTemplate::BackupJob] {
+        let p = s
+            .render(&sample_digest_with_changes(r, s.name()), &ctx(false))
+            .unwrap();
+        let text = format!("SUBJECT: {}\n\n{}", p[0].subject.as_deref().unwrap(), p[0].body);
+        assert!(text.contains("1 new, "), "{text}");
+        assert!(text.contains("1 resolved since 25 Nov 2026"), "{text}");
+        insta::assert_snapshot!(format!("sns_changes_{}", r.name().to_lowercase()), text);
+    }
+    let p = s
+        .render(
+            &sample_digest_first_report(ReportTemplate::ControlCompliance, s.name()),
+            &ctx(false),
+        )
+        .unwrap();
+    assert!(p[0].body.contains("First report of this stream"), "{}", p[0].body);
+    insta::assert_snapshot!("sns_first_report", p[0].body.clone());
 }

@@ -8,7 +8,7 @@
 
 use audit_router_sink_api::SinkFactory;
 use audit_router_sink_api::host::DigestBuilder;
-use audit_router_sink_api::samples::sample_digest;
+use audit_router_sink_api::samples::{sample_digest, sample_digest_with_changes};
 use audit_router_sink_api::{
     BuildContext, Digest, Finding, Payload, ReportTemplate, Retry, Sink, SinkError, SourceInfo,
     StaticSecrets,
@@ -205,6 +205,20 @@ fn example_templates_render_valid_json_for_every_report_type() {
             let p = s
                 .render(&sample_digest(report, "hook"), &rc)
                 .unwrap_or_else(|e| panic!("{file} {report}: {e}"));
+            // With state too: valid JSON that names the resolved finding.
+            let changed = s
+                .render(&sample_digest_with_changes(report, "hook"), &rc)
+                .unwrap_or_else(|e| panic!("{file} {report} with changes: {e}"));
+            let cv = json(&changed[0]);
+            let gone = &sample_digest_with_changes(report, "hook")
+                .changes
+                .unwrap()
+                .resolved_findings[0];
+            let resolved = gone.resource.clone().or(gone.control.clone()).unwrap();
+            assert!(
+                cv.to_string().contains(&resolved),
+                "{file} {report}: {cv} lacks {resolved}"
+            );
             let v = json(&p[0]);
             let text = p[0].body.as_str();
             assert!(text.contains(report.title()), "{file} {report}: {text}");
