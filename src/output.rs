@@ -175,7 +175,9 @@ fn opt(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("-")
 }
 
-fn finding_line(row: &FindingRow) -> String {
+/// One finding's line, as the dry run lists it (and `diff`, which groups findings the same way):
+/// account, region, then the resource and the job when the report has them; `-` for a null.
+pub(crate) fn finding_line(row: &FindingRow) -> String {
     let mut line = format!("{} {}", opt(&row.account), opt(&row.region));
     if row.resource_type.is_some() || row.resource.is_some() {
         let _ = write!(line, " {} {}", opt(&row.resource_type), opt(&row.resource));
