@@ -23,7 +23,7 @@
 //! | S3 does not answer the report's GetObject (or its body) before the deadline | `Err`, nothing sent, the claim given back |
 //! | the event is not understood, the report is missing or does not parse | `Err` (permanent, logged at ERROR): after the retries the event lands in the on-failure queue, so it is not lost |
 //! | receipts unreadable / unwritable | `Err` |
-//! | a sink or template panics (a bug) | that sink fails, "crashed while delivering (a bug)", not retryable; the process lives on (panics unwind, see `Cargo.toml`) and the invocation answers as for any permanent sink failure |
+//! | a sink or template panics (a bug) | `Err` (permanent), as for a sink that failed for good: `docs/reliability.md`, "A panic (a bug)" |
 //! | an SQS event (S3 notifications buffered in a queue) | `Ok` with a partial batch response, `{"batchItemFailures": [{"itemIdentifier": …}]}`, naming the messages that are unreadable or whose report any row above fails; SQS delivers those again (the event source mapping needs `ReportBatchItemFailures`, `docs/deploy.md`) |
 //!
 //! Operating it: each report's metrics are CloudWatch embedded-metric-format lines on stdout
@@ -794,10 +794,8 @@ pub fn panic_json(message: &str, location: Option<String>) -> String {
 }
 
 /// Installs a panic hook that hands [`panic_json`]'s line to `write` before the previous hook
-/// runs, so a panic is one JSON log line with its message and location. Panics unwind (the
-/// release profile keeps `panic = "unwind"`): one in a sink's task becomes that sink's failure
-/// ([`crate::deliver::Fanout`]), one in the report reader a `Worker` error, and the process
-/// answers the invocation and lives on.
+/// runs, so a panic is one JSON log line with its message and location. What a panic does to
+/// the invocation: `docs/reliability.md`, "A panic (a bug)".
 pub fn install_panic_hook(write: impl Fn(&str) + Send + Sync + 'static) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
