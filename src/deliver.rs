@@ -172,9 +172,8 @@ impl DeliveryReport {
 
 /// The one delivery scheduler: every job runs as a task of its own, concurrently; outcomes come
 /// back in completion order ([`Fanout::next`]), so a caller can record each as soon as its sink
-/// is done. A job whose task panics (a bug in a sink or a template helper) still yields an
-/// outcome: failed, "crashed while delivering (a bug)", not retryable — the process and the other
-/// sinks go on. Dropping the fan-out aborts the jobs still running.
+/// is done. A job whose task panics still yields an outcome (`docs/reliability.md`, "A panic (a
+/// bug)"). Dropping the fan-out aborts the jobs still running.
 pub struct Fanout {
     set: tokio::task::JoinSet<Outcome>,
     /// Per task: the job's index in the order given, and what to report should it panic.

@@ -23,7 +23,7 @@
 //! | S3 does not answer the report's GetObject (or its body) before the deadline | `Err`, nothing sent, the claim given back |
 //! | the event is not understood, the report is missing or does not parse | `Err` (permanent, logged at ERROR): after the retries the event lands in the on-failure queue, so it is not lost |
 //! | receipts unreadable / unwritable | `Err` |
-//! | a sink or template panics (a bug) | that sink fails, "crashed while delivering (a bug)", not retryable; the process lives on (panics unwind, see `Cargo.toml`) and the invocation answers as for any permanent sink failure |
+//! | a sink or template panics (a bug) | `Err` (permanent), as for a sink that failed for good: `docs/reliability.md`, "A panic (a bug)" |
 //! | an SQS event (S3 notifications buffered in a queue) | `Ok` with a partial batch response, `{"batchItemFailures": [{"itemIdentifier": …}]}`, naming the messages that are unreadable or whose report any row above fails; SQS delivers those again (the event source mapping needs `ReportBatchItemFailures`, `docs/deploy.md`) |
 //!
 //! Operating it: each report's metrics are CloudWatch embedded-metric-format lines on stdout
@@ -44,7 +44,7 @@
 //!   for recording receipts and answering.
 //! - `RUST_LOG` (default `info`): the JSON log's filter.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -153,59 +153,23 @@ impl LambdaConfig {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<LambdaConfig, InitError> {
         let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let task_root = var("LAMBDA_TASK_ROOT").map(PathBuf::from);
-        let rules = match var("AUDIT_ROUTER_RULES") {
-            Some(v) => match ReportLocation::parse(v.trim()) {
-                Ok(ReportLocation::S3 { bucket, key }) => RulesSource::S3 { bucket, key },
-                Ok(ReportLocation::Local(p)) => RulesSource::Path(p),
-                Err(e) => {
-                    return Err(InitError::Config {
-                        var: "AUDIT_ROUTER_RULES",
-                        value: v,
-                        reason: format!("{e} (expected a path or s3://bucket/key)"),
-                    });
-                }
-            },
-            None => match &task_root {
-                Some(root) if root.join("rules.toml").is_file() => {
-                    RulesSource::Path(root.join("rules.toml"))
-                }
-                _ => RulesSource::Bundled,
-            },
-        };
-        let secs = |name: &'static str, default: Duration, millis: bool| match var(name) {
-            None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .map(|n| {
-                    if millis {
-                        Duration::from_millis(n)
-                    } else {
-                        Duration::from_secs(n)
-                    }
-                })
-                .map_err(|e| InitError::Config {
-                    var: name,
-                    value: v.clone(),
-                    reason: format!(
-                        "expected a whole number of {}: {e}",
-                        if millis { "milliseconds" } else { "seconds" }
-                    ),
-                }),
-        };
-        let lease = secs(
-            "AUDIT_ROUTER_RECEIPT_LEASE_SECS",
+        let rules = rules_source(var("AUDIT_ROUTER_RULES"), task_root.as_deref())?;
+        let lease_var = "AUDIT_ROUTER_RECEIPT_LEASE_SECS";
+        let lease = duration_var(
+            lease_var,
+            var(lease_var),
             crate::receipt::DEFAULT_LEASE,
             false,
         )?;
         if lease.is_zero() {
             return Err(InitError::Config {
-                var: "AUDIT_ROUTER_RECEIPT_LEASE_SECS",
+                var: lease_var,
                 value: "0".into(),
                 reason: "a lease must be longer than the function timeout".into(),
             });
         }
-        let margin = secs("AUDIT_ROUTER_DEADLINE_MARGIN_MS", DEFAULT_MARGIN, true)?;
+        let margin_var = "AUDIT_ROUTER_DEADLINE_MARGIN_MS";
+        let margin = duration_var(margin_var, var(margin_var), DEFAULT_MARGIN, true)?;
         let today = match var("AUDIT_ROUTER_TODAY") {
             Some(s) => chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|e| {
                 InitError::Config {
@@ -230,6 +194,53 @@ impl LambdaConfig {
             },
             margin,
         })
+    }
+}
+
+/// Where the rules come from: `AUDIT_ROUTER_RULES` (a path or `s3://bucket/key`), else
+/// `rules.toml` in the task root if there is one, else the file embedded at build time.
+fn rules_source(value: Option<String>, task_root: Option<&Path>) -> Result<RulesSource, InitError> {
+    match value {
+        Some(v) => match ReportLocation::parse(v.trim()) {
+            Ok(ReportLocation::S3 { bucket, key }) => Ok(RulesSource::S3 { bucket, key }),
+            Ok(ReportLocation::Local(p)) => Ok(RulesSource::Path(p)),
+            Err(e) => Err(InitError::Config {
+                var: "AUDIT_ROUTER_RULES",
+                value: v,
+                reason: format!("{e} (expected a path or s3://bucket/key)"),
+            }),
+        },
+        None => match task_root {
+            Some(root) if root.join("rules.toml").is_file() => {
+                Ok(RulesSource::Path(root.join("rules.toml")))
+            }
+            _ => Ok(RulesSource::Bundled),
+        },
+    }
+}
+
+/// A duration variable `name` holding a whole number of seconds (or, with `millis`,
+/// milliseconds); `default` when unset.
+fn duration_var(
+    name: &'static str,
+    value: Option<String>,
+    default: Duration,
+    millis: bool,
+) -> Result<Duration, InitError> {
+    let Some(v) = value else {
+        return Ok(default);
+    };
+    match v.trim().parse::<u64>() {
+        Ok(n) if millis => Ok(Duration::from_millis(n)),
+        Ok(n) => Ok(Duration::from_secs(n)),
+        Err(e) => Err(InitError::Config {
+            var: name,
+            reason: format!(
+                "expected a whole number of {}: {e}",
+                if millis { "milliseconds" } else { "seconds" }
+            ),
+            value: v,
+        }),
     }
 }
 
@@ -866,10 +877,8 @@ pub fn panic_json(message: &str, location: Option<String>) -> String {
 }
 
 /// Installs a panic hook that hands [`panic_json`]'s line to `write` before the previous hook
-/// runs, so a panic is one JSON log line with its message and location. Panics unwind (the
-/// release profile keeps `panic = "unwind"`): one in a sink's task becomes that sink's failure
-/// ([`crate::deliver::Fanout`]), one in the report reader a `Worker` error, and the process
-/// answers the invocation and lives on.
+/// runs, so a panic is one JSON log line with its message and location. What a panic does to
+/// the invocation: `docs/reliability.md`, "A panic (a bug)".
 pub fn install_panic_hook(write: impl Fn(&str) + Send + Sync + 'static) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

@@ -33,7 +33,8 @@ use std::hash::BuildHasher;
 use foldhash::fast::FixedState;
 use serde_json::{Map, Value, json};
 
-use crate::deliver::Status;
+use crate::deliver::{Outcome, Status};
+use crate::pipeline::ReportRun;
 use crate::run::Processed;
 
 /// The CloudWatch namespace of every metric.
@@ -280,28 +281,7 @@ pub fn documents(p: &Processed, ctx: &Context) -> Vec<Value> {
         return Vec::new();
     };
     let report = run.info.template.map_or("UNKNOWN", |t| t.name());
-    let env = ctx.environment.as_str();
-    let routed = run
-        .info
-        .items
-        .saturating_sub(run.silenced)
-        .saturating_sub(run.unmatched);
-    let mut docs = vec![document(
-        ctx,
-        p,
-        vec![directive(REPORT_DIMENSIONS, &REPORT_METRICS)],
-        json!({
-            "Environment": env,
-            "Report": report,
-            "ReportItems": run.info.items,
-            "Routed": routed,
-            "Silenced": run.silenced,
-            "Unmatched": run.unmatched,
-            "ReportBytes": run.bytes,
-            "DurationMs": p.elapsed.as_millis() as u64,
-            "status": p.status(),
-        }),
-    )];
+    let mut docs = vec![report_document(p, run, ctx, report)];
     for (finding_env, status, n) in run.findings.iter() {
         docs.push(document(
             ctx,
@@ -311,50 +291,87 @@ pub fn documents(p: &Processed, ctx: &Context) -> Vec<Value> {
         ));
     }
     for o in &p.outcomes {
-        let digest = run.digests.iter().find(|d| d.sink == o.sink);
-        // What the sink says its messages leave out; a sink that does not say (or a rendering
-        // that failed) leaves the digest's own count: the findings beyond the kept bound.
-        let omitted = if !o.messages.is_empty() && o.messages.iter().all(|m| m.omitted.is_some()) {
-            o.messages.iter().filter_map(|m| m.omitted).sum()
-        } else {
-            digest.map_or(0, |d| d.omitted)
-        };
-        let sent = o.sent.len() as u64;
-        let (state, failed, error, retryable) = match &o.status {
-            Status::Delivered => ("delivered", 0u64, None, None),
-            Status::Failed { error, retryable } => {
-                ("failed", 1, Some(error.as_str()), Some(*retryable))
-            }
-        };
-        let mut members = json!({
-            "Environment": env,
-            "Report": report,
-            "Sink": o.sink,
-            "Delivered": 1 - failed,
-            "Failed": failed,
-            "Messages": sent,
-            "Routed": digest.map_or(0, |d| d.total),
-            "FindingsOmitted": omitted,
-            "Retries": o.retries,
-            "Fallbacks": o.fallbacks().len() as u64,
-            "sinkType": o.kind,
-            "state": state,
-        });
-        if let (Some(error), Some(retryable)) = (error, retryable) {
-            members["error"] = json!(error);
-            members["retryable"] = json!(retryable);
-        }
-        docs.push(document(
-            ctx,
-            p,
-            vec![
-                directive(SINK_DIMENSIONS, &SINK_METRICS),
-                directive(FAILED_DIMENSIONS, &FAILED_METRICS),
-            ],
-            members,
-        ));
+        docs.push(sink_document(p, run, o, ctx, report));
     }
     docs
+}
+
+/// The report's line: items read, routed, silenced, unmatched, bytes and duration.
+fn report_document(p: &Processed, run: &ReportRun, ctx: &Context, report: &str) -> Value {
+    let routed = run
+        .info
+        .items
+        .saturating_sub(run.silenced)
+        .saturating_sub(run.unmatched);
+    document(
+        ctx,
+        p,
+        vec![directive(REPORT_DIMENSIONS, &REPORT_METRICS)],
+        json!({
+            "Environment": ctx.environment.as_str(),
+            "Report": report,
+            "ReportItems": run.info.items,
+            "Routed": routed,
+            "Silenced": run.silenced,
+            "Unmatched": run.unmatched,
+            "ReportBytes": run.bytes,
+            "DurationMs": p.elapsed.as_millis() as u64,
+            "status": p.status(),
+        }),
+    )
+}
+
+/// One sink's line: delivered or failed (with why), messages, findings routed and omitted,
+/// retries and fallbacks.
+fn sink_document(
+    p: &Processed,
+    run: &ReportRun,
+    o: &Outcome,
+    ctx: &Context,
+    report: &str,
+) -> Value {
+    let digest = run.digests.iter().find(|d| d.sink == o.sink);
+    // What the sink says its messages leave out; a sink that does not say (or a rendering
+    // that failed) leaves the digest's own count: the findings beyond the kept bound.
+    let omitted = if !o.messages.is_empty() && o.messages.iter().all(|m| m.omitted.is_some()) {
+        o.messages.iter().filter_map(|m| m.omitted).sum()
+    } else {
+        digest.map_or(0, |d| d.omitted)
+    };
+    let sent = o.sent.len() as u64;
+    let (state, failed, error, retryable) = match &o.status {
+        Status::Delivered => ("delivered", 0u64, None, None),
+        Status::Failed { error, retryable } => {
+            ("failed", 1, Some(error.as_str()), Some(*retryable))
+        }
+    };
+    let mut members = json!({
+        "Environment": ctx.environment.as_str(),
+        "Report": report,
+        "Sink": o.sink,
+        "Delivered": 1 - failed,
+        "Failed": failed,
+        "Messages": sent,
+        "Routed": digest.map_or(0, |d| d.total),
+        "FindingsOmitted": omitted,
+        "Retries": o.retries,
+        "Fallbacks": o.fallbacks().len() as u64,
+        "sinkType": o.kind,
+        "state": state,
+    });
+    if let (Some(error), Some(retryable)) = (error, retryable) {
+        members["error"] = json!(error);
+        members["retryable"] = json!(retryable);
+    }
+    document(
+        ctx,
+        p,
+        vec![
+            directive(SINK_DIMENSIONS, &SINK_METRICS),
+            directive(FAILED_DIMENSIONS, &FAILED_METRICS),
+        ],
+        members,
+    )
 }
 
 /// Writes the documents of every report of a CLI run (`send --metrics`), the run's

@@ -4,7 +4,7 @@
 
 use crate::ReportTemplate;
 use crate::deliver::{Outcome, Status};
-use crate::pipeline::{Explained, FindingRow, Listed};
+use crate::pipeline::{Explained, FindingRow, Listed, ReportRun};
 use crate::report::Format;
 use crate::rules::Rules;
 use crate::run::{Batch, Disposition, Processed, SourceError};
@@ -175,7 +175,9 @@ fn opt(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("-")
 }
 
-fn finding_line(row: &FindingRow) -> String {
+/// One finding's line, as the dry run lists it (and `diff`, which groups findings the same way):
+/// account, region, then the resource and the job when the report has them; `-` for a null.
+pub(crate) fn finding_line(row: &FindingRow) -> String {
     let mut line = format!("{} {}", opt(&row.account), opt(&row.region));
     if row.resource_type.is_some() || row.resource.is_some() {
         let _ = write!(line, " {} {}", opt(&row.resource_type), opt(&row.resource));
@@ -197,57 +199,12 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 /// The text a person reads: per source, per sink, findings grouped framework → control →
 /// resources (job reports: by status), with the rule that routed each.
 pub fn to_text(batch: &Batch, rules: &Rules, explain: bool) -> String {
-    let rule_names = rules.rule_names();
     // Each sink type's factory knows its message previews (Slack: the Block Kit Builder).
     let sinks = crate::sinks::registry();
     let mut out = String::new();
     for p in &batch.results {
-        let Some(run) = &p.run else { continue };
-        let template = run
-            .info
-            .template
-            .map(|t| t.name())
-            .unwrap_or("unknown template");
-        let format = match run.info.format {
-            Format::Json => "json",
-            Format::Csv => "csv",
-        };
-        let _ = writeln!(
-            out,
-            "{}: {template}, {format}{}, {}",
-            run.location,
-            if run.info.gzip { " (gzip)" } else { "" },
-            plural(run.info.items as usize, "item", "items")
-        );
-        let mut any = false;
-        for (sink_idx, listed) in run.per_sink.iter().enumerate() {
-            if listed.is_empty() {
-                continue;
-            }
-            any = true;
-            let sink = &rules.sinks()[sink_idx];
-            let _ = writeln!(
-                out,
-                "\n  sink {} ({}): {}",
-                sink.name,
-                sink.kind,
-                plural(listed.len(), "finding", "findings")
-            );
-            write_listed(&mut out, &run.rows, listed, rule_names);
-            if let Some(o) = outcome_for(&p.outcomes, &sink.name) {
-                write_messages(&mut out, o, &sinks);
-            }
-        }
-        if !any {
-            let _ = writeln!(out, "\n  no finding routed to any sink");
-        }
-        let _ = writeln!(
-            out,
-            "\n  silenced: {}, unmatched: {}\n",
-            run.silenced, run.unmatched
-        );
-        if explain {
-            write_explain(&mut out, &run.explained);
+        if let Some(run) = &p.run {
+            write_source(&mut out, p, run, rules, &sinks, explain);
         }
     }
     for s in &batch.skipped {
@@ -256,6 +213,71 @@ pub fn to_text(batch: &Batch, rules: &Rules, explain: bool) -> String {
     for e in &batch.errors {
         let _ = writeln!(out, "error: {}", e.error);
     }
+    write_total(&mut out, batch);
+    out
+}
+
+/// One source that was read: its header line, then per sink its findings and messages, its
+/// silenced and unmatched counts and (with `--explain`) every finding's rule walk.
+fn write_source(
+    out: &mut String,
+    p: &Processed,
+    run: &ReportRun,
+    rules: &Rules,
+    sinks: &crate::sinks::Registry,
+    explain: bool,
+) {
+    let template = run
+        .info
+        .template
+        .map(|t| t.name())
+        .unwrap_or("unknown template");
+    let format = match run.info.format {
+        Format::Json => "json",
+        Format::Csv => "csv",
+    };
+    let _ = writeln!(
+        out,
+        "{}: {template}, {format}{}, {}",
+        run.location,
+        if run.info.gzip { " (gzip)" } else { "" },
+        plural(run.info.items as usize, "item", "items")
+    );
+    let mut any = false;
+    for (sink_idx, listed) in run.per_sink.iter().enumerate() {
+        if listed.is_empty() {
+            continue;
+        }
+        any = true;
+        let sink = &rules.sinks()[sink_idx];
+        let _ = writeln!(
+            out,
+            "\n  sink {} ({}): {}",
+            sink.name,
+            sink.kind,
+            plural(listed.len(), "finding", "findings")
+        );
+        write_listed(out, &run.rows, listed, rules.rule_names());
+        if let Some(o) = outcome_for(&p.outcomes, &sink.name) {
+            write_messages(out, o, sinks);
+        }
+    }
+    if !any {
+        let _ = writeln!(out, "\n  no finding routed to any sink");
+    }
+    let _ = writeln!(
+        out,
+        "\n  silenced: {}, unmatched: {}\n",
+        run.silenced, run.unmatched
+    );
+    if explain {
+        write_explain(out, &run.explained);
+    }
+}
+
+/// The last line: findings routed, silenced and unmatched over every source, and the sources
+/// that failed.
+fn write_total(out: &mut String, batch: &Batch) {
     let total_silenced: u64 = batch.runs().map(|r| r.silenced).sum();
     let total_unmatched: u64 = batch.runs().map(|r| r.unmatched).sum();
     let _ = writeln!(
@@ -275,7 +297,6 @@ pub fn to_text(batch: &Batch, rules: &Rules, explain: bool) -> String {
             )
         }
     );
-    out
 }
 
 /// The findings one sink gets, framework → control → status (job reports: by status), each

@@ -12,6 +12,7 @@
 use crate::ReportTemplate;
 use crate::fetch;
 use crate::location::ReportLocation;
+use crate::output::finding_line;
 use crate::pipeline::{FindingRow, PipelineError};
 use crate::report::{self, ReportError};
 use crate::rules::{Diagnostic, LoadOptions, RouteMemo, Routing, Rules, Severity};
@@ -670,22 +671,6 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     } else {
         format!("{n} {many}")
     }
-}
-
-fn opt(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("-")
-}
-
-/// One finding's line, as the dry run lists it.
-fn finding_line(row: &FindingRow) -> String {
-    let mut line = format!("{} {}", opt(&row.account), opt(&row.region));
-    if row.resource_type.is_some() || row.resource.is_some() {
-        let _ = write!(line, " {} {}", opt(&row.resource_type), opt(&row.resource));
-    }
-    if let Some(job) = &row.job_id {
-        let _ = write!(line, " job {job}");
-    }
-    line
 }
 
 /// Findings grouped framework → control → status (job reports: by status), as the dry run

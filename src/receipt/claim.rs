@@ -76,68 +76,38 @@ impl ReceiptStore {
         let report_uri = report_uri.as_str();
         for _ in 0..CLAIM_ROUNDS {
             let now = Utc::now();
-            let ours = ClaimInfo {
-                owner: owner.to_owned(),
-                expires_at: now + self.lease_delta(),
-            };
-            match self.read(&key, report_uri).await? {
-                None => {
-                    let mut receipt = Receipt::new(report_uri, report_etag);
-                    receipt.claim = Some(ours);
-                    match self.write(&key, &receipt, Precondition::Absent).await? {
-                        Some(etag) => {
-                            return Ok(Claim::Acquired(HeldClaim {
-                                key,
-                                etag,
-                                receipt,
-                                taken_over_from: None,
-                            }));
-                        }
-                        None => continue, // a duplicate created it first: re-read
-                    }
-                }
-                Some((mut receipt, etag)) => {
-                    let new_content = match (report_etag, receipt.report_etag.as_deref()) {
-                        (Some(now_etag), Some(then_etag)) => now_etag != then_etag,
-                        _ => false,
-                    };
-                    if !new_content && receipt.is_complete() {
-                        return Ok(Claim::AlreadyDone { receipt });
-                    }
-                    if let Some(live) = receipt.live_claim(now)
-                        && live.owner != owner
-                    {
-                        return Ok(Claim::Busy {
-                            owner: live.owner.clone(),
-                            until: live.expires_at,
-                        });
-                    }
-                    let taken_over_from = receipt
-                        .claim
-                        .as_ref()
-                        .map(|c| c.owner.clone())
-                        .filter(|o| o != owner);
-                    if new_content {
-                        receipt = Receipt::new(report_uri, report_etag);
-                    } else if receipt.report_etag.is_none() {
-                        receipt.report_etag = report_etag.map(str::to_owned);
-                    }
-                    receipt.claim = Some(ours);
-                    match self
-                        .write(&key, &receipt, Precondition::Matches(&etag))
-                        .await?
-                    {
-                        Some(etag) => {
-                            return Ok(Claim::Acquired(HeldClaim {
-                                key,
-                                etag,
+            let (mut receipt, read_etag, taken_over_from) =
+                match self.read(&key, report_uri).await? {
+                    None => (Receipt::new(report_uri, report_etag), None, None),
+                    Some((receipt, etag)) => {
+                        match take_existing(receipt, report_uri, report_etag, owner, now) {
+                            Existing::Answer(claim) => return Ok(claim),
+                            Existing::Take {
                                 receipt,
                                 taken_over_from,
-                            }));
+                            } => (receipt, Some(etag), taken_over_from),
                         }
-                        None => continue, // another invocation wrote in between: re-read
                     }
+                };
+            receipt.claim = Some(ClaimInfo {
+                owner: owner.to_owned(),
+                expires_at: now + self.lease_delta(),
+            });
+            let precondition = match &read_etag {
+                None => Precondition::Absent,
+                Some(etag) => Precondition::Matches(etag),
+            };
+            match self.write(&key, &receipt, precondition).await? {
+                Some(etag) => {
+                    return Ok(Claim::Acquired(HeldClaim {
+                        key,
+                        etag,
+                        receipt,
+                        taken_over_from,
+                    }));
                 }
+                // A duplicate created it first, or another invocation wrote in between: re-read.
+                None => continue,
             }
         }
         Err(ReceiptError::Contended {
@@ -215,5 +185,59 @@ impl ReceiptStore {
     fn lease_delta(&self) -> chrono::TimeDelta {
         // A lease beyond chrono's range (~292 million years) is clamped; it means "never expires".
         chrono::TimeDelta::from_std(self.lease).unwrap_or(chrono::TimeDelta::MAX / 2)
+    }
+}
+
+/// What [`ReceiptStore::claim`] does with a receipt it read.
+enum Existing {
+    /// Nothing to claim: done already, or another owner's claim is live.
+    Answer(Claim),
+    /// Claim it: `receipt` (started afresh when the report's content changed) is to be written
+    /// with our claim, conditional on the ETag it was read with.
+    Take {
+        receipt: Receipt,
+        taken_over_from: Option<String>,
+    },
+}
+
+/// Decides on a receipt `claim` read for `report_uri` (whose object now has `report_etag`):
+/// a receipt recorded for other content of the key is started afresh, a complete one is
+/// [`Claim::AlreadyDone`], another owner's live claim is [`Claim::Busy`], else it is taken
+/// (over an expired claim, whose owner is kept for the log).
+fn take_existing(
+    mut receipt: Receipt,
+    report_uri: &str,
+    report_etag: Option<&str>,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Existing {
+    let new_content = match (report_etag, receipt.report_etag.as_deref()) {
+        (Some(now_etag), Some(then_etag)) => now_etag != then_etag,
+        _ => false,
+    };
+    if !new_content && receipt.is_complete() {
+        return Existing::Answer(Claim::AlreadyDone { receipt });
+    }
+    if let Some(live) = receipt.live_claim(now)
+        && live.owner != owner
+    {
+        return Existing::Answer(Claim::Busy {
+            owner: live.owner.clone(),
+            until: live.expires_at,
+        });
+    }
+    let taken_over_from = receipt
+        .claim
+        .as_ref()
+        .map(|c| c.owner.clone())
+        .filter(|o| o != owner);
+    if new_content {
+        receipt = Receipt::new(report_uri, report_etag);
+    } else if receipt.report_etag.is_none() {
+        receipt.report_etag = report_etag.map(str::to_owned);
+    }
+    Existing::Take {
+        receipt,
+        taken_over_from,
     }
 }
