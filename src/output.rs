@@ -53,6 +53,18 @@ struct JsonFinding<'a> {
     #[serde(flatten)]
     row: &'a FindingRow,
     rule: &'a str,
+    /// `new` or `ongoing`, with state (absent without).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change: Option<&'static str>,
+}
+
+/// A resolved finding of a delivery (with state).
+#[derive(Serialize)]
+struct JsonResolved {
+    #[serde(flatten)]
+    row: FindingRow,
+    first_seen: Option<String>,
+    days_open: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -66,6 +78,22 @@ struct JsonDelivery<'a> {
     messages: Vec<JsonMessage<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
+    /// With state (absent without, so a run without state prints what it always did): how
+    /// many findings are new, ongoing, resolved since `since` (the previous report's date; null
+    /// for a stream's first report), the resolved findings listed, and why the digest is not
+    /// sent when it is not (`notify`, `min_findings`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ongoing: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolved: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    since: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolved_findings: Option<Vec<JsonResolved>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_sent: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -115,12 +143,34 @@ pub fn to_json(batch: &Batch, rules: &Rules, explain: bool) -> serde_json::Value
             unmatched: run.unmatched,
         });
         for (sink_idx, listed) in run.per_sink.iter().enumerate() {
-            if listed.is_empty() {
+            let sink = &rules.sinks()[sink_idx];
+            let digest = run.digests.iter().find(|d| d.sink == sink.name);
+            if listed.is_empty() && digest.is_none() {
                 continue;
             }
-            let sink = &rules.sinks()[sink_idx];
             let outcome = outcome_for(&p.outcomes, &sink.name);
+            let counts = sink_state(run, &sink.name);
             deliveries.push(JsonDelivery {
+                new: counts.map(|c| c.new),
+                ongoing: counts.map(|c| c.ongoing),
+                resolved: counts.map(|c| c.resolved),
+                since: run.state.as_ref().map(|s| s.since.map(|d| d.to_string())),
+                resolved_findings: counts.map(|_| {
+                    digest
+                        .and_then(|d| d.changes.as_ref())
+                        .map(|c| {
+                            c.resolved_findings
+                                .iter()
+                                .map(|f| JsonResolved {
+                                    row: FindingRow::from(f),
+                                    first_seen: f.first_seen.map(|d| d.to_string()),
+                                    days_open: f.days_open,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                }),
+                not_sent: quiet_reason(run, &sink.name),
                 messages: json_messages(outcome),
                 error: outcome.and_then(|o| match &o.status {
                     Status::Failed { error, .. } => Some(error.as_str()),
@@ -135,6 +185,7 @@ pub fn to_json(batch: &Batch, rules: &Rules, explain: bool) -> serde_json::Value
                     .map(|l| JsonFinding {
                         row: &run.rows[l.row],
                         rule: rule_names.get(l.rule).map(String::as_str).unwrap_or("?"),
+                        change: l.change.map(crate::sink_api::Change::as_str),
                     })
                     .collect(),
             });
@@ -169,6 +220,38 @@ pub fn to_json(batch: &Batch, rules: &Rules, explain: bool) -> serde_json::Value
         explain: explain.then_some(explained),
     };
     serde_json::to_value(&doc).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }))
+}
+
+/// The state stage's counts for `sink` in `run` (with state).
+fn sink_state<'a>(
+    run: &'a ReportRun,
+    sink: &str,
+) -> Option<&'a crate::state::document::SinkSummary> {
+    run.state.as_ref()?.trailer.sinks.get(sink)
+}
+
+/// Why `sink`'s digest of `run` is not sent (`notify = "changes"`, `min_findings`), if so.
+fn quiet_reason<'a>(run: &'a ReportRun, sink: &str) -> Option<&'a str> {
+    run.state
+        .as_ref()?
+        .quiet
+        .iter()
+        .find(|q| q.sink == sink)
+        .map(|q| q.reason.as_str())
+}
+
+/// ` — 3 new, 40 ongoing, 5 resolved since 2026-11-30` (with state), else empty.
+fn changes_note(run: &ReportRun, sink: &str) -> String {
+    let Some(c) = sink_state(run, sink) else {
+        return String::new();
+    };
+    match run.state.as_ref().and_then(|s| s.since) {
+        Some(since) => format!(
+            " — {} new, {} ongoing, {} resolved since {since}",
+            c.new, c.ongoing, c.resolved
+        ),
+        None => format!(" — {} new (first report of the stream)", c.new),
+    }
 }
 
 fn opt(v: &Option<String>) -> &str {
@@ -243,21 +326,32 @@ fn write_source(
         if run.info.gzip { " (gzip)" } else { "" },
         plural(run.info.items as usize, "item", "items")
     );
+    if let Some(state) = &run.state {
+        write_state_line(out, state);
+    }
     let mut any = false;
     for (sink_idx, listed) in run.per_sink.iter().enumerate() {
-        if listed.is_empty() {
+        let sink = &rules.sinks()[sink_idx];
+        let digest = run.digests.iter().find(|d| d.sink == sink.name);
+        if listed.is_empty() && digest.is_none() {
             continue;
         }
         any = true;
-        let sink = &rules.sinks()[sink_idx];
         let _ = writeln!(
             out,
-            "\n  sink {} ({}): {}",
+            "\n  sink {} ({}): {}{}",
             sink.name,
             sink.kind,
-            plural(listed.len(), "finding", "findings")
+            plural(listed.len(), "finding", "findings"),
+            changes_note(run, &sink.name)
         );
         write_listed(out, &run.rows, listed, rules.rule_names());
+        if let Some(d) = digest {
+            write_resolved(out, d);
+        }
+        if let Some(why) = quiet_reason(run, &sink.name) {
+            let _ = writeln!(out, "    not sent: {why}");
+        }
         if let Some(o) = outcome_for(&p.outcomes, &sink.name) {
             write_messages(out, o, sinks);
         }
@@ -299,15 +393,62 @@ fn write_total(out: &mut String, batch: &Batch) {
     );
 }
 
+/// `  compared with s3://…/20261125T000000Z_….json.gz (report of 2026-11-25)`, or why not.
+fn write_state_line(out: &mut String, state: &crate::pipeline::RunState) {
+    match (&state.previous, state.since) {
+        (Some(prev), Some(since)) => {
+            let _ = writeln!(out, "  compared with {prev} (report of {since})");
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "  no previous state of this stream: every finding is new"
+            );
+        }
+    }
+    if let Some(e) = &state.previous_error {
+        let _ = writeln!(out, "  previous state not used: {e}");
+    }
+}
+
+/// The resolved findings a digest lists (with state).
+fn write_resolved(out: &mut String, d: &crate::Digest) {
+    let Some(c) = &d.changes else { return };
+    if c.resolved == 0 {
+        return;
+    }
+    let _ = writeln!(out, "    resolved ({})", c.resolved);
+    for f in &c.resolved_findings {
+        let _ = writeln!(
+            out,
+            "      {}{}  [was {} for {}]",
+            f.control
+                .as_deref()
+                .map(|c| format!("{c}: "))
+                .unwrap_or_default(),
+            finding_line(&FindingRow::from(f)),
+            f.status.as_deref().unwrap_or("-"),
+            plural(f.days_open.unwrap_or(0) as usize, "day", "days")
+        );
+    }
+    if c.resolved_omitted > 0 {
+        let _ = writeln!(out, "      …and {} more", c.resolved_omitted);
+    }
+}
+
 /// The findings one sink gets, framework → control → status (job reports: by status), each
 /// with the rule that routed it, in a stable order.
 fn write_listed(out: &mut String, rows: &[FindingRow], listed: &[Listed], rule_names: &[String]) {
     // framework → control → status → findings, in a stable order.
     type Key<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>);
-    let mut groups: BTreeMap<Key, Vec<(&FindingRow, &str)>> = BTreeMap::new();
+    let mut groups: BTreeMap<Key, Vec<(&FindingRow, &str, &str)>> = BTreeMap::new();
     for l in listed {
         let row = &rows[l.row];
         let rule = rule_names.get(l.rule).map(String::as_str).unwrap_or("?");
+        let change = match l.change {
+            Some(crate::sink_api::Change::New) => "[new] ",
+            _ => "",
+        };
         groups
             .entry((
                 row.framework.as_deref(),
@@ -315,7 +456,7 @@ fn write_listed(out: &mut String, rows: &[FindingRow], listed: &[Listed], rule_n
                 row.status.as_deref(),
             ))
             .or_default()
-            .push((row, rule));
+            .push((row, rule, change));
     }
     let mut last_framework: Option<Option<&str>> = None;
     for ((framework, control, status), items) in &groups {
@@ -341,8 +482,8 @@ fn write_listed(out: &mut String, rows: &[FindingRow], listed: &[Listed], rule_n
             );
             "      "
         };
-        for (row, rule) in items {
-            let _ = writeln!(out, "{indent}{}  [rule: {rule}]", finding_line(row));
+        for (row, rule, change) in items {
+            let _ = writeln!(out, "{indent}{change}{}  [rule: {rule}]", finding_line(row));
         }
     }
 }
@@ -532,8 +673,12 @@ pub fn send_text(batch: &Batch, with_receipts: bool) -> String {
                         "{source}: {} items, {} silenced, {} unmatched",
                         r.info.items, r.silenced, r.unmatched
                     );
-                    if r.digests.is_empty() {
+                    let quiet = r.state.iter().flat_map(|s| &s.quiet);
+                    if r.digests.is_empty() && quiet.clone().next().is_none() {
                         let _ = writeln!(out, "no finding routed to any sink: nothing sent");
+                    }
+                    for q in quiet {
+                        let _ = writeln!(out, "skipped: sink {}: {}", q.sink, q.reason);
                     }
                 }
                 if with_receipts {
@@ -624,6 +769,10 @@ pub fn lambda_report(p: &Processed) -> Value {
         v["items"] = json!(run.info.items);
         v["silenced"] = json!(run.silenced);
         v["unmatched"] = json!(run.unmatched);
+        if let Some(state) = &run.state {
+            v["since"] = json!(state.since.map(|d| d.to_string()));
+            v["not_sent"] = json!(state.quiet);
+        }
     }
     v
 }
@@ -763,7 +912,16 @@ pub fn report_summary(p: &Processed) -> ReportSummary {
                 s.skipped
                     .push(format!("{sink}: already delivered by an earlier run"));
             }
-            if p.run.as_ref().is_some_and(|r| r.digests.is_empty()) {
+            let quiet: Vec<_> = p
+                .run
+                .iter()
+                .flat_map(|r| &r.state)
+                .flat_map(|st| &st.quiet)
+                .collect();
+            for q in &quiet {
+                s.skipped.push(format!("{}: {}", q.sink, q.reason));
+            }
+            if quiet.is_empty() && p.run.as_ref().is_some_and(|r| r.digests.is_empty()) {
                 s.skipped
                     .push("no finding routed to any sink: nothing to send".to_owned());
             }
