@@ -245,6 +245,20 @@ fn no_wildcard_resources_for_s3_sns_ssm_or_secrets() {
         by_sid("ReadWriteReceipts")["Resource"]["Fn::Sub"],
         "arn:${AWS::Partition}:s3:::${ReportBucketName}/${ReceiptsPrefix}/*"
     );
+    // State: exactly its prefix, read and write; listing only under it.
+    assert_eq!(
+        by_sid("ReadWriteState")["Resource"]["Fn::Sub"],
+        "arn:${AWS::Partition}:s3:::${ReportBucketName}/${StatePrefix}/*"
+    );
+    assert_eq!(
+        by_sid("ReadWriteState")["Action"],
+        json!(["s3:GetObject", "s3:PutObject"])
+    );
+    assert_eq!(by_sid("ListState")["Action"], "s3:ListBucket");
+    assert_eq!(
+        by_sid("ListState")["Condition"]["StringLike"]["s3:prefix"]["Fn::Sub"],
+        "${StatePrefix}/*"
+    );
     assert_eq!(
         by_sid("PublishToTopic")["Resource"],
         json!({"Ref": "AlarmTopic"})
@@ -287,6 +301,10 @@ fn function_shape_matches_the_issue() {
     assert_eq!(
         env["AUDIT_ROUTER_RECEIPTS"]["Fn::Sub"],
         "s3://${ReportBucketName}/${ReceiptsPrefix}/"
+    );
+    assert_eq!(
+        env["AUDIT_ROUTER_STATE"]["Fn::Sub"],
+        "s3://${ReportBucketName}/${StatePrefix}/"
     );
     // Lambda's async retries, then the on-failure queue.
     let eic = &p["EventInvokeConfig"];
@@ -361,6 +379,8 @@ fn two_trigger_modes_are_exclusive_and_receipts_stay_outside_the_filter() {
     let receipts_prefix = params["ReceiptsPrefix"]["Default"].as_str().unwrap();
     assert_eq!(receipts_prefix, "audit-router-receipts");
     assert!(!format!("{receipts_prefix}/").starts_with(&format!("{report_prefix}/")));
+    let state_prefix = params["StatePrefix"]["Default"].as_str().unwrap();
+    assert!(!format!("{state_prefix}/").starts_with(&format!("{report_prefix}/")));
 }
 
 /// `sam validate --lint` (SAM's own translation plus cfn-lint) accepts the template, offline.
