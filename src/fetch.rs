@@ -133,7 +133,10 @@ async fn open_local(path: &std::path::Path) -> Result<Opened, FetchError> {
             path: path.to_owned(),
         });
     }
-    let last_modified = meta.modified().ok().map(chrono::DateTime::<chrono::Utc>::from);
+    let last_modified = meta
+        .modified()
+        .ok()
+        .map(chrono::DateTime::<chrono::Utc>::from);
     Ok(Opened {
         reader: Box::new(file.into_std().await),
         size: Some(meta.len()),

@@ -1,8 +1,8 @@
 //! The group stage: one [`Digest`] per sink for one report, built one routed finding at a time.
 
 use crate::rules::Routing;
-use crate::sink_api::{Seen, SourceInfo};
 use crate::sink_api::host::{DigestBuilder, ValueIds};
+use crate::sink_api::{Seen, SourceInfo};
 use crate::{Digest, Finding, FindingView};
 
 /// How many findings a digest keeps for rendering by default; counts stay exact beyond it.

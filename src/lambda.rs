@@ -253,11 +253,13 @@ fn state_store(
 ) -> Result<Option<StateStore>, InitError> {
     let store = match config.state.as_deref().map(str::trim) {
         Some("off" | "none" | "") => None,
-        Some(uri) => Some(StateStore::from_uri(s3, uri).map_err(|e| InitError::Config {
-            var: "AUDIT_ROUTER_STATE",
-            value: uri.to_owned(),
-            reason: e.to_string(),
-        })?),
+        Some(uri) => Some(
+            StateStore::from_uri(s3, uri).map_err(|e| InitError::Config {
+                var: "AUDIT_ROUTER_STATE",
+                value: uri.to_owned(),
+                reason: e.to_string(),
+            })?,
+        ),
         None => receipts.map(|r| StateStore::beside(r, s3)),
     };
     if let (Some(store), Some(prefix)) = (&store, &config.report_prefix) {

@@ -216,7 +216,10 @@ fn tracker(
     input: StateInput,
 ) -> (crate::state::Tracker<'_>, Option<String>, Option<String>) {
     use crate::state::{Tracker, document::Reader};
-    let StateInput { mut header, previous } = input;
+    let StateInput {
+        mut header,
+        previous,
+    } = input;
     let mut error = None;
     let reader = previous.and_then(|(name, bytes)| match Reader::open(&name, bytes) {
         Ok(r) => Some(r),

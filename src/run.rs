@@ -30,7 +30,7 @@ use crate::location::ReportLocation;
 use crate::pipeline::{Engine, PipelineError, ReportRun, RouteOptions, StateInput};
 use crate::receipt::{Claim, HeldClaim, Receipt, ReceiptError, ReceiptStore, SinkOutcome};
 use crate::report::ReportError;
-use crate::state::{StateStore, StoreError};
+use crate::state::StateStore;
 
 /// What outlives a run: delivery receipts (each sink gets a report once) and the state of the
 /// report streams (what changed since the previous report). Either may be absent.
@@ -274,7 +274,10 @@ pub async fn run_report(
     opts: &RunOptions,
 ) -> Result<Processed, RunError> {
     let started = std::time::Instant::now();
-    let mut p = run_report_inner(engine, stores, location, opts).await?;
+    // Boxed: the run's future is large (open, claim, state, route, deliver, record), and the
+    // Lambda's and the CLI's callers nest it further; on the heap it cannot overflow a worker
+    // thread's stack.
+    let mut p = Box::pin(run_report_inner(engine, stores, location, opts)).await?;
     p.elapsed = started.elapsed();
     Ok(p)
 }
@@ -339,10 +342,16 @@ async fn run_report_inner(
         &location,
         "reading the report",
         async {
-            let state = state_input(engine, stores.state, &location, &opened, opts).await?;
+            let state =
+                Box::pin(state_input(engine, stores.state, &location, &opened, opts)).await?;
             let own = state.as_ref().and_then(|(_, own)| own.clone());
             let run = engine
-                .route_opened_with_state(opened, location.clone(), opts.route.clone(), state.map(|(s, _)| s))
+                .route_opened_with_state(
+                    opened,
+                    location.clone(),
+                    opts.route.clone(),
+                    state.map(|(s, _)| s),
+                )
                 .await?;
             Ok((run, own))
         },
@@ -352,7 +361,7 @@ async fn run_report_inner(
         // The state document is written before anything is sent: a run that sends has always
         // left the state the next report compares with (written once: a retry finds it).
         Ok((run, Some(key))) if !opts.dry_run => match stores.state {
-            Some(store) => write_state(store, &key, &run, &location)
+            Some(store) => Box::pin(write_state(store, &key, &run, &location))
                 .await
                 .map(|()| run),
             None => Ok(run),
@@ -608,7 +617,7 @@ async fn state_input(
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
     if let Some(prev) = &opts.previous {
-        let (bytes, date) = previous_document(engine, prev).await?;
+        let (bytes, date) = Box::pin(previous_document(engine, prev)).await?;
         let previous = document::PreviousRef {
             report: prev.to_string(),
             date,
@@ -633,13 +642,15 @@ async fn state_input(
         .await
         .map_err(|e| state_err(e.to_string(), !e.is_transient()))?;
     let previous = match &found.found {
-        Some((name, bytes)) => document::Reader::open(name, bytes.clone())
-            .ok()
-            .map(|r| document::PreviousRef {
-                report: r.header.report.clone(),
-                date: r.header.date,
-                state: name.clone(),
-            }),
+        Some((name, bytes)) => {
+            document::Reader::open(name, bytes.clone())
+                .ok()
+                .map(|r| document::PreviousRef {
+                    report: r.header.report.clone(),
+                    date: r.header.date,
+                    state: name.clone(),
+                })
+        }
         None => None,
     };
     let input = StateInput {
@@ -715,13 +726,9 @@ async fn write_state(
         Err(e) => Err(RunError::State {
             location: location.to_string(),
             detail: e.to_string(),
-            permanent: !is_transient(&e),
+            permanent: !e.is_transient(),
         }),
     }
-}
-
-fn is_transient(e: &StoreError) -> bool {
-    e.is_transient()
 }
 
 /// Runs `fut` until `deadline` (if any); past it, [`RunError::Deadline`] naming `stage`. A

@@ -698,9 +698,7 @@ impl Reader<'_, '_> {
                         .match_table(value, &format!("{what}.match"))
                         .unwrap_or_default()
                 }
-                k if POLICY_KEYS.contains(&k) => {
-                    self.policy_key(k, value, &what, &mut rule.policy)
-                }
+                k if POLICY_KEYS.contains(&k) => self.policy_key(k, value, &what, &mut rule.policy),
                 _ => self.unknown_key(key, &format!("[[rules]] ({what})"), &RULE_KEYS),
             }
         }

@@ -27,8 +27,8 @@
 
 mod check;
 mod config;
-pub mod notify;
 pub mod interpolate;
+pub mod notify;
 pub mod pattern;
 mod router;
 

@@ -89,9 +89,9 @@ impl PolicyOverride {
 pub fn parse_days(s: &str) -> Result<u32, String> {
     let s = s.trim();
     let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u32 = number
-        .parse()
-        .map_err(|_| format!("expected a number of days or weeks like \"7d\" or \"2w\", found {s:?}"))?;
+    let n: u32 = number.parse().map_err(|_| {
+        format!("expected a number of days or weeks like \"7d\" or \"2w\", found {s:?}")
+    })?;
     let days = match unit.trim() {
         "d" | "day" | "days" => Some(n),
         "w" | "week" | "weeks" => n.checked_mul(7),

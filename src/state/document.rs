@@ -408,8 +408,24 @@ mod tests {
     fn a_document_reads_back_with_this_reports_listing_applied() {
         let mut w = Writer::new(header());
         let d = |day| NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
-        w.entry("a", d(20), Some(d(25)), true, "r1", Some("NON_COMPLIANT"), &id("x"));
-        w.entry("a", d(26), None, false, "r1", Some("NON_COMPLIANT"), &id("y"));
+        w.entry(
+            "a",
+            d(20),
+            Some(d(25)),
+            true,
+            "r1",
+            Some("NON_COMPLIANT"),
+            &id("x"),
+        );
+        w.entry(
+            "a",
+            d(26),
+            None,
+            false,
+            "r1",
+            Some("NON_COMPLIANT"),
+            &id("y"),
+        );
         w.entry("b", d(21), Some(d(21)), true, "r2", None, &id("x"));
         let mut t = Trailer {
             end: true,
@@ -441,11 +457,29 @@ mod tests {
             got,
             vec![
                 // Listed and sent: listed on the report's date.
-                ("a".into(), d(20), Some(d(26)), Some("x".into()), Some("ctl \"quoted\"".into())),
+                (
+                    "a".into(),
+                    d(20),
+                    Some(d(26)),
+                    Some("x".into()),
+                    Some("ctl \"quoted\"".into())
+                ),
                 // Not listed: never listed.
-                ("a".into(), d(26), None, Some("y".into()), Some("ctl \"quoted\"".into())),
+                (
+                    "a".into(),
+                    d(26),
+                    None,
+                    Some("y".into()),
+                    Some("ctl \"quoted\"".into())
+                ),
                 // Listed but the digest was not sent: the old date stays.
-                ("b".into(), d(21), Some(d(21)), Some("x".into()), Some("ctl \"quoted\"".into())),
+                (
+                    "b".into(),
+                    d(21),
+                    Some(d(21)),
+                    Some("x".into()),
+                    Some("ctl \"quoted\"".into())
+                ),
             ]
         );
     }
@@ -454,12 +488,19 @@ mod tests {
     fn cut_short_newer_and_foreign_documents_are_refused_by_name() {
         let mut w = Writer::new(header());
         w.entry("a", header().date, None, true, "r", None, &id("x"));
-        let full = w.finish(&Trailer { end: true, ..Trailer::default() }).unwrap();
+        let full = w
+            .finish(&Trailer {
+                end: true,
+                ..Trailer::default()
+            })
+            .unwrap();
         // Cut short: decompress, drop the trailer, compress again.
         let text = {
             use std::io::Read;
             let mut s = String::new();
-            flate2::read::GzDecoder::new(&full[..]).read_to_string(&mut s).unwrap();
+            flate2::read::GzDecoder::new(&full[..])
+                .read_to_string(&mut s)
+                .unwrap();
             s
         };
         let gz = |s: &str| {
@@ -470,7 +511,10 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         let cut = gz(&format!("{}\n{}\n", lines[0], lines[1]));
         let err = Reader::open("s3://st/k", cut).unwrap_err().to_string();
-        assert!(err.contains("s3://st/k") && err.contains("cut short"), "{err}");
+        assert!(
+            err.contains("s3://st/k") && err.contains("cut short"),
+            "{err}"
+        );
         let newer = gz(&lines[0].replace("\"audit_router_state\":1", "\"audit_router_state\":7"));
         let err = Reader::open("s3://st/k", newer).unwrap_err().to_string();
         assert!(err.contains("version 7"), "{err}");
@@ -478,7 +522,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("gzip"), "{err}");
-        let err = Reader::open("s3://st/k", gz("{\"receipt\":1}\n")).unwrap_err().to_string();
+        let err = Reader::open("s3://st/k", gz("{\"receipt\":1}\n"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("audit_router_state"), "{err}");
     }
 }

@@ -91,13 +91,22 @@ mod tests {
         let mut b = a;
         b.job_id = Some("job-2");
         b.status = Some("EXPIRED");
-        assert_eq!(Identity::of(&a).fingerprint(), Identity::of(&b).fingerprint());
+        assert_eq!(
+            Identity::of(&a).fingerprint(),
+            Identity::of(&b).fingerprint()
+        );
         let mut c = a;
         c.resource = Some("arn:aws:ec2:us-east-1:111111111111:instance/i-2");
-        assert_ne!(Identity::of(&a).fingerprint(), Identity::of(&c).fingerprint());
+        assert_ne!(
+            Identity::of(&a).fingerprint(),
+            Identity::of(&c).fingerprint()
+        );
         // Another template is another finding.
         let d = view(ReportTemplate::CopyJob);
-        assert_ne!(Identity::of(&a).fingerprint(), Identity::of(&d).fingerprint());
+        assert_ne!(
+            Identity::of(&a).fingerprint(),
+            Identity::of(&d).fingerprint()
+        );
         // No resource: the job id stands in.
         let mut e = a;
         e.resource = None;
@@ -109,15 +118,24 @@ mod tests {
         let a = view(ReportTemplate::ResourceCompliance);
         let mut b = a;
         b.status = Some("COMPLIANT");
-        assert_eq!(Identity::of(&a).fingerprint(), Identity::of(&b).fingerprint());
+        assert_eq!(
+            Identity::of(&a).fingerprint(),
+            Identity::of(&b).fingerprint()
+        );
         let mut c = a;
         c.control = Some("other");
-        assert_ne!(Identity::of(&a).fingerprint(), Identity::of(&c).fingerprint());
+        assert_ne!(
+            Identity::of(&a).fingerprint(),
+            Identity::of(&c).fingerprint()
+        );
         // A missing field is not the empty string of another field.
         let mut d = a;
         d.framework = None;
         let mut e = a;
         e.control = None;
-        assert_ne!(Identity::of(&d).fingerprint(), Identity::of(&e).fingerprint());
+        assert_ne!(
+            Identity::of(&d).fingerprint(),
+            Identity::of(&e).fingerprint()
+        );
     }
 }

@@ -175,7 +175,10 @@ impl StateStore {
         if head.len() + stream.key.len() + 48 <= MAX_KEY_BYTES {
             format!("{head}{}/", stream.key)
         } else {
-            format!("{head}~{}/", hex(&sha2::Sha256::digest(stream.key.as_bytes())))
+            format!(
+                "{head}~{}/",
+                hex(&sha2::Sha256::digest(stream.key.as_bytes()))
+            )
         }
     }
 
@@ -198,7 +201,11 @@ impl StateStore {
             let named = super::document::Reader::open(&self.uri_of(own_key), own)
                 .ok()
                 .and_then(|r| r.header.previous)
-                .and_then(|p| p.state.strip_prefix(&format!("s3://{}/", self.bucket)).map(str::to_owned));
+                .and_then(|p| {
+                    p.state
+                        .strip_prefix(&format!("s3://{}/", self.bucket))
+                        .map(str::to_owned)
+                });
             let found = match named {
                 Some(key) => self.get(&key).await?.map(|b| (self.uri_of(&key), b)),
                 None => None,
@@ -389,15 +396,30 @@ mod tests {
             .region(aws_sdk_s3::config::Region::new("us-east-1"))
             .build();
         let client = Client::from_conf(conf);
-        let r = ReceiptStore::new(client.clone(), "b", "receipts", std::time::Duration::from_secs(9));
-        assert_eq!(StateStore::beside(&r, client.clone()).uri(), "s3://b/receipts/state/");
+        let r = ReceiptStore::new(
+            client.clone(),
+            "b",
+            "receipts",
+            std::time::Duration::from_secs(9),
+        );
+        assert_eq!(
+            StateStore::beside(&r, client.clone()).uri(),
+            "s3://b/receipts/state/"
+        );
         let r = ReceiptStore::new(client.clone(), "b", "", std::time::Duration::from_secs(9));
-        assert_eq!(StateStore::beside(&r, client.clone()).uri(), "s3://b/state/");
+        assert_eq!(
+            StateStore::beside(&r, client.clone()).uri(),
+            "s3://b/state/"
+        );
         let s = store("receipts/state");
-        s.ensure_outside_trigger("receipts", "reports/", "").unwrap();
+        s.ensure_outside_trigger("receipts", "reports/", "")
+            .unwrap();
         s.ensure_outside_trigger("receipts", "", ".csv").unwrap();
         assert!(s.ensure_outside_trigger("receipts", "", "").is_err());
-        assert!(s.ensure_outside_trigger("receipts", "receipts/", ".gz").is_err());
+        assert!(
+            s.ensure_outside_trigger("receipts", "receipts/", ".gz")
+                .is_err()
+        );
         for bad in ["http://x", "s3://", "s3:///p"] {
             assert!(StateStore::from_uri(client.clone(), bad).is_err(), "{bad}");
         }

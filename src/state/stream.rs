@@ -139,9 +139,8 @@ fn strip_timestamps(name: &str) -> (String, Option<DateTime<Utc>>) {
 /// extension starts at the first `.` followed by a letter.
 fn split_extension(token: &str) -> (&str, &str) {
     let bytes = token.as_bytes();
-    let at = (0..bytes.len()).find(|&i| {
-        bytes[i] == b'.' && bytes.get(i + 1).is_some_and(|b| b.is_ascii_alphabetic())
-    });
+    let at = (0..bytes.len())
+        .find(|&i| bytes[i] == b'.' && bytes.get(i + 1).is_some_and(|b| b.is_ascii_alphabetic()));
     match at {
         Some(i) => (&token[..i], &token[i..]),
         None => (token, ""),
@@ -278,11 +277,14 @@ mod tests {
 
     #[test]
     fn other_timestamp_shapes_and_keys_without_dates() {
-        // Basic ISO 8601, fractional seconds, gzip extension.
+        // Basic ISO 8601 with fractional seconds, gzip extension.
         let k = "x/BACKUP_JOB_REPORT_plan_20261125T000000Z_20261126T013000.123Z.csv.gz";
         let p = parse_key(k);
-        // `20261126T013000.123Z` is not a shape we read: it stays in the name.
-        assert!(p.stream_key.ends_with("013000.123Z.csv.gz"), "{}", p.stream_key);
+        assert_eq!(p.stream_key, "x/BACKUP_JOB_REPORT_plan.csv.gz");
+        assert_eq!(
+            p.name_time.unwrap().to_rfc3339(),
+            "2026-11-26T01:30:00.123+00:00"
+        );
         let k = "x/BACKUP_JOB_REPORT_plan_20261125T000000Z_20261126T013000Z.csv.gz";
         let p = parse_key(k);
         assert_eq!(p.stream_key, "x/BACKUP_JOB_REPORT_plan.csv.gz");
@@ -296,13 +298,19 @@ mod tests {
         let loc = s3("plain/2026/12/01/report.csv");
         assert_eq!(stream_of(&loc).unwrap().key, "plain/report.csv");
         let t = report_time(&loc, None).unwrap();
-        assert_eq!((t.source, t.compact().as_str()), (TimeSource::DateSegments, "20261201T000000Z"));
+        assert_eq!(
+            (t.source, t.compact().as_str()),
+            (TimeSource::DateSegments, "20261201T000000Z")
+        );
         // Nothing in the key: the object's last-modified time, if known.
         let loc = s3("flat/report.csv");
         assert_eq!(stream_of(&loc).unwrap().key, "flat/report.csv");
         assert!(report_time(&loc, None).is_none());
         let lm = Utc.with_ymd_and_hms(2026, 12, 2, 3, 4, 5).unwrap();
-        assert_eq!(report_time(&loc, Some(lm)).unwrap().source, TimeSource::LastModified);
+        assert_eq!(
+            report_time(&loc, Some(lm)).unwrap().source,
+            TimeSource::LastModified
+        );
         // Digits that are not a date stay (a plan named 2026, an account id).
         let p = parse_key("Backup/2026/us-east-1/r_2026_x.csv");
         assert_eq!(p.stream_key, "Backup/2026/us-east-1/r_2026_x.csv");
@@ -315,8 +323,13 @@ mod tests {
 
     #[test]
     fn local_files_have_no_stream_but_a_time_from_their_name() {
-        let loc = ReportLocation::Local("reports/BACKUP_JOB_REPORT_p_2026-11-29T00:00:00Z_2026-11-30T00:00:00Z.csv".into());
+        let loc = ReportLocation::Local(
+            "reports/BACKUP_JOB_REPORT_p_2026-11-29T00:00:00Z_2026-11-30T00:00:00Z.csv".into(),
+        );
         assert!(stream_of(&loc).is_none());
-        assert_eq!(report_time(&loc, None).unwrap().compact(), "20261130T000000Z");
+        assert_eq!(
+            report_time(&loc, None).unwrap().compact(),
+            "20261130T000000Z"
+        );
     }
 }

@@ -249,10 +249,8 @@ impl<'r> Tracker<'r> {
                 && policy
                     .repeat_after
                     .is_some_and(|r| i64::from(self.today) - i64::from(last) >= i64::from(r));
-            let listed = change == Change::New
-                || never_listed
-                || due
-                || policy.notify == Notify::Always;
+            let listed =
+                change == Change::New || never_listed || due || policy.notify == Notify::Always;
             let tally = match sink.tallies.iter_mut().find(|t| t.rule == own) {
                 Some(t) => t,
                 None => {
@@ -275,12 +273,23 @@ impl<'r> Tracker<'r> {
             }
             let first_seen = NaiveDate::from_num_days_from_ce_opt(first).unwrap_or(self.date);
             if sink.seen.insert(fp) {
-                let rule = self.rules.rule_names().get(d.rule).map_or("?", String::as_str);
+                let rule = self
+                    .rules
+                    .rule_names()
+                    .get(d.rule)
+                    .map_or("?", String::as_str);
                 let last_listed = (!never_listed)
                     .then(|| NaiveDate::from_num_days_from_ce_opt(last))
                     .flatten();
-                self.writer
-                    .entry(&sink.name, first_seen, last_listed, listed, rule, v.status, &id);
+                self.writer.entry(
+                    &sink.name,
+                    first_seen,
+                    last_listed,
+                    listed,
+                    rule,
+                    v.status,
+                    &id,
+                );
             }
             self.seen.push(Some(Seen {
                 change,
@@ -323,9 +332,7 @@ impl<'r> Tracker<'r> {
             end: true,
             ..Trailer::default()
         };
-        for ((i, sink), (listed, resolved_total)) in
-            self.sinks.iter().enumerate().zip(resolved)
-        {
+        for ((i, sink), (listed, resolved_total)) in self.sinks.iter().enumerate().zip(resolved) {
             let policy = self.rules.policy(i, None);
             let digest = by_sink[i].take();
             let total = digest.as_ref().map_or(0, |d| d.total);
@@ -356,8 +363,8 @@ impl<'r> Tracker<'r> {
                 continue;
             }
             let mut d = digest.unwrap_or_else(|| {
-                let mut d = DigestBuilder::new(&sink.name, template, source.clone(), max_kept)
-                    .finish();
+                let mut d =
+                    DigestBuilder::new(&sink.name, template, source.clone(), max_kept).finish();
                 d.source = source.clone();
                 d
             });
@@ -382,7 +389,8 @@ impl<'r> Tracker<'r> {
         template: ReportTemplate,
         max_kept: usize,
     ) -> Result<Vec<(Vec<Finding>, u64)>, StateError> {
-        let mut out: Vec<(Vec<Finding>, u64)> = self.sinks.iter().map(|_| (Vec::new(), 0)).collect();
+        let mut out: Vec<(Vec<Finding>, u64)> =
+            self.sinks.iter().map(|_| (Vec::new(), 0)).collect();
         let Some(prev) = &self.previous else {
             return Ok(out);
         };
@@ -426,7 +434,11 @@ impl<'r> Tracker<'r> {
         Ok(out)
     }
 
-    fn resolved_finding(&self, template: ReportTemplate, e: &super::document::Entry<'_>) -> Finding {
+    fn resolved_finding(
+        &self,
+        template: ReportTemplate,
+        e: &super::document::Entry<'_>,
+    ) -> Finding {
         let own = |s: Option<&str>| s.map(str::to_owned);
         let id = &e.identity;
         let mut f = Finding::new(template);
@@ -453,14 +465,10 @@ fn quiet_reason(sink: &SinkTrack, since: Option<NaiveDate>) -> String {
         let min = t.policy.min_findings;
         why.push(match t.policy.notify {
             Notify::Always => format!("{} (min_findings = {min})", plural(t.total, "finding")),
-            Notify::Changes if t.announce == 0 => format!(
-                "nothing new{since}: {} still open, none resolved",
-                t.total
-            ),
-            Notify::Changes => format!(
-                "{} new (min_findings = {min}), none resolved",
-                t.announce
-            ),
+            Notify::Changes if t.announce == 0 => {
+                format!("nothing new{since}: {} still open, none resolved", t.total)
+            }
+            Notify::Changes => format!("{} new (min_findings = {min}), none resolved", t.announce),
         });
     }
     why.sort();

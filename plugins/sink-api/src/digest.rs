@@ -466,8 +466,7 @@ impl DigestBuilder {
                 let (new, ongoing) = counts.groups.get(i).copied().unwrap_or_default();
                 (g.new, g.ongoing, g.resolved) = (Some(new), Some(ongoing), Some(0));
                 // New findings first, then in report order.
-                g.findings
-                    .sort_by_key(|f| f.change != Some(Change::New));
+                g.findings.sort_by_key(|f| f.change != Some(Change::New));
             }
         }
         let changes = self.seen.as_ref().map(|c| Changes {

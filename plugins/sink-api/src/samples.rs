@@ -327,7 +327,10 @@ pub fn sample_digest_with_changes(report: ReportTemplate, sink: &str) -> Digest 
         );
     }
     let mut d = b.finish();
-    let mut resolved = findings.last().cloned().unwrap_or_else(|| Finding::new(report));
+    let mut resolved = findings
+        .last()
+        .cloned()
+        .unwrap_or_else(|| Finding::new(report));
     resolved.fields = RawItem::new();
     resolved.job_id = None;
     resolved.index = 0;

@@ -46,13 +46,19 @@ fn log_lines_with_changes() {
         .iter()
         .map(|p| serde_json::from_str(&p.body).unwrap())
         .collect();
-    assert_eq!((lines[0]["new"].as_u64(), lines[0]["resolved"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (lines[0]["new"].as_u64(), lines[0]["resolved"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(lines[1]["change"], "new");
     let last = lines.last().unwrap();
     assert_eq!(last["type"], "resolved");
     assert_eq!(last["days_open"], 30);
     insta::assert_snapshot!(
         "log_changes_resource_compliance_report",
-        p.iter().map(|p| p.body.as_str()).collect::<Vec<_>>().join("\n")
+        p.iter()
+            .map(|p| p.body.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }

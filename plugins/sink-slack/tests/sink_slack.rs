@@ -189,10 +189,9 @@ fn default_template_with_changes() {
                 assert!(p.body.contains("First report of this stream"), "{}", p.body);
             }
             if report == ReportTemplate::ResourceCompliance || report == ReportTemplate::BackupJob {
-                let pretty = serde_json::to_string_pretty(
-                    &serde_json::from_str::<Value>(&p.body).unwrap(),
-                )
-                .unwrap();
+                let pretty =
+                    serde_json::to_string_pretty(&serde_json::from_str::<Value>(&p.body).unwrap())
+                        .unwrap();
                 insta::assert_snapshot!(
                     format!("slack_{kind}_{}", report.name().to_lowercase()),
                     pretty

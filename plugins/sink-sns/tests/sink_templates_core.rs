@@ -94,11 +94,18 @@ fn an_escaped_reference_in_the_subject_is_literal_text() {
 #[test]
 fn sns_templates_with_changes() {
     let s = sink("topic_arn = \"arn:aws:sns:eu-west-1:111122223333:audit\"");
-    for r in [ReportTemplate::ResourceCompliance, ReportTemplate::BackupJob] {
+    for r in [
+        ReportTemplate::ResourceCompliance,
+        ReportTemplate::BackupJob,
+    ] {
         let p = s
             .render(&sample_digest_with_changes(r, s.name()), &ctx(false))
             .unwrap();
-        let text = format!("SUBJECT: {}\n\n{}", p[0].subject.as_deref().unwrap(), p[0].body);
+        let text = format!(
+            "SUBJECT: {}\n\n{}",
+            p[0].subject.as_deref().unwrap(),
+            p[0].body
+        );
         assert!(text.contains("1 new, "), "{text}");
         assert!(text.contains("1 resolved since 25 Nov 2026"), "{text}");
         insta::assert_snapshot!(format!("sns_changes_{}", r.name().to_lowercase()), text);
@@ -109,6 +116,10 @@ fn sns_templates_with_changes() {
             &ctx(false),
         )
         .unwrap();
-    assert!(p[0].body.contains("First report of this stream"), "{}", p[0].body);
+    assert!(
+        p[0].body.contains("First report of this stream"),
+        "{}",
+        p[0].body
+    );
     insta::assert_snapshot!("sns_first_report", p[0].body.clone());
 }

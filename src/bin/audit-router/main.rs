@@ -112,7 +112,11 @@ async fn prepare(
 
 async fn dry_run(args: DryRunArgs) -> Result<ExitCode> {
     let mut batch = Batch::default();
-    let s3_state = args.state.is_some() || args.previous.as_deref().is_some_and(|p| p.starts_with("s3://"));
+    let s3_state = args.state.is_some()
+        || args
+            .previous
+            .as_deref()
+            .is_some_and(|p| p.starts_with("s3://"));
     let Some((engine, locations)) = prepare(&args.src, &mut batch, s3_state).await? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -129,8 +133,8 @@ async fn dry_run(args: DryRunArgs) -> Result<ExitCode> {
         }
         opts.previous = Some(ReportLocation::parse(prev).context("--previous")?);
     }
-    let state = state::cli_store(args.state.as_deref(), None, engine.s3.as_ref())
-        .context("--state")?;
+    let state =
+        state::cli_store(args.state.as_deref(), None, engine.s3.as_ref()).context("--state")?;
     opts.route.listing = args.format != OutputFormat::Summary;
     opts.route.explain = args.explain;
     if let Some(now) = preview::render_time_from_env().map_err(anyhow::Error::msg)? {
