@@ -1,5 +1,6 @@
 //! Operating the function: the Lambda handler, in-process, against a real `moto_server` (S3 for
-//! the reports and receipts, SNS → SQS) and the strict Slack stand-in (`tests/common/slack.rs`).
+//! the reports and receipts, SNS → SQS) and the strict Slack stand-in
+//! (`tools/test-support/src/slack.rs`).
 //!
 //! - Its CloudWatch embedded-metric-format lines (`audit_router::metrics`) validate against AWS's
 //!   published EMF JSON Schema with a real validator and the specification's other rules
