@@ -5,7 +5,7 @@
 mod common;
 
 use common::moto::Moto;
-use common::slack::{Answer, SlackStandIn};
+use common::slack::{Answer, SlackStandIn, assert_slack_accepts};
 use serde_json::Value;
 use std::process::{Command, Output};
 
@@ -163,4 +163,32 @@ async fn send_test_sends_one_marked_message_to_one_sink() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn send_test_to_a_slack_sink_posts_one_marked_message_slack_accepts() {
+    let s = setup("send-test-slack").await;
+    let out = run(&s, &["send-test", "--sink", "chat"]).await;
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        text(&out.stdout)
+    );
+    assert!(
+        !text(&out.stdout).contains("TESTSECRET") && !text(&out.stderr).contains("TESTSECRET"),
+        "the webhook path is a secret"
+    );
+    // The strict stand-in took it (Block Kit limits, the webhook path), as does slack_sdk.
+    let posted = s.slack.delivered();
+    assert_eq!(posted.len(), 1, "refused: {:?}", s.slack.refused());
+    assert_slack_accepts(&posted);
+    let payload: Value = serde_json::from_str(&posted[0]).unwrap();
+    let blocks = payload["blocks"].to_string();
+    assert!(
+        blocks.contains("Test message from audit-router"),
+        "marked as a test: {blocks}"
+    );
+    // SNS was not touched.
+    assert!(s.moto.receive(&s.queue_url).await.is_empty());
 }

@@ -1,9 +1,9 @@
 //! The fault matrix (docs/reliability.md): the Lambda handler, in-process, driven through an
 //! emulation of Lambda's asynchronous-invocation policy, against real programs — `moto_server` (S3
 //! report and receipts, SNS topic with an SQS queue subscribed, the on-failure SQS queue), a
-//! fault-injecting proxy in front of moto (`tests/common/fault_proxy.rs`), wiremock as Slack and
-//! as a webhook, a listener that never answers, a port nobody listens on, and moto stopped
-//! mid-run.
+//! fault-injecting proxy in front of moto (`tests/common/fault_proxy.rs`), the strict Slack
+//! stand-in (`tools/test-support/src/slack.rs`), wiremock as a webhook, a listener that never
+//! answers, a port nobody listens on, and moto stopped mid-run.
 //!
 //! Every row asserts what the user gets across the whole retry sequence: each routed sink got the
 //! digest naming every non-compliant resource exactly once (or at least once, where the doc says
@@ -242,8 +242,8 @@ async fn scripted_server(listener: Option<std::net::TcpListener>) -> (MockServer
 
 /// Where Slack is.
 enum SlackAt {
-    /// wiremock with a script.
-    Mock,
+    /// The strict Slack stand-in: it checks every body as Slack does; rows script its answers.
+    StandIn,
     /// A listener that reads requests and never answers.
     Blackhole,
     /// A port nobody listens on (connection refused).
@@ -363,7 +363,7 @@ async fn setup(name: &str, slack_at: SlackAt) -> Env {
     let proxy = FaultProxy::start(moto.port()).await;
     let slack = SlackStandIn::start().await;
     let (hole, refused, slack_base) = match slack_at {
-        SlackAt::Mock => (None, None, slack.uri()),
+        SlackAt::StandIn => (None, None, slack.uri()),
         SlackAt::Blackhole => {
             let hole = Blackhole::start(Duration::from_secs(20)).await;
             let uri = hole.uri();
@@ -567,7 +567,7 @@ async fn s3_at(endpoint: &str) -> aws_sdk_s3::Client {
 /// the SDK retries, and everything is delivered once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_get_503_slowdown_then_ok() {
-    let env = setup("slowdown", SlackAt::Mock).await;
+    let env = setup("slowdown", SlackAt::StandIn).await;
     env.proxy
         .add(Rule::new("GET", REPORT_TARGET).times(4).respond(
             503,
@@ -606,7 +606,7 @@ async fn s3_get_503_slowdown_then_ok() {
 /// lands in the on-failure queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_get_500_persistent_dead_letters_the_event() {
-    let env = setup("s3-500", SlackAt::Mock).await;
+    let env = setup("s3-500", SlackAt::StandIn).await;
     env.proxy.add(Rule::new("GET", REPORT_TARGET).respond(
         500,
         "InternalError",
@@ -643,7 +643,7 @@ async fn s3_get_500_persistent_dead_letters_the_event() {
 /// naming the report; the retry delivers once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_get_without_answer_fails_at_the_deadline_then_retry_delivers() {
-    let env = setup("s3-hang", SlackAt::Mock).await;
+    let env = setup("s3-hang", SlackAt::StandIn).await;
     env.proxy.add(
         Rule::new("GET", REPORT_TARGET)
             .times(1)
@@ -682,7 +682,7 @@ async fn s3_get_without_answer_fails_at_the_deadline_then_retry_delivers() {
 /// failure is transient, the claim is given back, and the retry delivers once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_body_stalls_midway_then_retry_delivers() {
-    let env = setup("s3-stall", SlackAt::Mock).await;
+    let env = setup("s3-stall", SlackAt::StandIn).await;
     env.proxy.add(
         Rule::new("GET", REPORT_TARGET)
             .times(1)
@@ -719,7 +719,7 @@ async fn s3_body_stalls_midway_then_retry_delivers() {
 /// The connection breaks after 200 bytes of body: a transient read error; the retry delivers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_body_cut_midway_then_retry_delivers() {
-    let env = setup("s3-cut", SlackAt::Mock).await;
+    let env = setup("s3-cut", SlackAt::StandIn).await;
     env.proxy.add(
         Rule::new("GET", REPORT_TARGET)
             .times(1)
@@ -751,7 +751,7 @@ async fn s3_body_cut_midway_then_retry_delivers() {
 /// dead-lettered, not lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_object_deleted_before_read_is_permanent_and_dead_lettered() {
-    let env = setup("s3-gone", SlackAt::Mock).await;
+    let env = setup("s3-gone", SlackAt::StandIn).await;
     s3_at(&env.endpoint())
         .await
         .delete_object()
@@ -794,7 +794,7 @@ async fn s3_object_deleted_before_read_is_permanent_and_dead_lettered() {
 /// which object; nothing claimed or sent; the event is dead-lettered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_get_access_denied_is_permanent_and_names_the_permission() {
-    let env = setup("s3-get-403", SlackAt::Mock).await;
+    let env = setup("s3-get-403", SlackAt::StandIn).await;
     env.proxy.add(Rule::new("GET", REPORT_TARGET).respond(
         403,
         "AccessDenied",
@@ -841,7 +841,7 @@ async fn s3_get_access_denied_is_permanent_and_names_the_permission() {
 /// only re-try SNS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sns_topic_deleted_is_permanent_others_once_and_dead_lettered() {
-    let env = setup("sns-gone", SlackAt::Mock).await;
+    let env = setup("sns-gone", SlackAt::StandIn).await;
     let sdk = lock(&env.moto)
         .as_ref()
         .map(|m| m.endpoint())
@@ -896,7 +896,7 @@ async fn sns_topic_deleted_is_permanent_others_once_and_dead_lettered() {
 /// invocation fails; the retry publishes once and sends nothing else again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sns_5xx_fails_the_invocation_then_retry_publishes_once() {
-    let env = setup("sns-500", SlackAt::Mock).await;
+    let env = setup("sns-500", SlackAt::StandIn).await;
     env.proxy
         .add(Rule::new("POST", "/").body("Action=Publish").respond(
             500,
@@ -942,7 +942,7 @@ async fn sns_5xx_fails_the_invocation_then_retry_publishes_once() {
 /// 429 with `Retry-After: 1`: the send waits the second, then succeeds in the same invocation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_429_with_retry_after_is_honoured() {
-    let env = setup("slack-429-ra", SlackAt::Mock).await;
+    let env = setup("slack-429-ra", SlackAt::StandIn).await;
     env.slack.push(Answer::rate_limited(1));
     let handler = env.handler().await;
     let run = invoke_async(
@@ -970,7 +970,7 @@ async fn slack_429_with_retry_after_is_honoured() {
 /// 429 without `Retry-After`: exponential backoff, then success in the same invocation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_429_without_retry_after_backs_off() {
-    let env = setup("slack-429", SlackAt::Mock).await;
+    let env = setup("slack-429", SlackAt::StandIn).await;
     env.slack.push(Answer::status(429, "rate_limited"));
     let handler = env.handler().await;
     let run = invoke_async(
@@ -993,7 +993,7 @@ async fn slack_429_without_retry_after_backs_off() {
 /// and retries only Slack; the event is dead-lettered; the receipt counts the attempts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_500_persistent_others_once_and_dead_lettered() {
-    let env = setup("slack-500", SlackAt::Mock).await;
+    let env = setup("slack-500", SlackAt::StandIn).await;
     env.slack.always(Some(Answer::status(500, "rollup_error")));
     let handler = env.handler().await;
     let run = invoke_async(
@@ -1030,7 +1030,7 @@ async fn slack_500_persistent_others_once_and_dead_lettered() {
 /// dead-lettered; the others get it once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_400_invalid_blocks_is_permanent_and_dead_lettered() {
-    let env = setup("slack-400", SlackAt::Mock).await;
+    let env = setup("slack-400", SlackAt::StandIn).await;
     env.slack
         .always(Some(Answer::status(400, "invalid_blocks")));
     let handler = env.handler().await;
@@ -1069,7 +1069,7 @@ async fn slack_400_invalid_blocks_is_permanent_and_dead_lettered() {
 /// fallback and why, the others get the digest once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_msg_blocks_too_long_sends_the_fallback_once() {
-    let env = setup("slack-too-long", SlackAt::Mock).await;
+    let env = setup("slack-too-long", SlackAt::StandIn).await;
     env.slack.push(Answer::status(400, "msg_blocks_too_long"));
     let handler = env.handler().await;
     let run = invoke_async(
@@ -1189,7 +1189,7 @@ async fn slack_hang_past_the_deadline_is_retried_at_least_once() {
 /// fails naming the receipt; the event is dead-lettered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipt_bucket_missing_sends_nothing_and_dead_letters() {
-    let mut env = setup("receipts-missing", SlackAt::Mock).await;
+    let mut env = setup("receipts-missing", SlackAt::StandIn).await;
     env.receipts = "s3://no-such-receipts-bucket/audit-router-receipts/".into();
     let handler = env.handler().await;
     let run = invoke_async(
@@ -1219,7 +1219,7 @@ async fn receipt_bucket_missing_sends_nothing_and_dead_letters() {
 /// error names s3:PutObject on the receipt's key; nothing is sent; the event is dead-lettered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipt_access_denied_is_permanent_and_names_the_permission() {
-    let env = setup("receipt-put-403", SlackAt::Mock).await;
+    let env = setup("receipt-put-403", SlackAt::StandIn).await;
     env.proxy
         .add(Rule::new("PUT", RECEIPT_TARGET).respond(403, "AccessDenied", "Access Denied"));
     let handler = env.handler().await;
@@ -1253,7 +1253,7 @@ async fn receipt_access_denied_is_permanent_and_names_the_permission() {
 /// answered before the failed write get it twice: at-least-once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipt_write_failing_after_sends_is_at_least_once() {
-    let env = setup("receipt-put-500", SlackAt::Mock).await;
+    let env = setup("receipt-put-500", SlackAt::StandIn).await;
     env.proxy
         .add(
             Rule::new("PUT", RECEIPT_TARGET)
@@ -1304,7 +1304,7 @@ async fn receipt_write_failing_after_sends_is_at_least_once() {
 /// "Task timed out"; the retry takes over its own claim and re-sends what was not recorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipt_write_without_answer_fails_before_the_kill_then_retry_delivers() {
-    let env = setup("receipt-put-hang", SlackAt::Mock).await;
+    let env = setup("receipt-put-hang", SlackAt::StandIn).await;
     env.proxy.add(
         Rule::new("PUT", RECEIPT_TARGET)
             .skip(1)
@@ -1346,7 +1346,7 @@ async fn receipt_write_without_answer_fails_before_the_kill_then_retry_delivers(
 /// retry finds every sink delivered and sends nothing. Exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipt_release_failing_sends_nothing_twice() {
-    let env = setup("receipt-release-500", SlackAt::Mock).await;
+    let env = setup("receipt-release-500", SlackAt::StandIn).await;
     // Claim + three records go through; the release answers 500.
     env.proxy
         .add(
@@ -1379,7 +1379,7 @@ async fn receipt_release_failing_sends_nothing_twice() {
 /// S3 delivers the event twice (two invocations, two request ids): the second sends nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_event_sends_nothing_the_second_time() {
-    let env = setup("dup", SlackAt::Mock).await;
+    let env = setup("dup", SlackAt::StandIn).await;
     let handler = env.handler().await;
     for (id, expect) in [("req-1", "delivered"), ("req-2", "duplicate")] {
         let run = invoke_async(
@@ -1404,7 +1404,7 @@ async fn duplicate_event_sends_nothing_the_second_time() {
 /// the report done. One delivery per sink.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_events_deliver_once() {
-    let env = setup("concurrent", SlackAt::Mock).await;
+    let env = setup("concurrent", SlackAt::StandIn).await;
     // Slack takes 500 ms, so the first run is still delivering when the second claims.
     env.slack.set_delay(Some(Duration::from_millis(500)));
     let (a, b) = (env.handler().await, env.handler().await);
@@ -1444,7 +1444,7 @@ async fn concurrent_events_deliver_once() {
 /// receipt store means (at-least-once).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_stopped_mid_run_then_restarted() {
-    let mut env = setup("moto-stop", SlackAt::Mock).await;
+    let mut env = setup("moto-stop", SlackAt::StandIn).await;
     let slot = env.moto.clone();
     env.proxy.add(
         Rule::new("POST", "/")
@@ -1572,7 +1572,7 @@ async fn send_event(env: &Env, file: &std::path::Path) -> (bool, String, String)
 /// by then every sink is delivered, so nothing is sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_from_the_on_failure_queue_with_send_event() {
-    let env = setup("replay", SlackAt::Mock).await;
+    let env = setup("replay", SlackAt::StandIn).await;
     env.slack
         .always(Some(Answer::status(404, "channel_not_found")));
     let handler = env.handler().await;

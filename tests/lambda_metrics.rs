@@ -1,5 +1,6 @@
 //! Operating the function: the Lambda handler, in-process, against a real `moto_server` (S3 for
-//! the reports and receipts, SNS → SQS) and the strict Slack stand-in (`tests/common/slack.rs`).
+//! the reports and receipts, SNS → SQS) and the strict Slack stand-in
+//! (`tools/test-support/src/slack.rs`).
 //!
 //! - Its CloudWatch embedded-metric-format lines (`audit_router::metrics`) validate against AWS's
 //!   published EMF JSON Schema with a real validator and the specification's other rules
@@ -106,6 +107,11 @@ impl Env {
 }
 
 async fn setup(name: &str) -> Env {
+    setup_with(name, "").await
+}
+
+/// As [`setup`], with `more_rules` (e.g. `[[silences]]`) after the test rules.
+async fn setup_with(name: &str, more_rules: &str) -> Env {
     log();
     let moto = Moto::start();
     moto.create_bucket(BUCKET).await;
@@ -119,7 +125,7 @@ async fn setup(name: &str) -> Env {
         &topic,
         &format!("{}/services/T0/B0/TESTSECRET-x", slack.uri()),
     );
-    std::fs::write(&rules, text).expect("write rules");
+    std::fs::write(&rules, format!("{text}\n{more_rules}")).expect("write rules");
     let receipts = format!("s3://{BUCKET}/{RECEIPTS_PREFIX}/");
     let vars: HashMap<&str, String> = HashMap::from([
         ("AUDIT_ROUTER_RULES", rules.display().to_string()),
@@ -333,6 +339,80 @@ async fn emf_lines_of_an_invocation_validate_and_count_the_report() {
         .expect("duplicate");
     assert_eq!(out["reports"][0]["status"], "duplicate");
     assert!(env.emf().is_empty());
+}
+
+/// A silence swallows some findings, compliant and not: `Silenced` counts them, `Routed` and the
+/// sinks' lines count only the non-compliant findings left, `Unmatched` the rest; the findings
+/// by status still count every item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silenced_findings_are_counted_apart_from_routed_and_unmatched() {
+    const SILENCED_CONTROLS: [&str; 2] = [
+        "BACKUP_RECOVERY_POINT_ENCRYPTED",
+        "RESTORE_TIME_FOR_RESOURCES_MEET_TARGET",
+    ];
+    let _one = SERIAL.lock().await;
+    let env = setup_with(
+        "emf-silenced",
+        &format!(
+            "[[silences]]\nmatch = {{ control = {SILENCED_CONTROLS:?} }}\nuntil = \"2999-12-31\"\n\
+             reason = \"test: a silence that swallows findings\"\n"
+        ),
+    )
+    .await;
+    env.invoke("req-silenced", REPORT_KEY)
+        .await
+        .expect("delivered");
+    let docs = env.emf();
+    common::emf::assert_valid(&docs);
+
+    // Counted from the report itself.
+    let fixture = common::fixture_bytes(REPORT_FIXTURE);
+    let (items, by_status) = report_counts(&fixture);
+    let doc: Value = serde_json::from_slice(&fixture).expect("report JSON");
+    let item_list = doc["reportItems"].as_array().expect("reportItems");
+    let silenced_items: Vec<&Value> = item_list
+        .iter()
+        .filter(|i| SILENCED_CONTROLS.contains(&i["controlName"].as_str().unwrap_or_default()))
+        .collect();
+    let silenced = silenced_items.len() as u64;
+    let silenced_non_compliant = silenced_items
+        .iter()
+        .filter(|i| i["resourceComplianceStatus"] == "NON_COMPLIANT")
+        .count() as u64;
+    let routed = by_status["NON_COMPLIANT"] - silenced_non_compliant;
+    assert!(
+        silenced_non_compliant > 0 && silenced > silenced_non_compliant && routed > 0,
+        "the silence swallows compliant and non-compliant findings, and leaves some to route"
+    );
+
+    let r = with_metric(&docs, "ReportItems")[0];
+    assert_eq!(r["ReportItems"], items);
+    assert_eq!(r["Silenced"], silenced, "{r}");
+    assert_eq!(r["Routed"], routed, "{r}");
+    assert_eq!(r["Unmatched"], items - silenced - routed, "{r}");
+    let findings: BTreeMap<String, u64> = with_metric(&docs, "Findings")
+        .iter()
+        .map(|d| {
+            (
+                d["Status"].as_str().expect("Status").to_owned(),
+                d["Findings"].as_u64().expect("n"),
+            )
+        })
+        .collect();
+    assert_eq!(findings, by_status, "every item, silenced or not");
+
+    let sns = drain(&env.moto, &env.queue).await;
+    assert_eq!(sns.len(), 1);
+    for (sink, received) in [("ops-sns", &sns[0]), ("ops-slack", &posts(&env.slack)[0])] {
+        assert_eq!(sink_doc(&docs, sink)["Routed"], routed, "{sink}");
+        for i in &silenced_items {
+            let resource = i["resourceId"].as_str().expect("resourceId");
+            assert!(
+                !received.contains(resource),
+                "{sink} names silenced {resource}"
+            );
+        }
+    }
 }
 
 /// A report too large for one Slack message: the Slack line counts the findings the message

@@ -1,7 +1,8 @@
 //! The event parser against Lambda events other people wrote: the `aws_lambda_events` crate's
-//! test events and events rendered by the AWS SAM CLI (`sam local generate-event`), each with the
-//! outcome `tests/fixtures/events/public.toml` gives it (where they come from, and why they are
-//! read from the registries rather than copied: that file's header).
+//! test events, events rendered by the AWS SAM CLI (`sam local generate-event`), and events copied
+//! from aws-lambda-go, Powertools for AWS Lambda (Python) and the S3 user guide into
+//! `tests/fixtures/events/public/`, each with the outcome `tests/fixtures/events/public.toml`
+//! gives it (where they come from, their commits and licences: that file).
 
 use audit_router::event::{ParsedEvent, locations_from_event, locations_from_value, parse_event};
 use serde::Deserialize;
@@ -11,10 +12,25 @@ use std::path::PathBuf;
 use std::process::Command;
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Corpus {
     #[serde(rename = "crate")]
     krate: Vec<Entry>,
     sam: Vec<Entry>,
+    source: Vec<Source>,
+    copied: Vec<Entry>,
+}
+
+/// Where the copied events of `public/<name>/` come from.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Source {
+    name: String,
+    repository: String,
+    url: Option<String>,
+    commit: String,
+    license: String,
+    note: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -23,6 +39,10 @@ struct Entry {
     file: Option<String>,
     args: Option<Vec<String>>,
     wrap: Option<Vec<String>>,
+    /// A copied event's path in its source.
+    upstream: Option<String>,
+    /// A copied event this one is put inside (as its SQS body, SNS envelope's or SNS Message).
+    inside: Option<String>,
     #[serde(default)]
     objects: Vec<String>,
     #[serde(default)]
@@ -177,17 +197,106 @@ fn events_rendered_by_the_sam_cli() {
         let mut bytes = sam(args);
         let mut what = format!("sam local generate-event {}", args.join(" "));
         if let Some(wrap) = &e.wrap {
-            let mut outer: Value = serde_json::from_slice(&sam(wrap)).unwrap();
-            let inner = String::from_utf8(bytes).unwrap();
-            let record = &mut outer["Records"][0];
-            if record.get("body").is_some() {
-                record["body"] = Value::String(inner);
-            } else {
-                record["Sns"]["Message"] = Value::String(inner);
-            }
-            bytes = serde_json::to_vec(&outer).unwrap();
             what = format!("{what} inside {}", wrap.join(" "));
+            bytes = embed(&sam(wrap), String::from_utf8(bytes).unwrap(), &what);
         }
         check(&what, &bytes, e);
     }
+}
+
+/// `outer` (an SQS or SNS event of one record) carrying `inner`, an event's JSON text, where
+/// AWS would put it: the SQS body — or, when that body is an SNS envelope (SNS → SQS), the
+/// envelope's Message — or the SNS record's Message.
+fn embed(outer: &[u8], inner: String, what: &str) -> Vec<u8> {
+    let mut outer: Value = serde_json::from_slice(outer).unwrap();
+    let records = outer["Records"].as_array_mut().unwrap();
+    assert_eq!(records.len(), 1, "{what}: the wrapper has one record");
+    let record = &mut records[0];
+    if let Some(body) = record.get("body").and_then(Value::as_str) {
+        match serde_json::from_str::<Value>(body) {
+            Ok(mut envelope) if envelope.get("Message").is_some() => {
+                envelope["Message"] = Value::String(inner);
+                record["body"] = Value::String(envelope.to_string());
+            }
+            _ => record["body"] = Value::String(inner),
+        }
+    } else {
+        assert!(record["Sns"].is_object(), "{what}: an SQS or SNS record");
+        record["Sns"]["Message"] = Value::String(inner);
+    }
+    serde_json::to_vec(&outer).unwrap()
+}
+
+fn public_dir() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/events/public"
+    ))
+}
+
+#[test]
+fn every_copied_public_event() {
+    let corpus = corpus();
+    let dir = public_dir();
+    for s in &corpus.source {
+        assert!(
+            s.commit.len() == 40 && s.commit.chars().all(|c| c.is_ascii_hexdigit()),
+            "source {}: commit {:?} is a full hash",
+            s.name,
+            s.commit
+        );
+        assert!(
+            s.repository.starts_with("https://github.com/"),
+            "{}",
+            s.name
+        );
+        assert!(!s.license.trim().is_empty(), "source {}: licence", s.name);
+        if let Some(url) = &s.url {
+            assert!(url.starts_with("https://"), "source {}: url {url}", s.name);
+        }
+        assert!(s.note.as_ref().is_none_or(|n| !n.trim().is_empty()));
+    }
+    let mut copies = BTreeSet::new();
+    for e in &corpus.copied {
+        let file = e.file.as_deref().expect("copied entries name a file");
+        let source = file.split('/').next().unwrap();
+        assert!(
+            corpus.source.iter().any(|s| s.name == source),
+            "{file}: no [[source]] named {source:?}"
+        );
+        let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|err| panic!("{file}: {err}"));
+        match &e.inside {
+            None => {
+                assert!(e.upstream.is_some(), "{file}: where it was copied from");
+                assert!(copies.insert(file.to_owned()), "{file} listed twice");
+                check(file, &bytes, e);
+            }
+            Some(outer) => {
+                assert!(e.upstream.is_none(), "{file} inside {outer}: not a copy");
+                let what = format!("{file} inside {outer}");
+                let wrapper =
+                    std::fs::read(dir.join(outer)).unwrap_or_else(|err| panic!("{outer}: {err}"));
+                let inner = String::from_utf8(bytes).unwrap();
+                check(&what, &embed(&wrapper, inner, &what), e);
+            }
+        }
+    }
+    // Every copied file has its entry: nothing in the directory goes untested.
+    let mut on_disk = BTreeSet::new();
+    for s in std::fs::read_dir(&dir).unwrap() {
+        let s = s.unwrap().path();
+        if !s.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&s).unwrap() {
+            let f = f.unwrap().path();
+            on_disk.insert(f.strip_prefix(&dir).unwrap().to_string_lossy().into_owned());
+        }
+    }
+    assert_eq!(
+        on_disk,
+        copies,
+        "files in {} vs [[copied]] entries",
+        dir.display()
+    );
 }

@@ -280,3 +280,82 @@ async fn send_metrics_writes_emf_lines_to_a_file_or_stderr() {
     let again = std::fs::read_to_string(&file).expect("metrics file");
     assert_eq!(again.lines().count(), lines.len());
 }
+
+/// A sink setting that references a missing SSM parameter fails that sink with one readable
+/// line (the service, the operation, AWS's error code and message), the same text in the text
+/// output, the JSON output and the receipt; never the SDK's `Debug` dump of the error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_ssm_parameter_is_one_readable_line_everywhere() {
+    let env = setup("cli-ssm").await;
+    let rules = std::fs::read_to_string(&env.rules).expect("rules");
+    let slack_url = rules
+        .lines()
+        .find(|l| l.starts_with("url = "))
+        .expect("the Slack sink's url");
+    std::fs::write(
+        &env.rules,
+        rules.replace(slack_url, r#"url = "${ssm:/missing/param}""#),
+    )
+    .expect("write rules");
+    let uri = format!("s3://{BUCKET}/{REPORT_KEY}");
+    let debug_dump = [
+        "ServiceError {",
+        "raw: Response",
+        "headers",
+        "ErrorMetadata",
+    ];
+
+    let out = send(&env, &[&uri]).await;
+    assert!(!out.status.success(), "{}", text(&out));
+    for needle in debug_dump {
+        assert!(!text(&out).contains(needle), "{needle:?} in {}", text(&out));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let failed: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("SSM GetParameter"))
+        .collect();
+    assert_eq!(failed.len(), 1, "one line says why: {}", text(&out));
+    assert!(
+        failed[0].contains("FAILED: sink ops-slack")
+            && failed[0].contains("${ssm:/missing/param}")
+            && failed[0].contains("SSM GetParameter: ParameterNotFound"),
+        "{}",
+        text(&out)
+    );
+    assert!(stdout.contains("delivered: sink ops-sns"), "{}", text(&out));
+    assert!(posts(&env.slack).is_empty());
+
+    let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
+    assert_eq!(state(&receipt, "ops-slack"), "failed", "{receipt}");
+    let recorded = receipt["sinks"]["ops-slack"]["error"]
+        .as_str()
+        .expect("the receipt says why");
+    assert!(
+        recorded.contains("SSM GetParameter: ParameterNotFound") && !recorded.contains('\n'),
+        "{recorded}"
+    );
+    assert!(
+        failed[0].contains(recorded),
+        "{}\nreceipt: {recorded}",
+        failed[0]
+    );
+
+    // The replay (Slack only: SNS is delivered) says the same in JSON.
+    let out = send(&env, &["--format", "json", &uri]).await;
+    assert!(!out.status.success(), "{}", text(&out));
+    for needle in debug_dump {
+        assert!(!text(&out).contains(needle), "{needle:?} in {}", text(&out));
+    }
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    let outcomes = doc["outcomes"].as_array().expect("outcomes");
+    assert_eq!(outcomes.len(), 1, "{doc}");
+    assert_eq!(outcomes[0]["sink"], "ops-slack", "{doc}");
+    assert_eq!(outcomes[0]["error"], recorded, "{doc}");
+    let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
+    assert_eq!(
+        receipt["sinks"]["ops-slack"]["error"], recorded,
+        "{receipt}"
+    );
+    assert_eq!(drain(&env.moto, &env.queue).await.len(), 1, "SNS once");
+}

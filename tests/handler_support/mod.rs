@@ -125,17 +125,6 @@ pub async fn read_receipt(moto: &Moto, bucket: &str, key: &str) -> Value {
     serde_json::from_slice(&body).expect("receipt is JSON")
 }
 
-/// The bodies of the requests wiremock received.
-pub async fn bodies(server: &wiremock::MockServer) -> Vec<String> {
-    server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect()
-}
-
 pub use crate::common::slack::{Answer, SlackStandIn};
 
 /// Every body the Slack stand-in received, accepted or refused, in order.

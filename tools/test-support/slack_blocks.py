@@ -7,7 +7,7 @@ Reads one JSON message body per line on stdin; writes one JSON line per body on 
 elements, required attributes) and write it back exactly as it was read (so nothing we send is
 something the SDK would read differently). The top-level "text" must be a string when present.
 
-Called by tests/common/slack.rs (slack_sdk_check); the suite installs slack_sdk with
+Called by tools/test-support/src/slack.rs (slack_sdk_check); the suite installs slack_sdk with
 scripts/install-test-tools.sh.
 """
 import json

@@ -59,8 +59,19 @@ impl Default for SlackLimits {
 }
 
 /// Why `blocks` (one message) breaks one of `limits`, if it does: the last check before a
-/// message is sent, so a renderer bug becomes a clear error instead of Slack's bare 400.
+/// message is sent, so a renderer bug becomes a clear error instead of Slack's bare 400. The
+/// blocks are checked as they are sent ([`Block::to_json`], by [`check_blocks`]).
 pub fn check_message(blocks: &[Block], limits: &SlackLimits) -> Result<(), String> {
+    let json: Vec<Value> = blocks.iter().map(Block::to_json).collect();
+    check_blocks(&json, limits)
+}
+
+/// [`check_message`] over the Block Kit JSON of one message's `blocks`: every limit of
+/// [`SlackLimits`], for every kind of block they name — `section` (`text`, and `fields`: at most
+/// 10 of at most 2 000 characters), `header` (plain text of at most 150 characters), `context`
+/// (at most 10 elements) and `divider` — whatever built the JSON. Any other kind of block is an
+/// error: this sink sends no other.
+pub fn check_blocks(blocks: &[Value], limits: &SlackLimits) -> Result<(), String> {
     if blocks.is_empty() {
         return Err("a message without blocks".into());
     }
@@ -73,20 +84,7 @@ pub fn check_message(blocks: &[Block], limits: &SlackLimits) -> Result<(), Strin
     }
     let mut total = 0usize;
     for (i, b) in blocks.iter().enumerate() {
-        let n = b.chars();
-        let max = match b {
-            Block::Section(_) => limits.max_section_chars,
-            // One mrkdwn element; a text object holds at most what a section's text does.
-            Block::Context(_) => limits.max_section_chars,
-            Block::Divider => 0,
-        };
-        if n > max {
-            return Err(format!("block {} has {n} characters, over {max}", i + 1));
-        }
-        if matches!(b, Block::Section(t) | Block::Context(t) if t.trim().is_empty()) {
-            return Err(format!("block {} has no text", i + 1));
-        }
-        total += n;
+        total += check_block(i + 1, b, limits)?;
     }
     if total > limits.max_block_chars {
         return Err(format!(
@@ -95,6 +93,74 @@ pub fn check_message(blocks: &[Block], limits: &SlackLimits) -> Result<(), Strin
         ));
     }
     Ok(())
+}
+
+/// Checks block number `n` against `limits`; its characters of text when it passes.
+fn check_block(n: usize, b: &Value, limits: &SlackLimits) -> Result<usize, String> {
+    // Characters of a text object's `text` (a missing one counts as empty).
+    let chars = |t: &Value| t["text"].as_str().map_or(0, |s| s.chars().count());
+    let within = |what: &str, c: usize, max: usize| {
+        if c > max {
+            Err(format!("block {n}{what} has {c} characters, over {max}"))
+        } else {
+            Ok(c)
+        }
+    };
+    let no_text = || Err(format!("block {n} has no text"));
+    match b["type"].as_str().unwrap_or("") {
+        "divider" => Ok(0),
+        "section" => {
+            let fields: &[Value] = b["fields"].as_array().map_or(&[], Vec::as_slice);
+            if fields.len() > limits.max_fields {
+                return Err(format!(
+                    "block {n} has {} fields, over Slack's {}",
+                    fields.len(),
+                    limits.max_fields
+                ));
+            }
+            let mut total = within("", chars(&b["text"]), limits.max_section_chars)?;
+            for (j, f) in fields.iter().enumerate() {
+                total += within(
+                    &format!(", field {}", j + 1),
+                    chars(f),
+                    limits.max_field_chars,
+                )?;
+            }
+            let blank = |t: &Value| t["text"].as_str().is_none_or(|s| s.trim().is_empty());
+            if blank(&b["text"]) && fields.iter().all(blank) {
+                return no_text();
+            }
+            Ok(total)
+        }
+        "header" => {
+            let c = within(" (header)", chars(&b["text"]), limits.max_header_chars)?;
+            if c == 0 { no_text() } else { Ok(c) }
+        }
+        "context" => {
+            let elements: &[Value] = b["elements"].as_array().map_or(&[], Vec::as_slice);
+            if elements.len() > limits.max_context_elements {
+                return Err(format!(
+                    "block {n} has {} context elements, over Slack's {}",
+                    elements.len(),
+                    limits.max_context_elements
+                ));
+            }
+            let mut total = 0;
+            for e in elements {
+                // One mrkdwn element; a text object holds at most what a section's text does.
+                total += within("", chars(e), limits.max_section_chars)?;
+            }
+            let blank = |e: &Value| e["text"].as_str().is_none_or(|s| s.trim().is_empty());
+            if elements.iter().all(blank) {
+                return no_text();
+            }
+            Ok(total)
+        }
+        other => Err(format!(
+            "block {n} is of type {other:?}; this sink sends section, header, context and \
+             divider blocks"
+        )),
+    }
 }
 
 /// Escapes the three characters Slack's mrkdwn treats as control characters, so a value from a
@@ -446,6 +512,84 @@ mod tests {
         assert!(e.contains("10400 characters of block text"), "{e}");
         assert!(check_message(&[], &l).is_err());
         assert!(check_message(&[Block::Context(" ".into())], &l).is_err());
+    }
+
+    fn mrkdwn(text: &str) -> Value {
+        json!({"type": "mrkdwn", "text": text})
+    }
+
+    #[test]
+    fn section_fields_are_at_most_10_of_2000_characters() {
+        let l = SlackLimits::default();
+        let section = |fields: Vec<Value>| json!({"type": "section", "fields": fields});
+        // 20 000 characters: within the fields' limits, over the default block-text budget.
+        let ten = section((0..10).map(|_| mrkdwn(&"f".repeat(2000))).collect());
+        let roomy = SlackLimits {
+            max_block_chars: 40_000,
+            ..l
+        };
+        assert!(check_blocks(std::slice::from_ref(&ten), &roomy).is_ok());
+        assert!(
+            check_blocks(&[ten], &l)
+                .unwrap_err()
+                .contains("20000 characters")
+        );
+        let eleven = section((0..11).map(|_| mrkdwn("f")).collect());
+        let e = check_blocks(&[eleven], &l).unwrap_err();
+        assert_eq!(e, "block 1 has 11 fields, over Slack's 10");
+        let long = section(vec![mrkdwn("a"), mrkdwn(&"f".repeat(2001))]);
+        let e = check_blocks(&[json!({"type": "divider"}), long], &l).unwrap_err();
+        assert_eq!(e, "block 2, field 2 has 2001 characters, over 2000");
+        // Text and fields together: both within their limits, all counted in the budget.
+        let both = json!({"type": "section", "text": mrkdwn("title"), "fields": [mrkdwn("x")]});
+        assert!(check_blocks(&[both], &l).is_ok());
+        let blank = section(vec![mrkdwn(" ")]);
+        assert_eq!(
+            check_blocks(&[blank], &l).unwrap_err(),
+            "block 1 has no text"
+        );
+        let heavy: Vec<Value> = (0..6)
+            .map(|_| section((0..2).map(|_| mrkdwn(&"f".repeat(1000))).collect()))
+            .collect();
+        let e = check_blocks(&heavy, &l).unwrap_err();
+        assert!(e.contains("12000 characters of block text"), "{e}");
+    }
+
+    #[test]
+    fn header_text_is_at_most_150_characters() {
+        let l = SlackLimits::default();
+        let header = |t: &str| json!({"type": "header", "text": {"type": "plain_text", "text": t}});
+        assert!(check_blocks(&[header(&"h".repeat(150))], &l).is_ok());
+        let e = check_blocks(&[header(&"h".repeat(151))], &l).unwrap_err();
+        assert_eq!(e, "block 1 (header) has 151 characters, over 150");
+        assert_eq!(
+            check_blocks(&[header("")], &l).unwrap_err(),
+            "block 1 has no text"
+        );
+    }
+
+    #[test]
+    fn context_has_at_most_10_elements() {
+        let l = SlackLimits::default();
+        let context = |n: usize| json!({"type": "context", "elements": (0..n).map(|i| mrkdwn(&format!("e{i}"))).collect::<Vec<_>>()});
+        assert!(check_blocks(&[context(10)], &l).is_ok());
+        let e = check_blocks(&[context(11)], &l).unwrap_err();
+        assert_eq!(e, "block 1 has 11 context elements, over Slack's 10");
+        let long = json!({"type": "context", "elements": [mrkdwn("a"), mrkdwn(&"c".repeat(3001))]});
+        let e = check_blocks(&[long], &l).unwrap_err();
+        assert_eq!(e, "block 1 has 3001 characters, over 3000");
+        assert!(check_blocks(&[context(0)], &l).is_err());
+    }
+
+    #[test]
+    fn blocks_of_other_kinds_are_refused() {
+        let l = SlackLimits::default();
+        let e = check_blocks(
+            &[json!({"type": "image", "image_url": "https://x.test/a.png"})],
+            &l,
+        )
+        .unwrap_err();
+        assert!(e.contains("\"image\""), "{e}");
     }
 
     #[test]

@@ -23,6 +23,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SECRET_PATH: &str = "/hooks/xoxTESTSECRETPATH";
 
+use audit_router_test_support::services::{Service, serve};
 use audit_router_test_support::sinks::{ctx, fixed_ctx};
 
 fn build(settings: &str, c: &BuildContext) -> Result<Arc<dyn Sink>, SinkError> {
@@ -538,100 +539,125 @@ fn listed_ids(body: &str) -> usize {
 }
 
 /// The stand-ins are not accept-all: without the example's limits, the same digest renders into
-/// bodies each service refuses, with its own answer.
-#[test]
-fn without_the_examples_limits_the_services_refuse() {
-    use audit_router_test_support::services::Service;
+/// a body the service refuses (from `template`, with only a 32 000-byte body limit), with its own
+/// answer `want`.
+fn without_the_examples_limits_the_service_refuses(template: &str, service: Service, want: &str) {
     let c = ctx(&examples_dir(), StaticSecrets::new());
-    for (template, service, want) in [
-        (
-            "google-chat.json.hbs",
-            Service::GoogleChat,
-            "Message is longer than 4096 characters",
+    let s = build(
+        &format!(
+            "url = \"https://example.test/x\"\ntemplate = \"{template}\"\nmax_body_bytes = 32000"
         ),
-        ("discord.json.hbs", Service::Discord, "Invalid Form Body"),
-        ("teams.json.hbs", Service::Teams, "Request Entity too large"),
-    ] {
-        let s = build(
-            &format!("url = \"https://example.test/x\"\ntemplate = \"{template}\"\nmax_body_bytes = 32000"),
-            &c,
-        )
-        .unwrap();
-        let p = &s.render(&big_digest(), &fixed_ctx()).unwrap()[0];
-        let (_, answer) = service.check(p.body.as_bytes()).unwrap_err();
-        assert!(answer.contains(want), "{template}: {answer}");
-    }
+        &c,
+    )
+    .unwrap();
+    let p = &s.render(&big_digest(), &fixed_ctx()).unwrap()[0];
+    let (_, answer) = service.check(p.body.as_bytes()).unwrap_err();
+    assert!(answer.contains(want), "{template}: {answer}");
 }
 
-/// The example configurations keep each service's real limits: a 3 000-finding digest and the
-/// sample digest of every report type render into messages the service's stand-in takes, and
-/// each is sent and taken.
-#[tokio::test]
-async fn example_configs_keep_each_services_limits() {
-    use audit_router_test_support::services::{Service, serve};
+#[test]
+fn without_its_limits_google_chat_refuses() {
+    without_the_examples_limits_the_service_refuses(
+        "google-chat.json.hbs",
+        Service::GoogleChat,
+        "Message is longer than 4096 characters",
+    );
+}
+
+#[test]
+fn without_its_limits_discord_refuses() {
+    without_the_examples_limits_the_service_refuses(
+        "discord.json.hbs",
+        Service::Discord,
+        "Invalid Form Body",
+    );
+}
+
+#[test]
+fn without_its_limits_teams_refuses() {
+    without_the_examples_limits_the_service_refuses(
+        "teams.json.hbs",
+        Service::Teams,
+        "Request Entity too large",
+    );
+}
+
+/// The example configuration `file` keeps `service`'s real limits: a 3 000-finding digest and
+/// the sample digest of every report type render into messages the service's stand-in takes,
+/// and each is sent and taken.
+async fn example_config_keeps_the_services_limits(file: &str, service: Service) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let more = regex::Regex::new(r"…and (\d+) more").unwrap();
-    for (file, service) in [
-        ("teams.toml", Service::Teams),
-        ("discord.toml", Service::Discord),
-        ("google-chat.toml", Service::GoogleChat),
-    ] {
-        // The example is a rules file (`check` accepts every one: tests/rules_schema.rs); its
-        // one `[sinks.NAME]` table, with the URL pointed at the stand-in.
-        let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        let doc: toml::Table = text.parse().unwrap();
-        let (name, table) = doc["sinks"].as_table().unwrap().iter().next().unwrap();
-        let mut settings = table.as_table().unwrap().clone();
-        assert_eq!(settings.remove("type").unwrap().as_str(), Some("webhook"));
-        let url = settings["url"].as_str().unwrap().to_owned();
-        settings.insert("allow_insecure_http".into(), toml::Value::Boolean(true));
-        let stand_in = serve(service).await;
-        let secrets = StaticSecrets::new().with(&url, &stand_in.url());
-        let sink = WebhookFactory
-            .build(
-                audit_router_sink_api::SinkConfig {
-                    name,
-                    kind: "webhook",
-                    settings: &settings,
-                    docs: WebhookFactory.settings(),
-                },
-                &ctx(&dir, secrets),
-            )
+    // The example is a rules file (`check` accepts every one: tests/rules_schema.rs); its one
+    // `[sinks.NAME]` table, with the URL pointed at the stand-in.
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
+    let doc: toml::Table = text.parse().unwrap();
+    let (name, table) = doc["sinks"].as_table().unwrap().iter().next().unwrap();
+    let mut settings = table.as_table().unwrap().clone();
+    assert_eq!(settings.remove("type").unwrap().as_str(), Some("webhook"));
+    let url = settings["url"].as_str().unwrap().to_owned();
+    settings.insert("allow_insecure_http".into(), toml::Value::Boolean(true));
+    let stand_in = serve(service).await;
+    let secrets = StaticSecrets::new().with(&url, &stand_in.url());
+    let sink = WebhookFactory
+        .build(
+            audit_router_sink_api::SinkConfig {
+                name,
+                kind: "webhook",
+                settings: &settings,
+                docs: WebhookFactory.settings(),
+            },
+            &ctx(&dir, secrets),
+        )
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    let mut digests = vec![big_digest()];
+    digests.extend(ReportTemplate::ALL.map(|r| sample_digest(r, "hook")));
+    for d in &digests {
+        let payloads = sink
+            .render(d, &fixed_ctx())
             .unwrap_or_else(|e| panic!("{file}: {e}"));
-        let mut digests = vec![big_digest()];
-        digests.extend(ReportTemplate::ALL.map(|r| sample_digest(r, "hook")));
-        for d in &digests {
-            let payloads = sink
-                .render(d, &fixed_ctx())
-                .unwrap_or_else(|e| panic!("{file}: {e}"));
-            assert!(payloads.len() <= 5, "{file}: max_messages = 5");
-            for p in &payloads {
-                if let Err(refusal) = service.check(p.body.as_bytes()) {
-                    panic!("{file}: {service:?} refuses {refusal:?}:\n{}", p.body);
-                }
-                sink.send(p).await.unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(payloads.len() <= 5, "{file}: max_messages = 5");
+        for p in &payloads {
+            if let Err(refusal) = service.check(p.body.as_bytes()) {
+                panic!("{file}: {service:?} refuses {refusal:?}:\n{}", p.body);
             }
-            if d.total == 3000 {
-                let shown: usize = payloads.iter().map(|p| listed_ids(&p.body)).sum();
-                assert!(shown >= 5, "{file}: lists some resources ({shown})");
-                // The last message counts what is not listed ("…and N more", per control).
-                let last = &payloads.last().unwrap().body;
-                let counted: usize = more
-                    .captures_iter(last)
-                    .map(|c| c[1].parse::<usize>().unwrap())
-                    .sum();
-                assert_eq!(
-                    shown + counted,
-                    3000,
-                    "{file}: every finding listed or counted"
-                );
-            }
+            sink.send(p).await.unwrap_or_else(|e| panic!("{file}: {e}"));
         }
-        let log = stand_in.log();
-        assert!(
-            log.iter().all(|(status, _)| *status < 300),
-            "{file}: {log:?}"
-        );
-        assert!(log.len() >= digests.len(), "{file}");
+        if d.total == 3000 {
+            let shown: usize = payloads.iter().map(|p| listed_ids(&p.body)).sum();
+            assert!(shown >= 5, "{file}: lists some resources ({shown})");
+            // The last message counts what is not listed ("…and N more", per control).
+            let last = &payloads.last().unwrap().body;
+            let counted: usize = more
+                .captures_iter(last)
+                .map(|c| c[1].parse::<usize>().unwrap())
+                .sum();
+            assert_eq!(
+                shown + counted,
+                3000,
+                "{file}: every finding listed or counted"
+            );
+        }
     }
+    let log = stand_in.log();
+    assert!(
+        log.iter().all(|(status, _)| *status < 300),
+        "{file}: {log:?}"
+    );
+    assert!(log.len() >= digests.len(), "{file}");
+}
+
+#[tokio::test]
+async fn the_teams_example_keeps_teams_limits() {
+    example_config_keeps_the_services_limits("teams.toml", Service::Teams).await;
+}
+
+#[tokio::test]
+async fn the_discord_example_keeps_discords_limits() {
+    example_config_keeps_the_services_limits("discord.toml", Service::Discord).await;
+}
+
+#[tokio::test]
+async fn the_google_chat_example_keeps_google_chats_limits() {
+    example_config_keeps_the_services_limits("google-chat.toml", Service::GoogleChat).await;
 }
