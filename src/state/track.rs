@@ -251,7 +251,7 @@ impl<'r> Tracker<'r> {
                     .is_some_and(|r| i64::from(self.today) - i64::from(last) >= i64::from(r));
             let listed =
                 change == Change::New || never_listed || due || policy.notify == Notify::Always;
-            let tally = match sink.tallies.iter_mut().find(|t| t.rule == own) {
+            let t = match sink.tallies.iter().position(|t| t.rule == own) {
                 Some(t) => t,
                 None => {
                     sink.tallies.push(Tally {
@@ -261,9 +261,10 @@ impl<'r> Tracker<'r> {
                         announce: 0,
                         due: 0,
                     });
-                    sink.tallies.last_mut().expect("just pushed")
+                    sink.tallies.len() - 1
                 }
             };
+            let tally = &mut sink.tallies[t];
             tally.total += 1;
             tally.announce += u64::from(change == Change::New || never_listed);
             tally.due += u64::from(due);
