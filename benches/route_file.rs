@@ -15,6 +15,12 @@
 //! route path does) without routing or grouping, to split the route path's cost between the
 //! reader and the rest; `--route-only` also routes every finding (`Rules::route_view_memo`) but
 //! groups nothing, to split routing from grouping.
+//!
+//! `--previous-state FILE` and `--write-state FILE` run the state stage too
+//! (`pipeline::route_report_with_state`, as the Lambda with `AUDIT_ROUTER_STATE`): the report is
+//! compared with the state document FILE (gzip JSON lines, as the store keeps them) and its own
+//! document is made and written to FILE — the memory of both counts in the peak RSS. Either
+//! alone is fine: `--write-state` without `--previous-state` is a stream's first report.
 
 use anyhow::{Context, Result, bail};
 use audit_router::location::ReportLocation;
@@ -24,8 +30,8 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: route_file --rules RULES.toml [--read-only | --route-only] REPORT [REPORT...]";
+const USAGE: &str = "usage: route_file --rules RULES.toml [--read-only | --route-only] \
+     [--previous-state FILE] [--write-state FILE] REPORT [REPORT...]";
 
 fn main() -> Result<ExitCode> {
     let mut rules_path = None;
@@ -33,6 +39,8 @@ fn main() -> Result<ExitCode> {
     let mut under_cargo_bench = false;
     let mut read_only = false;
     let mut route_only = false;
+    let mut previous_state: Option<PathBuf> = None;
+    let mut write_state: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -41,6 +49,8 @@ fn main() -> Result<ExitCode> {
             "--bench" => under_cargo_bench = true,
             "--read-only" => read_only = true,
             "--route-only" => route_only = true,
+            "--previous-state" => previous_state = Some(PathBuf::from(args.next().context(USAGE)?)),
+            "--write-state" => write_state = Some(PathBuf::from(args.next().context(USAGE)?)),
             a if a.starts_with("--") => bail!("unknown option {a}\n{USAGE}"),
             a => reports.push(PathBuf::from(a)),
         }
@@ -89,7 +99,21 @@ fn main() -> Result<ExitCode> {
             println!("{location}: {items} items routed, {deliveries} deliveries");
             continue;
         }
-        let run = route_report(&rules, file, &location, &opts)?;
+        let run = if previous_state.is_some() || write_state.is_some() {
+            let run = route_with_state(&rules, file, &location, &opts, previous_state.as_deref())?;
+            if let (Some(out), Some(state)) = (&write_state, &run.state) {
+                std::fs::write(out, &state.document)
+                    .with_context(|| format!("writing {}", out.display()))?;
+                println!(
+                    "  state: {} bytes (gzip), {} quiet sinks",
+                    state.document.len(),
+                    state.quiet.len()
+                );
+            }
+            run
+        } else {
+            route_report(&rules, file, &location, &opts)?
+        };
         println!(
             "{location}: {} items, {:?} {}{}, {} silenced, {} unmatched",
             run.info.items,
@@ -102,14 +126,56 @@ fn main() -> Result<ExitCode> {
         for d in &run.digests {
             let kept: usize = d.groups.iter().map(|g| g.findings.len()).sum();
             println!(
-                "  {}: {} findings in {} groups, {} kept, {} omitted",
+                "  {}: {} findings in {} groups, {} kept, {} omitted{}",
                 d.sink,
                 d.total,
                 d.groups.len(),
                 kept,
-                d.omitted
+                d.omitted,
+                d.changes.as_ref().map_or_else(String::new, |c| format!(
+                    "; {} new, {} ongoing, {} resolved ({} listed)",
+                    c.new,
+                    c.ongoing,
+                    c.resolved,
+                    c.resolved_findings.len()
+                ))
             );
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The route path with the state stage: `previous` is a state document's file.
+fn route_with_state(
+    rules: &Rules,
+    file: File,
+    location: &ReportLocation,
+    opts: &RouteOptions,
+    previous: Option<&std::path::Path>,
+) -> Result<audit_router::pipeline::ReportRun> {
+    use audit_router::state::{document, stream};
+    let time = stream::report_time(location, None)
+        .map(|t| t.at)
+        .unwrap_or_else(chrono::Utc::now);
+    let previous = match previous {
+        Some(p) => Some((
+            p.display().to_string(),
+            std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let header = document::Header {
+        audit_router_state: document::STATE_VERSION,
+        report: location.to_string(),
+        report_etag: None,
+        template: audit_router::ReportTemplate::ResourceCompliance,
+        report_time: time.to_rfc3339(),
+        date: time.date_naive(),
+        stream: None,
+        previous: None,
+        created_at: chrono::Utc::now().to_rfc3339(),
+    };
+    let input = audit_router::pipeline::StateInput { header, previous };
+    audit_router::pipeline::route_report_with_state(rules, file, location, opts, Some(input))
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }

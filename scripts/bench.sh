@@ -9,7 +9,9 @@
 #                              pipeline::route_report with RouteOptions::default(): read + parse
 #                              + match + group into digests that keep what they render + counts)
 #   - audit-router dry-run    (the CLI; with --format summary once it has it, else its listing)
-# plus the rule-scale check (10 vs 1 000 rules over 1 M findings, library path), the start-up
+# plus the rule-scale check (10 vs 1 000 rules over 1 M findings, library path), the state stage
+# (notify = "changes": the previous state read and the report's own written, library path), the
+# start-up
 # time of a dry run on a tiny report, the release binary's size, the seed's job (a 57 MB control
 # compliance report through the Python seed's parse + loop, scripts/seed_parse_loop.py, and
 # through audit-router) and the Lambda wall time those CPU times give at 128 MB and 1 769 MB.
@@ -348,6 +350,50 @@ for stage in route-only all; do
   done
 done
 rm -f "$scale_file"
+
+emit ""
+emit "### State (notify = \"changes\"; library route path with the previous state read and the report's own written; target: peak RSS ≤ 64 MB at 250 MB)"
+emit ""
+emit 'Rules: every NON_COMPLIANT finding (~30 %) to one sink with `notify = "changes"`; `route_file --previous-state S --write-state S2` runs the state stage as the Lambda does, the documents in files instead of S3.'
+emit ""
+emit "| report | compared with | wall s | cpu s | peak RSS MB | state document MB (gzip) |"
+emit "|---|---|---:|---:|---:|---:|"
+state_rules="$WORKDIR/rules-state.toml"
+cat >"$state_rules" <<'RULES'
+[sinks.changes]
+type = "log"
+notify = "changes"
+
+[[rules]]
+name = "non-compliant"
+sinks = ["changes"]
+[rules.match]
+status = "NON_COMPLIANT"
+RULES
+for size in $SIZES; do
+  [ -n "$LIB" ] || { emit "| $size | — | — | — | — | skipped (--no-router) |"; continue; }
+  day1="$WORKDIR/${T}_benchstate1_${PERIOD}.json"
+  other="$WORKDIR/${T}_benchstate2_${PERIOD}.json"
+  log "generating $size for the state check (seeds 42 and 43)"
+  "$GEN" --template "$T" --format json --size "$size" --seed 42 -o "$day1" 2>/dev/null
+  "$GEN" --template "$T" --format json --size "$size" --seed 43 -o "$other" 2>/dev/null
+  s1="$WORKDIR/state1.json.gz"
+  for case in first same other; do
+    case "$case" in
+      first) args=(--write-state "$s1" "$day1"); label="$size, a stream's first report"; with="nothing" ;;
+      same) args=(--previous-state "$s1" --write-state "$WORKDIR/state2.json.gz" "$day1"); label="$size, the same report again"; with="its own state: every finding ongoing" ;;
+      other) args=(--previous-state "$s1" --write-state "$WORKDIR/state3.json.gz" "$other"); label="$size, another report (seed 43)"; with="seed 42's state: every finding new, every old one resolved" ;;
+    esac
+    measure "state-$size-$case" "$LIB" --rules "$state_rules" "${args[@]}"
+    if [ "$M_RC" != 0 ]; then
+      emit "| $label | $with | — | — | — | failed (exit $M_RC: ${M_ERR//|/\\|}) |"
+      continue
+    fi
+    doc="${args[1]}"
+    emit "| $label | $with | $M_WALL | $M_CPU | $M_RSS_MB | $(mb "$(fsize "$doc")") |"
+  done
+  rm -f "$day1" "$other" "$WORKDIR"/state[123].json.gz
+done
 
 emit ""
 emit "### Start-up (dry run of a 12-item report; target ≤ 20 ms wall)"

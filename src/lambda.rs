@@ -369,7 +369,7 @@ async fn load_rules(
 pub struct HandlerError {
     /// `AuditRouter.RetryableDelivery`, `AuditRouter.PermanentDelivery`, `AuditRouter.Busy`,
     /// `AuditRouter.BadEvent`, `AuditRouter.BadReport`, `AuditRouter.Receipts`,
-    /// `AuditRouter.Timeout`.
+    /// `AuditRouter.State`, `AuditRouter.Timeout`.
     pub error_type: &'static str,
     /// Names every report that failed and why (failed sinks with their errors).
     pub message: String,

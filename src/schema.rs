@@ -157,6 +157,48 @@ pub fn setting_schema(doc: &SettingDoc) -> Value {
     s
 }
 
+/// `notify`, `repeat_after`, `resolved`, `min_findings`: keys of every sink and rule
+/// (`crate::rules::notify`), `owner` saying whose.
+fn policy_properties(owner: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(
+        "notify".into(),
+        json!({
+            "description": format!("What {owner} is told next to the previous report of the stream (docs/state.md): \"always\" (default) every report's digest, new findings marked; \"changes\" only what is new or resolved (and ongoing findings again after repeat_after)."),
+            "type": "string",
+            "anyOf": [{"enum": ["always", "changes"]}, {"pattern": ENV_REFERENCE}],
+        }),
+    );
+    m.insert(
+        "repeat_after".into(),
+        json!({
+            "description": format!("With notify = \"changes\": list {owner}'s ongoing findings again once they were last listed this long ago, in days or weeks (\"7d\", \"2w\"). Default: never."),
+            "type": "string",
+            "anyOf": [
+                {"pattern": r"^\s*[0-9]+\s*(d|day|days|w|week|weeks)\s*$"},
+                {"pattern": ENV_REFERENCE},
+            ],
+        }),
+    );
+    m.insert(
+        "resolved".into(),
+        json!({
+            "description": format!("List the findings of {owner} fixed since the previous report (default true)."),
+            "type": "boolean",
+        }),
+    );
+    m.insert(
+        "min_findings".into(),
+        json!({
+            "description": format!("Send {owner}'s digest only with at least this many new (notify = \"changes\") or any (\"always\") findings; resolved findings and findings due again send regardless. Default 1."),
+            "type": "integer",
+            "minimum": 0,
+            "maximum": crate::rules::notify::MAX_MIN_FINDINGS,
+        }),
+    );
+    m
+}
+
 /// The `[sinks.NAME]` table of one sink type, with the factory's example (`tests/sinks_registry.rs`
 /// proves every example builds; one that is not TOML would be left out).
 pub fn sink_schema(kind: &str, settings: &[SettingDoc], example: &str) -> Value {
@@ -166,6 +208,7 @@ pub fn sink_schema(kind: &str, settings: &[SettingDoc], example: &str) -> Value 
         json!({"const": kind, "description": format!("The sink type: {kind}.")}),
     );
     let mut required = vec![Value::String("type".into())];
+    props.extend(policy_properties("this sink"));
     for doc in settings {
         props.insert(doc.key.to_string(), setting_schema(doc));
         if doc.required {
@@ -284,6 +327,10 @@ pub fn rules_schema() -> Value {
                             "type": "boolean",
                         },
                         "match": match_schema("Every field given must match; a field left out matches everything. No `match`: every finding."),
+                        "notify": policy_properties("each of its sinks")["notify"],
+                        "repeat_after": policy_properties("each of its sinks")["repeat_after"],
+                        "resolved": policy_properties("each of its sinks")["resolved"],
+                        "min_findings": policy_properties("each of its sinks")["min_findings"],
                     },
                 },
             },

@@ -48,6 +48,10 @@ const HOOK_TOKEN: &str = "Bearer TESTSECRET-webhook-token";
 const REPORT_TARGET: &str = "/reports/audit%20reports/";
 /// The start of a receipt's S3 request target.
 const RECEIPT_TARGET: &str = "/reports/audit-router-receipts/";
+/// The state (what changed since the previous report): its own prefix, as the template has it.
+const STATE_PREFIX: &str = "audit-router-state";
+/// The start of a state document's S3 request target.
+const STATE_TARGET: &str = "/reports/audit-router-state/";
 /// The time an invocation gets for its deliveries (the Lambda deadline minus the margin).
 const BUDGET: Duration = Duration::from_secs(4);
 /// Lambda's function timeout in this emulation: past it the invocation is killed (an error).
@@ -409,6 +413,10 @@ impl Env {
         let map: HashMap<&str, String> = HashMap::from([
             ("AUDIT_ROUTER_RULES", self.rules.display().to_string()),
             ("AUDIT_ROUTER_RECEIPTS", self.receipts.clone()),
+            (
+                "AUDIT_ROUTER_STATE",
+                format!("s3://{BUCKET}/{STATE_PREFIX}/"),
+            ),
             ("AUDIT_ROUTER_REPORT_PREFIX", "audit reports/".to_owned()),
         ]);
         let cfg = LambdaConfig::from_vars(|n| map.get(n).cloned()).expect("config");
@@ -1239,6 +1247,70 @@ async fn receipt_access_denied_is_permanent_and_names_the_permission() {
                 && e.message.contains("s3:PutObject on arn:aws:s3:::")
                 && e.message.contains("audit-router-receipts/")
                 && e.message.contains("permanent"),
+            "{e}"
+        );
+    }
+    assert_dead_lettered(&env, &run).await;
+    assert!(env.sns().await.is_empty());
+    assert_eq!(env.slack.requests() + env.hook.requests(), 0);
+    assert_no_secret_in(&run);
+}
+
+/// The state document's write answers 500 (S3's own retries too): it comes before any send, so
+/// nothing is sent and the invocation fails (`AuditRouter.State`); S3 recovers, the retry
+/// writes it and delivers each sink once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_write_failing_sends_nothing_then_the_retry_delivers_once() {
+    let env = setup("state-put-500", SlackAt::StandIn).await;
+    env.proxy
+        .add(Rule::new("PUT", STATE_TARGET).respond(500, "InternalError", "injected"));
+    let handler = env.handler().await;
+    let run = invoke_async(
+        &handler,
+        &event(),
+        "req-1",
+        Duration::ZERO,
+        env.on_failure(),
+        async |_| env.proxy.clear(),
+    )
+    .await;
+    assert_eq!(run.results.len(), 2, "{:?}", run.results);
+    let err = run.errors()[0];
+    assert_eq!(err.error_type, "AuditRouter.State", "{err}");
+    assert!(
+        err.message.contains("S3 PutObject") && err.message.contains("audit-router-state/"),
+        "{err}"
+    );
+    assert!(run.dead_letter.is_none());
+    assert_once("ops-sns", &env.sns().await);
+    assert_once("ops-slack", &env.slack.delivered());
+    assert_once("ops-hook", &env.hook.delivered());
+    assert_no_secret_in(&run);
+}
+
+/// The role may not write the state (403): permanent, naming s3:PutObject on the state key;
+/// nothing is sent; the event is dead-lettered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_access_denied_is_permanent_and_names_the_permission() {
+    let env = setup("state-put-403", SlackAt::StandIn).await;
+    env.proxy
+        .add(Rule::new("PUT", STATE_TARGET).respond(403, "AccessDenied", "Access Denied"));
+    let handler = env.handler().await;
+    let run = invoke_async(
+        &handler,
+        &event(),
+        "req-1",
+        Duration::ZERO,
+        env.on_failure(),
+        no_change,
+    )
+    .await;
+    for e in run.errors() {
+        assert_eq!(e.error_type, "AuditRouter.State");
+        assert!(
+            e.message.contains("AccessDenied (HTTP 403)")
+                && e.message
+                    .contains("s3:PutObject on arn:aws:s3:::reports/audit-router-state/"),
             "{e}"
         );
     }

@@ -3,7 +3,7 @@
 //! `${env:…}` references are expanded as each string is read.
 
 use super::interpolate::{self, Escapes, InterpolateError};
-use super::notify::{Notify, POLICY_KEYS, PolicyOverride, parse_days};
+use super::notify::{MAX_MIN_FINDINGS, Notify, POLICY_KEYS, PolicyOverride, parse_days};
 use super::{Diagnostic, LoadOptions, Severity};
 use crate::sink_api::MATCH_FIELDS;
 use crate::sink_api::text::suggest;
@@ -506,16 +506,20 @@ impl Reader<'_, '_> {
             },
             _ => match v.get_ref() {
                 DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
-                    Ok(n) if n >= 0 => policy.min_findings = Some(n as u64),
+                    Ok(n) if (0..=MAX_MIN_FINDINGS as i64).contains(&n) => {
+                        policy.min_findings = Some(n as u64)
+                    }
                     _ => self.error(
                         at,
-                        format!("{path}: expected a whole number of at least 0, found {i}"),
+                        format!(
+                            "{path}: expected a whole number from 0 to {MAX_MIN_FINDINGS}, found {i}"
+                        ),
                     ),
                 },
                 other => self.error(
                     at,
                     format!(
-                        "{path}: expected a whole number of at least 0, found {}",
+                        "{path}: expected a whole number from 0 to {MAX_MIN_FINDINGS}, found {}",
                         type_name(other)
                     ),
                 ),

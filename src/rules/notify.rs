@@ -3,6 +3,9 @@
 //! rule (`[[rules]]`) for the findings that rule routes. The state stage (`crate::state`)
 //! applies them; `docs/state.md` describes them.
 
+/// The largest `min_findings` (a report has at most a few million items).
+pub const MAX_MIN_FINDINGS: u64 = 1_000_000_000;
+
 /// The keys, in `[sinks.NAME]` and `[[rules]]` alike.
 pub const POLICY_KEYS: [&str; 4] = ["notify", "repeat_after", "resolved", "min_findings"];
 
