@@ -738,10 +738,14 @@ impl Handler {
         if p.complete() {
             return None;
         }
-        let replay = self
+        let mut replay = self
             .receipts
             .as_ref()
             .map_or_else(String::new, |r| format!(" --receipts {}", r.uri()));
+        if let Some(state) = &self.state {
+            // The replay compares with the same state (the CLI's default is beside receipts).
+            replay.push_str(&format!(" --state {}", state.uri()));
+        }
         Some((
             "AuditRouter.PermanentDelivery",
             format!(
