@@ -658,21 +658,20 @@ impl Handler {
 
     async fn report_in_span(&self, location: ReportLocation, opts: &RunOptions) -> ReportDone {
         let mut done = ReportDone::default();
-        if let Some(store) = self.receipts.as_ref().filter(|r| r.holds(&location)) {
+        let own = [
+            self.receipts
+                .as_ref()
+                .filter(|r| r.holds(&location))
+                .map(|r| ("a delivery receipt", r.uri(), "receipts")),
+            self.state
+                .as_ref()
+                .filter(|s| s.holds(&location))
+                .map(|s| ("a state document", s.uri(), "state")),
+        ];
+        if let Some((what, under, prefix)) = own.into_iter().flatten().next() {
             let why = format!(
-                "is a delivery receipt under {}, not a report: the trigger's filter overlaps the \
-                 receipts prefix; skipped",
-                store.uri()
-            );
-            tracing::error!(report = %location, "{why}");
-            done.skipped.push(format!("{location}: {why}"));
-            return done;
-        }
-        if let Some(store) = self.state.as_ref().filter(|s| s.holds(&location)) {
-            let why = format!(
-                "is a state document under {}, not a report: the trigger's filter overlaps the \
-                 state prefix; skipped",
-                store.uri()
+                "is {what} under {under}, not a report: the trigger's filter overlaps the \
+                 {prefix} prefix; skipped"
             );
             tracing::error!(report = %location, "{why}");
             done.skipped.push(format!("{location}: {why}"));

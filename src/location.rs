@@ -9,6 +9,81 @@ pub enum ReportLocation {
     S3 { bucket: String, key: String },
 }
 
+/// Where the router keeps objects of its own (delivery receipts, the reports' state):
+/// `s3://bucket/prefix/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Prefix {
+    pub bucket: String,
+    /// Without leading or trailing `/`; may be empty.
+    pub prefix: String,
+}
+
+impl S3Prefix {
+    /// `prefix` may be empty; leading and trailing `/` are ignored.
+    pub fn new(bucket: impl Into<String>, prefix: &str) -> S3Prefix {
+        S3Prefix {
+            bucket: bucket.into(),
+            prefix: prefix.trim_matches('/').to_owned(),
+        }
+    }
+
+    /// `s3://bucket/prefix` with a prefix of at most `max_prefix` bytes; `Err` says what is
+    /// wrong with it.
+    pub fn parse(uri: &str, max_prefix: usize) -> Result<S3Prefix, String> {
+        let rest = uri
+            .strip_prefix("s3://")
+            .ok_or_else(|| "does not start with s3://".to_owned())?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err("no bucket name".into());
+        }
+        if prefix.len() > max_prefix {
+            return Err(format!("prefix longer than {max_prefix} bytes"));
+        }
+        Ok(S3Prefix::new(bucket, prefix))
+    }
+
+    /// `prefix/`, or empty for the bucket's root.
+    pub fn root(&self) -> String {
+        if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        }
+    }
+
+    /// `s3://bucket/prefix/`.
+    pub fn uri(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.root())
+    }
+
+    /// Whether `location` is an object under this prefix.
+    pub fn holds(&self, location: &ReportLocation) -> bool {
+        match location {
+            ReportLocation::S3 { bucket, key } => {
+                bucket == &self.bucket && key.starts_with(&self.root())
+            }
+            ReportLocation::Local(_) => false,
+        }
+    }
+
+    /// Whether objects written here with names ending in `object_suffix` would match a trigger
+    /// on `trigger_bucket` filtered by `trigger_prefix` and `trigger_suffix` (writing one would
+    /// start the function again).
+    pub fn inside_trigger(
+        &self,
+        trigger_bucket: &str,
+        trigger_prefix: &str,
+        trigger_suffix: &str,
+        object_suffix: &str,
+    ) -> bool {
+        let root = self.root();
+        let overlaps = root.starts_with(trigger_prefix) || trigger_prefix.starts_with(&root);
+        let suffix_matches = trigger_suffix.is_empty() || object_suffix.ends_with(trigger_suffix);
+        self.bucket == trigger_bucket && overlaps && suffix_matches
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LocationError {
     #[error("invalid S3 URI {uri:?}: {reason}")]

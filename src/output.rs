@@ -148,47 +148,7 @@ pub fn to_json(batch: &Batch, rules: &Rules, explain: bool) -> serde_json::Value
             if listed.is_empty() && digest.is_none() {
                 continue;
             }
-            let outcome = outcome_for(&p.outcomes, &sink.name);
-            let counts = sink_state(run, &sink.name);
-            deliveries.push(JsonDelivery {
-                new: counts.map(|c| c.new),
-                ongoing: counts.map(|c| c.ongoing),
-                resolved: counts.map(|c| c.resolved),
-                since: run.state.as_ref().map(|s| s.since.map(|d| d.to_string())),
-                resolved_findings: counts.map(|_| {
-                    digest
-                        .and_then(|d| d.changes.as_ref())
-                        .map(|c| {
-                            c.resolved_findings
-                                .iter()
-                                .map(|f| JsonResolved {
-                                    row: FindingRow::from(f),
-                                    first_seen: f.first_seen.map(|d| d.to_string()),
-                                    days_open: f.days_open,
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                }),
-                not_sent: quiet_reason(run, &sink.name),
-                messages: json_messages(outcome),
-                error: outcome.and_then(|o| match &o.status {
-                    Status::Failed { error, .. } => Some(error.as_str()),
-                    Status::Delivered => None,
-                }),
-                sink: &sink.name,
-                kind: &sink.kind,
-                source: run.location.to_string(),
-                count: listed.len(),
-                findings: listed
-                    .iter()
-                    .map(|l| JsonFinding {
-                        row: &run.rows[l.row],
-                        rule: rule_names.get(l.rule).map(String::as_str).unwrap_or("?"),
-                        change: l.change.map(crate::sink_api::Change::as_str),
-                    })
-                    .collect(),
-            });
+            deliveries.push(json_delivery(p, run, sink, listed, rule_names));
         }
         if explain {
             for e in &run.explained {
@@ -220,6 +180,57 @@ pub fn to_json(batch: &Batch, rules: &Rules, explain: bool) -> serde_json::Value
         explain: explain.then_some(explained),
     };
     serde_json::to_value(&doc).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }))
+}
+
+/// One sink's delivery of one report in the `--format json` document.
+fn json_delivery<'a>(
+    p: &'a Processed,
+    run: &'a ReportRun,
+    sink: &'a crate::rules::SinkDecl,
+    listed: &[Listed],
+    rule_names: &'a [String],
+) -> JsonDelivery<'a> {
+    let outcome = outcome_for(&p.outcomes, &sink.name);
+    let digest = run.digests.iter().find(|d| d.sink == sink.name);
+    let counts = sink_state(run, &sink.name);
+    let resolved_findings = digest
+        .and_then(|d| d.changes.as_ref())
+        .map(|c| {
+            c.resolved_findings
+                .iter()
+                .map(|f| JsonResolved {
+                    row: FindingRow::from(f),
+                    first_seen: f.first_seen.map(|d| d.to_string()),
+                    days_open: f.days_open,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    JsonDelivery {
+        new: counts.map(|c| c.new),
+        ongoing: counts.map(|c| c.ongoing),
+        resolved: counts.map(|c| c.resolved),
+        since: run.state.as_ref().map(|s| s.since.map(|d| d.to_string())),
+        resolved_findings: counts.map(|_| resolved_findings),
+        not_sent: quiet_reason(run, &sink.name),
+        messages: json_messages(outcome),
+        error: outcome.and_then(|o| match &o.status {
+            Status::Failed { error, .. } => Some(error.as_str()),
+            Status::Delivered => None,
+        }),
+        sink: &sink.name,
+        kind: &sink.kind,
+        source: run.location.to_string(),
+        count: listed.len(),
+        findings: listed
+            .iter()
+            .map(|l| JsonFinding {
+                row: &run.rows[l.row],
+                rule: rule_names.get(l.rule).map(String::as_str).unwrap_or("?"),
+                change: l.change.map(crate::sink_api::Change::as_str),
+            })
+            .collect(),
+    }
 }
 
 /// The state stage's counts for `sink` in `run` (with state).
@@ -698,42 +709,21 @@ pub fn send_text(batch: &Batch, with_receipts: bool) -> String {
 
 /// `send --format json`. Without receipts: `sources` (counts), `outcomes`, `skipped`, `errors`;
 /// with receipts each source also has its `status`, `claim`, `already_delivered`,
-/// `receipt_uri` and `receipt`. Both shapes are pinned.
+/// `receipt_uri` and `receipt`. Both shapes are pinned; with state (only) each source also has
+/// `since` and `not_sent`.
 pub fn send_json(batch: &Batch, with_receipts: bool) -> Value {
     let sources: Vec<Value> = batch
         .results
         .iter()
         .map(|p| {
             let run = p.run.as_ref();
-            if !with_receipts {
-                return json!({
-                    "source": p.location.to_string(),
-                    "report": run.map(|r| r.info.template),
-                    "format": run.map(|r| r.info.format),
-                    "items": run.map(|r| r.info.items),
-                    "silenced": run.map(|r| r.silenced),
-                    "unmatched": run.map(|r| r.unmatched),
-                });
+            let mut v = send_json_source(p, with_receipts);
+            // With state only: since when, and the sinks told nothing (and why).
+            if let Some(state) = run.and_then(|r| r.state.as_ref()) {
+                v["since"] = json!(state.since.map(|d| d.to_string()));
+                v["not_sent"] = json!(state.quiet);
             }
-            let claim = match &p.disposition {
-                Disposition::Busy { owner, until } => {
-                    Some(json!({"owner": owner, "until": until.to_rfc3339()}))
-                }
-                _ => None,
-            };
-            json!({
-                "source": p.location.to_string(),
-                "status": p.status(),
-                "claim": claim,
-                "report": run.map(|r| r.info.template),
-                "format": run.map(|r| r.info.format),
-                "items": run.map(|r| r.info.items),
-                "silenced": run.map(|r| r.silenced),
-                "unmatched": run.map(|r| r.unmatched),
-                "already_delivered": p.already_delivered,
-                "receipt_uri": p.receipt_uri.clone().unwrap_or_default(),
-                "receipt": p.receipt,
-            })
+            v
         })
         .collect();
     let outcomes: Vec<&Outcome> = batch.results.iter().flat_map(|p| &p.outcomes).collect();
@@ -742,6 +732,40 @@ pub fn send_json(batch: &Batch, with_receipts: bool) -> Value {
         "outcomes": outcomes,
         "skipped": batch.skipped,
         "errors": batch.errors,
+    })
+}
+
+/// One source of `send --format json` (see [`send_json`]).
+fn send_json_source(p: &Processed, with_receipts: bool) -> Value {
+    let run = p.run.as_ref();
+    if !with_receipts {
+        return json!({
+            "source": p.location.to_string(),
+            "report": run.map(|r| r.info.template),
+            "format": run.map(|r| r.info.format),
+            "items": run.map(|r| r.info.items),
+            "silenced": run.map(|r| r.silenced),
+            "unmatched": run.map(|r| r.unmatched),
+        });
+    }
+    let claim = match &p.disposition {
+        Disposition::Busy { owner, until } => {
+            Some(json!({"owner": owner, "until": until.to_rfc3339()}))
+        }
+        _ => None,
+    };
+    json!({
+        "source": p.location.to_string(),
+        "status": p.status(),
+        "claim": claim,
+        "report": run.map(|r| r.info.template),
+        "format": run.map(|r| r.info.format),
+        "items": run.map(|r| r.info.items),
+        "silenced": run.map(|r| r.silenced),
+        "unmatched": run.map(|r| r.unmatched),
+        "already_delivered": p.already_delivered,
+        "receipt_uri": p.receipt_uri.clone().unwrap_or_default(),
+        "receipt": p.receipt,
     })
 }
 

@@ -251,33 +251,76 @@ pub fn route_report_with_state<R: Read>(
     opts: &RouteOptions,
     state: Option<StateInput>,
 ) -> Result<ReportRun, PipelineError> {
-    let mut tracked = state.map(|s| tracker(rules, s));
-    let sink_names: Vec<String> = rules.sinks().iter().map(|s| s.name.clone()).collect();
-    let sink_count = sink_names.len();
-    let mut grouper = Grouper::new(sink_names, source_info(location), opts.max_kept);
-    let rule_names = rules.rule_names();
-    let mut rows = Vec::new();
-    let mut per_sink: Vec<Vec<Listed>> = vec![Vec::new(); sink_count];
-    let mut explained = Vec::new();
-    let mut silenced = 0u64;
-    let mut unmatched = 0u64;
     let hint = location
         .file_name()
         .and_then(report::template_from_file_name);
     let source_name = location.to_string();
-
     let input = crate::progress::CountingReader::new(input, opts.progress.clone());
     let bytes = input.count.clone();
-    let mut findings = crate::metrics::StatusTally::default();
-    // Routed findings not yet added to the progress counters (added in batches: one atomic
-    // add per finding would be wasted work without a terminal).
-    let mut unreported = 0u64;
-    let mut routing = Routing::default();
-    let mut memo = RouteMemo::new();
-    let mut each = |item: &report::Item<'_>| {
+    let mut walk = Walk::new(rules, location, opts, state);
+    let info = report::read_report_items(
+        input,
+        &source_name,
+        hint,
+        &report::ReadLimits::default(),
+        &mut |item| walk.item(item),
+    )?;
+    let bytes = bytes.load(std::sync::atomic::Ordering::Relaxed);
+    walk.finish(location, info, bytes)
+}
+
+/// What routing one report gathers, item by item ([`route_report_with_state`]).
+struct Walk<'r> {
+    rules: &'r Rules,
+    opts: &'r RouteOptions,
+    grouper: Grouper,
+    /// The state stage, the previous document's name and why it was not used.
+    tracked: Option<(crate::state::Tracker<'r>, Option<String>, Option<String>)>,
+    rows: Vec<FindingRow>,
+    per_sink: Vec<Vec<Listed>>,
+    explained: Vec<Explained>,
+    silenced: u64,
+    unmatched: u64,
+    findings: crate::metrics::StatusTally,
+    /// Routed findings not yet added to the progress counters (added in batches: one atomic
+    /// add per finding would be wasted work without a terminal).
+    unreported: u64,
+    routing: Routing,
+    memo: RouteMemo,
+}
+
+impl<'r> Walk<'r> {
+    fn new(
+        rules: &'r Rules,
+        location: &ReportLocation,
+        opts: &'r RouteOptions,
+        state: Option<StateInput>,
+    ) -> Walk<'r> {
+        let sink_names: Vec<String> = rules.sinks().iter().map(|s| s.name.clone()).collect();
+        let sink_count = sink_names.len();
+        Walk {
+            rules,
+            opts,
+            grouper: Grouper::new(sink_names, source_info(location), opts.max_kept),
+            tracked: state.map(|s| tracker(rules, s)),
+            rows: Vec::new(),
+            per_sink: vec![Vec::new(); sink_count],
+            explained: Vec::new(),
+            silenced: 0,
+            unmatched: 0,
+            findings: crate::metrics::StatusTally::default(),
+            unreported: 0,
+            routing: Routing::default(),
+            memo: RouteMemo::new(),
+        }
+    }
+
+    /// Routes one report item and hands it to every stage that keeps something of it.
+    fn item(&mut self, item: &report::Item<'_>) {
+        let (rules, opts) = (self.rules, self.opts);
         let mut view = item.view;
-        rules.route_view_memo(&mut view, &mut routing, &mut memo);
-        findings.add(view.environment, view.status);
+        rules.route_view_memo(&mut view, &mut self.routing, &mut self.memo);
+        self.findings.add(view.environment, view.status);
         // The owned finding, only where one is kept (digests, `--explain`).
         let make = || {
             let mut f = item.to_finding();
@@ -285,30 +328,30 @@ pub fn route_report_with_state<R: Read>(
             f
         };
         if opts.explain {
-            explained.push(Explained {
+            self.explained.push(Explained {
                 index: view.index,
                 row: FindingRow::from(&view),
-                silenced_by: routing.silenced,
+                silenced_by: self.routing.silenced,
                 traces: rules.explain(&make()),
             });
         }
-        if routing.silenced.is_some() {
-            silenced += 1;
+        if self.routing.silenced.is_some() {
+            self.silenced += 1;
             return;
         }
-        if routing.deliveries.is_empty() {
-            unmatched += 1;
+        if self.routing.deliveries.is_empty() {
+            self.unmatched += 1;
             return;
         }
-        let seen: &[Option<crate::sink_api::Seen>] = match &mut tracked {
-            Some((t, _, _)) => t.observe(&view, &routing),
+        let seen: &[Option<crate::sink_api::Seen>] = match &mut self.tracked {
+            Some((t, _, _)) => t.observe(&view, &self.routing),
             None => &[],
         };
         if opts.listing {
-            let row = rows.len();
-            rows.push(FindingRow::from(&view));
-            for (j, d) in routing.deliveries.iter().enumerate() {
-                if let Some(list) = per_sink.get_mut(d.sink) {
+            let row = self.rows.len();
+            self.rows.push(FindingRow::from(&view));
+            for (j, d) in self.routing.deliveries.iter().enumerate() {
+                if let Some(list) = self.per_sink.get_mut(d.sink) {
                     let change = seen.get(j).copied().flatten().map(|s| s.change);
                     list.push(Listed {
                         row,
@@ -318,68 +361,72 @@ pub fn route_report_with_state<R: Read>(
                 }
             }
         }
-        grouper.push_view_seen(&view, &memo.value_ids(), &make, &routing, rule_names, seen);
+        let ids = self.memo.value_ids();
+        self.grouper
+            .push_view_seen(&view, &ids, &make, &self.routing, rules.rule_names(), seen);
         if let Some(p) = &opts.progress {
-            unreported += 1;
-            if unreported == PROGRESS_BATCH {
-                p.add_routed(unreported);
-                unreported = 0;
+            self.unreported += 1;
+            if self.unreported == PROGRESS_BATCH {
+                p.add_routed(self.unreported);
+                self.unreported = 0;
             }
         }
-    };
-    let info = report::read_report_items(
-        input,
-        &source_name,
-        hint,
-        &report::ReadLimits::default(),
-        &mut each,
-    )?;
-    if let Some(p) = &opts.progress {
-        p.add_routed(unreported);
     }
-    let mut digests = grouper.finish();
-    let format = match info.format {
-        report::Format::Json => "json",
-        report::Format::Csv => "csv",
-    };
-    for d in &mut digests {
-        d.source.format = format.to_string();
-    }
-    let state = match tracked {
-        Some((tracker, previous, previous_error)) => {
-            let mut source = source_info(location);
-            source.format = format.to_string();
-            let finished = tracker
-                .finish(digests, info.template, &source, opts.max_kept)
-                .map_err(|source| PipelineError::State {
-                    location: location.to_string(),
-                    source,
-                })?;
-            digests = finished.digests;
-            Some(RunState {
-                document: finished.document,
-                trailer: finished.trailer,
-                quiet: finished.quiet,
-                since: finished.since,
-                previous,
-                previous_error,
-            })
+
+    /// The report routed: its digests (with the state stage's changes), listings and counts.
+    fn finish(
+        self,
+        location: &ReportLocation,
+        info: ReportInfo,
+        bytes: u64,
+    ) -> Result<ReportRun, PipelineError> {
+        if let Some(p) = &self.opts.progress {
+            p.add_routed(self.unreported);
         }
-        None => None,
-    };
-    Ok(ReportRun {
-        location: location.clone(),
-        info,
-        digests,
-        rows,
-        per_sink,
-        explained,
-        silenced,
-        unmatched,
-        bytes: bytes.load(std::sync::atomic::Ordering::Relaxed),
-        findings,
-        state,
-    })
+        let mut source = source_info(location);
+        source.format = match info.format {
+            report::Format::Json => "json",
+            report::Format::Csv => "csv",
+        }
+        .to_owned();
+        let mut digests = self.grouper.finish();
+        for d in &mut digests {
+            d.source.format.clone_from(&source.format);
+        }
+        let state = match self.tracked {
+            Some((tracker, previous, previous_error)) => {
+                let finished = tracker
+                    .finish(digests, info.template, &source, self.opts.max_kept)
+                    .map_err(|source| PipelineError::State {
+                        location: location.to_string(),
+                        source,
+                    })?;
+                digests = finished.digests;
+                Some(RunState {
+                    document: finished.document,
+                    trailer: finished.trailer,
+                    quiet: finished.quiet,
+                    since: finished.since,
+                    previous,
+                    previous_error,
+                })
+            }
+            None => None,
+        };
+        Ok(ReportRun {
+            location: location.clone(),
+            info,
+            digests,
+            rows: self.rows,
+            per_sink: self.per_sink,
+            explained: self.explained,
+            silenced: self.silenced,
+            unmatched: self.unmatched,
+            bytes,
+            findings: self.findings,
+            state,
+        })
+    }
 }
 
 /// Routed findings counted before the progress counters are updated.

@@ -9,7 +9,9 @@
 //!    ([`Disposition::Busy`]). Nothing has been read or sent yet.
 //! 3. Read and route the report (streaming, on a blocking thread). A report that does not parse
 //!    is a permanent failure ([`RunError::is_permanent`]); the claim is given back, nothing is
-//!    sent.
+//!    sent. With a state store ([`Stores::state`]) or `--previous`, the state stage
+//!    ([`crate::state`]) compares each finding with the stream's previous report as it is read;
+//!    the report's own state document is then written, once, before anything is sent.
 //! 4. Deliver the digests of the routed sinks the receipt does not show as delivered,
 //!    concurrently ([`Fanout`]), with the caller's deadline; with receipts, record each outcome
 //!    as soon as that sink finishes (so a crash later loses no record of a sink already served).
@@ -337,38 +339,14 @@ async fn run_report_inner(
         },
         None => None,
     };
-    let routed = until_deadline(
-        opts.deliver.deadline,
+    let routed = Box::pin(route_and_keep_state(
+        engine,
+        stores.state,
         &location,
-        "reading the report",
-        async {
-            let state =
-                Box::pin(state_input(engine, stores.state, &location, &opened, opts)).await?;
-            let own = state.as_ref().and_then(|(_, own)| own.clone());
-            let run = engine
-                .route_opened_with_state(
-                    opened,
-                    location.clone(),
-                    opts.route.clone(),
-                    state.map(|(s, _)| s),
-                )
-                .await?;
-            Ok((run, own))
-        },
-    )
+        opened,
+        opts,
+    ))
     .await;
-    let routed = match routed {
-        // The state document is written before anything is sent: a run that sends has always
-        // left the state the next report compares with (written once: a retry finds it).
-        Ok((run, Some(key))) if !opts.dry_run => match stores.state {
-            Some(store) => Box::pin(write_state(store, &key, &run, &location))
-                .await
-                .map(|()| run),
-            None => Ok(run),
-        },
-        Ok((run, _)) => Ok(run),
-        Err(e) => Err(e),
-    };
     let run = match routed {
         Ok(run) => run,
         Err(e) => {
@@ -577,6 +555,45 @@ impl Receipts<'_> {
             tracing::warn!(report = %location, error = %e, "could not release the claim after a read error");
         }
     }
+}
+
+/// Reads and routes the opened report (the state stage compares it with the stream's previous
+/// state) within the deliveries' deadline, then writes its state document: before anything is
+/// sent, so a run that sends has always left the state the next report compares with (written
+/// once: a retry finds it and writes nothing).
+async fn route_and_keep_state(
+    engine: &Engine,
+    store: Option<&StateStore>,
+    location: &ReportLocation,
+    opened: fetch::Opened,
+    opts: &RunOptions,
+) -> Result<ReportRun, RunError> {
+    let (run, own) = until_deadline(
+        opts.deliver.deadline,
+        location,
+        "reading the report",
+        async {
+            let state = Box::pin(state_input(engine, store, location, &opened, opts)).await?;
+            let own = state.as_ref().and_then(|(_, own)| own.clone());
+            let run = engine
+                .route_opened_with_state(
+                    opened,
+                    location.clone(),
+                    opts.route.clone(),
+                    state.map(|(s, _)| s),
+                )
+                .await?;
+            Ok((run, own))
+        },
+    )
+    .await?;
+    match (store, own) {
+        (Some(store), Some(key)) if !opts.dry_run => {
+            Box::pin(write_state(store, &key, &run, location)).await?;
+        }
+        _ => {}
+    }
+    Ok(run)
 }
 
 /// What the state stage needs to read `location`, and the key its own document goes to: with

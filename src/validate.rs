@@ -136,20 +136,48 @@ impl Checked {
                 n => format!(", {}", plural(n, "warning", "warnings")),
             }
         );
-        for sink in &self.engine.sinks {
+        for (i, sink) in self.engine.sinks.iter().enumerate() {
             let limits = sink.limits().describe();
             out.push_str(&format!(
-                "\n  sink {} ({}): {}",
+                "\n  sink {} ({}): {}{}",
                 sink.name(),
                 sink.kind(),
                 if limits.is_empty() {
                     "no size limits".to_owned()
                 } else {
                     limits
-                }
+                },
+                policy_note(&rules.policy(i, None))
             ));
         }
         out
+    }
+}
+
+/// `; notify = "changes", repeat_after = 7 days, …` for a sink that is not told every report
+/// as it is (the defaults print nothing).
+fn policy_note(p: &crate::rules::notify::Policy) -> String {
+    let d = crate::rules::notify::Policy::default();
+    let mut parts = Vec::new();
+    if p.notify != d.notify {
+        parts.push(format!("notify = {:?}", p.notify.as_str()));
+    }
+    if let Some(days) = p.repeat_after {
+        parts.push(format!(
+            "repeat_after = {}",
+            plural(days as usize, "day", "days")
+        ));
+    }
+    if p.resolved != d.resolved {
+        parts.push("resolved = false".to_owned());
+    }
+    if p.min_findings != d.min_findings {
+        parts.push(format!("min_findings = {}", p.min_findings));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", parts.join(", "))
     }
 }
 

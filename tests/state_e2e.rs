@@ -336,7 +336,17 @@ async fn three_days_of_reports_say_what_is_new_ongoing_and_resolved() {
         "{day2}"
     );
     assert_eq!(sns_sets(day2), (ids(&[E]), ids(&[C])));
-    assert_eq!(env.always_messages().await.len(), 1);
+    // The `always` sink lists every open finding: E new, A and B ongoing since day 1.
+    let daily = env.always_messages().await;
+    assert_eq!(daily.len(), 1);
+    assert_eq!(sns_sets(&daily[0]), (ids(&[E]), ids(&[C])));
+    for (_, r, _) in [A, B] {
+        let line = daily[0].lines().find(|l| l.contains(r)).unwrap();
+        assert!(
+            line.ends_with(", open 1 day") && !line.contains("NEW"),
+            "{line}"
+        );
+    }
 
     // The retry: Slack gets the same day-2 diff; SNS (delivered) nothing.
     slack_status(&env.slack, 200);

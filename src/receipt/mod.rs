@@ -73,7 +73,7 @@ pub fn store_for_send(
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiptError {
     #[error("invalid receipts location {uri:?}: {reason} (expected s3://bucket/prefix)")]
-    InvalidLocation { uri: String, reason: &'static str },
+    InvalidLocation { uri: String, reason: String },
     #[error("receipts are kept for S3 reports only: {report:?} is not an s3://bucket/key URI")]
     NotS3Report { report: String },
     #[error(

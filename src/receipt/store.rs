@@ -11,7 +11,7 @@ use sha2::Digest as _;
 
 use super::ReceiptError;
 use super::document::{self, Receipt};
-use crate::location::ReportLocation;
+use crate::location::{ReportLocation, S3Prefix};
 use crate::s3_error::{S3Error, S3ErrorKind};
 
 /// S3's limit on an object key, in UTF-8 bytes.
@@ -21,8 +21,7 @@ pub const MAX_KEY_BYTES: usize = 1024;
 #[derive(Clone, Debug)]
 pub struct ReceiptStore {
     client: Client,
-    bucket: String,
-    prefix: String,
+    at: S3Prefix,
     pub(super) lease: Duration,
 }
 
@@ -43,50 +42,36 @@ impl ReceiptStore {
         prefix: impl Into<String>,
         lease: Duration,
     ) -> Self {
-        let prefix: String = prefix.into();
         ReceiptStore {
             client,
-            bucket: bucket.into(),
-            prefix: prefix.trim_matches('/').to_owned(),
+            at: S3Prefix::new(bucket, &prefix.into()),
             lease,
         }
     }
 
     /// From `s3://bucket/prefix` (the `AUDIT_ROUTER_RECEIPTS` / `--receipts` value).
     pub fn from_uri(client: Client, uri: &str, lease: Duration) -> Result<Self, ReceiptError> {
-        let invalid = |reason| ReceiptError::InvalidLocation {
-            uri: uri.to_owned(),
-            reason,
-        };
-        let rest = uri
-            .strip_prefix("s3://")
-            .ok_or_else(|| invalid("does not start with s3://"))?;
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            return Err(invalid("no bucket name"));
-        }
         // Leave room for the report bucket (<= 63 bytes) and a hashed report key.
-        if prefix.len() > MAX_KEY_BYTES / 2 {
-            return Err(invalid("prefix longer than 512 bytes"));
-        }
-        Ok(ReceiptStore::new(client, bucket, prefix, lease))
+        let at = S3Prefix::parse(uri, MAX_KEY_BYTES / 2).map_err(|reason| {
+            ReceiptError::InvalidLocation {
+                uri: uri.to_owned(),
+                reason,
+            }
+        })?;
+        Ok(ReceiptStore { client, at, lease })
     }
 
     pub fn bucket(&self) -> &str {
-        &self.bucket
+        &self.at.bucket
     }
 
     pub fn prefix(&self) -> &str {
-        &self.prefix
+        &self.at.prefix
     }
 
     /// `s3://bucket/prefix/`, as `--receipts` takes it.
     pub fn uri(&self) -> String {
-        if self.prefix.is_empty() {
-            format!("s3://{}/", self.bucket)
-        } else {
-            format!("s3://{}/{}/", self.bucket, self.prefix)
-        }
+        self.at.uri()
     }
 
     /// Fails when receipts would land inside the trigger's filter (same bucket, key under
@@ -98,18 +83,13 @@ impl ReceiptStore {
         trigger_prefix: &str,
         trigger_suffix: &str,
     ) -> Result<(), ReceiptError> {
-        let receipt_root = if self.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.prefix)
-        };
-        let overlaps_prefix =
-            receipt_root.starts_with(trigger_prefix) || trigger_prefix.starts_with(&receipt_root);
-        let suffix_matches = trigger_suffix.is_empty() || ".json".ends_with(trigger_suffix);
-        if self.bucket == trigger_bucket && overlaps_prefix && suffix_matches {
+        if self
+            .at
+            .inside_trigger(trigger_bucket, trigger_prefix, trigger_suffix, ".json")
+        {
             return Err(ReceiptError::InsideTrigger {
-                bucket: self.bucket.clone(),
-                prefix: receipt_root,
+                bucket: self.at.bucket.clone(),
+                prefix: self.at.root(),
                 trigger_prefix: trigger_prefix.to_owned(),
                 trigger_suffix: trigger_suffix.to_owned(),
             });
@@ -120,11 +100,7 @@ impl ReceiptStore {
     /// Whether `location` is one of this store's own objects (a trigger that overlaps the
     /// receipts prefix hands them to the function).
     pub fn holds(&self, location: &ReportLocation) -> bool {
-        let ReportLocation::S3 { bucket, key } = location else {
-            return false;
-        };
-        bucket == &self.bucket
-            && (self.prefix.is_empty() || key.starts_with(&format!("{}/", self.prefix)))
+        self.at.holds(location)
     }
 
     /// The receipt key of a report: `<prefix>/<bucket>/<key>.json`. Longer than S3's 1024-byte
@@ -136,11 +112,7 @@ impl ReceiptStore {
                 report: report.to_string(),
             });
         };
-        let head = if self.prefix.is_empty() {
-            format!("{bucket}/")
-        } else {
-            format!("{}/{bucket}/", self.prefix)
-        };
+        let head = format!("{}{bucket}/", self.at.root());
         let full = format!("{head}{key}.json");
         if full.len() <= MAX_KEY_BYTES {
             return Ok(full);
@@ -159,12 +131,12 @@ impl ReceiptStore {
 
     /// `s3://<bucket>/<receipt key>` of a report's receipt.
     pub fn uri_for(&self, report: &ReportLocation) -> Result<String, ReceiptError> {
-        Ok(format!("s3://{}/{}", self.bucket, self.key_for(report)?))
+        Ok(format!("s3://{}/{}", self.at.bucket, self.key_for(report)?))
     }
 
     fn read_error(&self, key: &str, detail: String, permanent: bool) -> ReceiptError {
         ReceiptError::Read {
-            bucket: self.bucket.clone(),
+            bucket: self.at.bucket.clone(),
             key: key.to_owned(),
             detail,
             permanent,
@@ -172,11 +144,11 @@ impl ReceiptStore {
     }
 
     fn s3_error(&self, key: &str, e: &S3Error, write: bool) -> ReceiptError {
-        let detail = format!("{}{}", e.detail, e.hint(&self.bucket, key));
+        let detail = format!("{}{}", e.detail, e.hint(&self.at.bucket, key));
         let permanent = !e.is_transient();
         if write {
             ReceiptError::Write {
-                bucket: self.bucket.clone(),
+                bucket: self.at.bucket.clone(),
                 key: key.to_owned(),
                 detail,
                 permanent,
@@ -196,7 +168,7 @@ impl ReceiptStore {
         let out = match self
             .client
             .get_object()
-            .bucket(&self.bucket)
+            .bucket(&self.at.bucket)
             .key(key)
             .send()
             .await
@@ -231,10 +203,10 @@ impl ReceiptStore {
                 self.read_error(key, detail, false)
             })?
             .into_bytes();
-        let receipt = document::decode(&self.bucket, key, &body)?;
+        let receipt = document::decode(&self.at.bucket, key, &body)?;
         if receipt.report != report {
             return Err(ReceiptError::WrongReport {
-                bucket: self.bucket.clone(),
+                bucket: self.at.bucket.clone(),
                 key: key.to_owned(),
                 expected: report.to_owned(),
                 found: receipt.report,
@@ -252,7 +224,7 @@ impl ReceiptStore {
         precondition: Precondition<'_>,
     ) -> Result<Option<String>, ReceiptError> {
         let body = serde_json::to_vec_pretty(receipt).map_err(|e| ReceiptError::Write {
-            bucket: self.bucket.clone(),
+            bucket: self.at.bucket.clone(),
             key: key.to_owned(),
             detail: format!("cannot encode the receipt: {e}"),
             permanent: true,
@@ -260,7 +232,7 @@ impl ReceiptStore {
         let mut req = self
             .client
             .put_object()
-            .bucket(&self.bucket)
+            .bucket(&self.at.bucket)
             .key(key)
             .content_type("application/json")
             .body(ByteStream::from(body));
@@ -273,7 +245,7 @@ impl ReceiptStore {
                 out.e_tag()
                     .map(|e| Some(e.to_owned()))
                     .ok_or_else(|| ReceiptError::MissingEtag {
-                        bucket: self.bucket.clone(),
+                        bucket: self.at.bucket.clone(),
                         key: key.to_owned(),
                     })
             }

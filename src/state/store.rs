@@ -9,7 +9,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use sha2::Digest as _;
 
 use super::stream::{ReportTime, Stream};
-use crate::location::ReportLocation;
+use crate::location::{ReportLocation, S3Prefix};
 use crate::receipt::{MAX_KEY_BYTES, ReceiptStore};
 use crate::s3_error::{S3Error, S3ErrorKind};
 
@@ -21,15 +21,14 @@ pub const BESIDE_RECEIPTS: &str = "state";
 #[derive(Clone, Debug)]
 pub struct StateStore {
     client: Client,
-    bucket: String,
-    prefix: String,
+    at: S3Prefix,
 }
 
 /// An S3 call on the state failed (or the location is unusable).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("invalid state location {uri:?}: {reason} (expected s3://bucket/prefix)")]
-    InvalidLocation { uri: String, reason: &'static str },
+    InvalidLocation { uri: String, reason: String },
     #[error("{}", .error.describe(.bucket, .key))]
     S3 {
         bucket: String,
@@ -78,32 +77,22 @@ pub struct Previous {
 
 impl StateStore {
     /// `prefix` may be empty; leading and trailing `/` are ignored.
-    pub fn new(client: Client, bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
-        let prefix: String = prefix.into();
+    pub fn new(client: Client, bucket: impl Into<String>, prefix: &str) -> Self {
         StateStore {
             client,
-            bucket: bucket.into(),
-            prefix: prefix.trim_matches('/').to_owned(),
+            at: S3Prefix::new(bucket, prefix),
         }
     }
 
     /// From `s3://bucket/prefix` (`AUDIT_ROUTER_STATE`, `--state`).
     pub fn from_uri(client: Client, uri: &str) -> Result<Self, StoreError> {
-        let invalid = |reason| StoreError::InvalidLocation {
-            uri: uri.to_owned(),
-            reason,
-        };
-        let rest = uri
-            .strip_prefix("s3://")
-            .ok_or_else(|| invalid("does not start with s3://"))?;
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            return Err(invalid("no bucket name"));
-        }
-        if prefix.len() > MAX_KEY_BYTES / 4 {
-            return Err(invalid("prefix longer than 256 bytes"));
-        }
-        Ok(StateStore::new(client, bucket, prefix))
+        let at = S3Prefix::parse(uri, MAX_KEY_BYTES / 4).map_err(|reason| {
+            StoreError::InvalidLocation {
+                uri: uri.to_owned(),
+                reason,
+            }
+        })?;
+        Ok(StateStore { client, at })
     }
 
     /// The default: a `state/` folder in the receipts location.
@@ -112,37 +101,26 @@ impl StateStore {
             "" => BESIDE_RECEIPTS.to_owned(),
             p => format!("{p}/{BESIDE_RECEIPTS}"),
         };
-        StateStore::new(client, receipts.bucket(), prefix)
+        StateStore::new(client, receipts.bucket(), &prefix)
     }
 
     pub fn bucket(&self) -> &str {
-        &self.bucket
+        &self.at.bucket
     }
 
     /// `s3://bucket/prefix/`.
     pub fn uri(&self) -> String {
-        if self.prefix.is_empty() {
-            format!("s3://{}/", self.bucket)
-        } else {
-            format!("s3://{}/{}/", self.bucket, self.prefix)
-        }
+        self.at.uri()
     }
 
     fn root(&self) -> String {
-        if self.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.prefix)
-        }
+        self.at.root()
     }
 
     /// Whether `location` is one of this store's objects (a trigger that overlaps the state
     /// prefix hands them to the function).
     pub fn holds(&self, location: &ReportLocation) -> bool {
-        let ReportLocation::S3 { bucket, key } = location else {
-            return false;
-        };
-        bucket == &self.bucket && key.starts_with(&self.root())
+        self.at.holds(location)
     }
 
     /// Fails when state documents would land inside the trigger's filter (same bucket, key
@@ -153,13 +131,13 @@ impl StateStore {
         trigger_prefix: &str,
         trigger_suffix: &str,
     ) -> Result<(), StoreError> {
-        let root = self.root();
-        let overlaps = root.starts_with(trigger_prefix) || trigger_prefix.starts_with(&root);
-        let suffix_matches = trigger_suffix.is_empty() || ".json.gz".ends_with(trigger_suffix);
-        if self.bucket == trigger_bucket && overlaps && suffix_matches {
+        if self
+            .at
+            .inside_trigger(trigger_bucket, trigger_prefix, trigger_suffix, ".json.gz")
+        {
             return Err(StoreError::InsideTrigger {
-                bucket: self.bucket.clone(),
-                prefix: root,
+                bucket: self.at.bucket.clone(),
+                prefix: self.root(),
                 trigger_prefix: trigger_prefix.to_owned(),
                 trigger_suffix: trigger_suffix.to_owned(),
             });
@@ -190,7 +168,7 @@ impl StateStore {
 
     /// `s3://bucket/key` of a key of this store.
     pub fn uri_of(&self, key: &str) -> String {
-        format!("s3://{}/{key}", self.bucket)
+        format!("s3://{}/{key}", self.at.bucket)
     }
 
     /// The state the report whose document is `own_key` is compared with: the one its own
@@ -203,7 +181,7 @@ impl StateStore {
                 .and_then(|r| r.header.previous)
                 .and_then(|p| {
                     p.state
-                        .strip_prefix(&format!("s3://{}/", self.bucket))
+                        .strip_prefix(&format!("s3://{}/", self.at.bucket))
                         .map(str::to_owned)
                 });
             let found = match named {
@@ -226,7 +204,7 @@ impl StateStore {
             let out = self
                 .client
                 .list_objects_v2()
-                .bucket(&self.bucket)
+                .bucket(&self.at.bucket)
                 .prefix(&folder)
                 .set_continuation_token(token.take())
                 .send()
@@ -260,7 +238,7 @@ impl StateStore {
 
     fn s3_error(&self, key: &str, error: S3Error) -> StoreError {
         StoreError::S3 {
-            bucket: self.bucket.clone(),
+            bucket: self.at.bucket.clone(),
             key: key.to_owned(),
             error,
         }
@@ -271,7 +249,7 @@ impl StateStore {
         let out = match self
             .client
             .get_object()
-            .bucket(&self.bucket)
+            .bucket(&self.at.bucket)
             .key(key)
             .send()
             .await
@@ -291,7 +269,7 @@ impl StateStore {
                 detail = format!("{detail}: {cause}");
             }
             StoreError::Body {
-                bucket: self.bucket.clone(),
+                bucket: self.at.bucket.clone(),
                 key: key.to_owned(),
                 detail,
             }
@@ -305,7 +283,7 @@ impl StateStore {
         let put = self
             .client
             .put_object()
-            .bucket(&self.bucket)
+            .bucket(&self.at.bucket)
             .key(key)
             .content_type("application/json")
             .content_encoding("gzip")
@@ -337,7 +315,7 @@ pub fn cli_store(
         (Some("off"), _) | (None, None) => Ok(None),
         (Some(uri), None) => Err(StoreError::InvalidLocation {
             uri: uri.to_owned(),
-            reason: "no S3 client in this run",
+            reason: "no S3 client in this run".into(),
         }),
         (Some(uri), Some(s3)) => StateStore::from_uri(s3.clone(), uri).map(Some),
         (None, Some(s3)) => Ok(receipts.map(|r| StateStore::beside(r, s3.clone()))),

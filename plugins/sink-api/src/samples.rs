@@ -294,42 +294,35 @@ fn sample_date() -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap_or_default()
 }
 
+/// A digest of [`sample_findings`] pushed with the state stage's `seen(i)` for the `i`th.
+fn digest_seen(report: ReportTemplate, sink: &str, seen: impl Fn(usize) -> crate::Seen) -> Digest {
+    let mut b = DigestBuilder::new(sink, report, sample_source(report), usize::MAX);
+    for (i, f) in sample_findings(report).iter().enumerate() {
+        b.push_seen(
+            &f.view(),
+            &crate::digest::ValueIds::default(),
+            "sample-rule",
+            Some(&seen(i)),
+            || f.clone(),
+        );
+    }
+    b.finish()
+}
+
 /// A digest of [`sample_findings`] as the state stage makes it, next to the report of the day
 /// before: the first finding new, the others ongoing (open 12 days), and one resolved finding
 /// (open 30 days until it was fixed).
 pub fn sample_digest_with_changes(report: ReportTemplate, sink: &str) -> Digest {
     let date = sample_date();
     let days = chrono::Days::new;
-    let mut b = DigestBuilder::new(sink, report, sample_source(report), usize::MAX);
-    let findings = sample_findings(report);
-    for (i, f) in findings.iter().enumerate() {
-        let seen = if i == 0 {
-            crate::Seen {
-                change: Change::New,
-                first_seen: date,
-                days_open: 0,
-                listed: true,
-            }
-        } else {
-            crate::Seen {
-                change: Change::Ongoing,
-                first_seen: date - days(12),
-                days_open: 12,
-                listed: true,
-            }
-        };
-        b.push_seen(
-            &f.view(),
-            &crate::digest::ValueIds::default(),
-            "sample-rule",
-            Some(&seen),
-            || f.clone(),
-        );
-    }
-    let mut d = b.finish();
-    let mut resolved = findings
-        .last()
-        .cloned()
+    let mut d = digest_seen(report, sink, |i| crate::Seen {
+        change: if i == 0 { Change::New } else { Change::Ongoing },
+        first_seen: if i == 0 { date } else { date - days(12) },
+        days_open: if i == 0 { 0 } else { 12 },
+        listed: true,
+    });
+    let mut resolved = sample_findings(report)
+        .pop()
         .unwrap_or_else(|| Finding::new(report));
     resolved.fields = RawItem::new();
     resolved.job_id = None;
@@ -349,23 +342,12 @@ pub fn sample_digest_with_changes(report: ReportTemplate, sink: &str) -> Digest 
 /// finding new.
 pub fn sample_digest_first_report(report: ReportTemplate, sink: &str) -> Digest {
     let date = sample_date();
-    let mut b = DigestBuilder::new(sink, report, sample_source(report), usize::MAX);
-    for f in sample_findings(report) {
-        let seen = crate::Seen {
-            change: Change::New,
-            first_seen: date,
-            days_open: 0,
-            listed: true,
-        };
-        b.push_seen(
-            &f.view(),
-            &crate::digest::ValueIds::default(),
-            "sample-rule",
-            Some(&seen),
-            || f.clone(),
-        );
-    }
-    let mut d = b.finish();
+    let mut d = digest_seen(report, sink, |_| crate::Seen {
+        change: Change::New,
+        first_seen: date,
+        days_open: 0,
+        listed: true,
+    });
     d.set_previous(None, "always", Vec::new(), 0);
     d
 }
