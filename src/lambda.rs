@@ -37,8 +37,11 @@
 //!   `rust-cargolambda` build ships only `bootstrap`).
 //! - `AUDIT_ROUTER_RECEIPTS=s3://bucket/prefix`, `AUDIT_ROUTER_RECEIPT_LEASE_SECS` (default 90):
 //!   delivery receipts. Unset: no exactly-once (every event is sent).
-//! - `AUDIT_ROUTER_REPORT_PREFIX`: the trigger's key prefix; the init refuses a receipts prefix
-//!   inside it (each receipt write would trigger the function again).
+//! - `AUDIT_ROUTER_STATE=s3://bucket/prefix` (or `off`): the reports' state (what changed since
+//!   the previous report of the stream, `crate::state`). Unset: the `state/` folder of the
+//!   receipts location; no receipts, no state.
+//! - `AUDIT_ROUTER_REPORT_PREFIX`: the trigger's key prefix; the init refuses a receipts or
+//!   state prefix inside it (each write would trigger the function again).
 //! - `AUDIT_ROUTER_ENV`, `AUDIT_ROUTER_TODAY`: as for the CLI.
 //! - `AUDIT_ROUTER_DEADLINE_MARGIN_MS` (default 2000): time kept back from the Lambda deadline
 //!   for recording receipts and answering.
