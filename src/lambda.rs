@@ -148,6 +148,16 @@ pub enum InitError {
 }
 
 impl LambdaConfig {
+    /// Whether the function keeps the reports' state: `AUDIT_ROUTER_STATE` unless `off`, else
+    /// when it keeps receipts (the state goes beside them).
+    pub fn keeps_state(&self) -> bool {
+        match self.state.as_deref().map(str::trim) {
+            Some("off" | "none" | "") => false,
+            Some(_) => true,
+            None => self.receipts.is_some(),
+        }
+    }
+
     pub fn from_env() -> Result<LambdaConfig, InitError> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
@@ -255,7 +265,7 @@ fn state_store(
     s3: aws_sdk_s3::Client,
 ) -> Result<Option<StateStore>, InitError> {
     let store = match config.state.as_deref().map(str::trim) {
-        Some("off" | "none" | "") => None,
+        _ if !config.keeps_state() => None,
         Some(uri) => Some(
             StateStore::from_uri(s3, uri).map_err(|e| InitError::Config {
                 var: "AUDIT_ROUTER_STATE",
@@ -314,9 +324,14 @@ async fn load_rules(
 ) -> Result<Checked, InitError> {
     let name = config.rules.to_string();
     let rules_err = |e: validate::Invalid| InitError::Rules { lines: e.lines };
+    // The cold start renders each template in the shape it will send (with state or without),
+    // one sample per report template; `audit-router check` renders every shape.
+    let samples = Samples::RenderAs {
+        state: config.keeps_state(),
+    };
     let text = match &config.rules {
         RulesSource::Path(path) => {
-            return validate::validate_file(path, &config.load, Some(aws), Samples::Render)
+            return validate::validate_file(path, &config.load, Some(aws), samples)
                 .map_err(rules_err);
         }
         RulesSource::Bundled => BUNDLED_RULES.to_owned(),
@@ -361,7 +376,7 @@ async fn load_rules(
         config.task_root.clone(),
         &config.load,
         Some(aws),
-        Samples::Render,
+        samples,
     )
     .map_err(rules_err)
 }

@@ -3,7 +3,7 @@
 
 use crate::deliver::DeliveryJob;
 use crate::rules::{Diagnostic, Severity, SinkDecl};
-use audit_router_sink_api::samples::{sample_digest, sample_digests};
+use audit_router_sink_api::samples::{sample_digest, sample_digest_with_changes, sample_digests};
 use audit_router_sink_api::{
     BuildContext, Digest, Payload, Preview, RenderContext, ReportTemplate, Sink, SinkConfig,
     SinkError, SinkFactory,
@@ -149,13 +149,45 @@ impl Registry {
     }
 }
 
+/// Which sample digests [`check_sink_shapes`] renders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SampleShapes {
+    /// Without state, with new / ongoing / resolved findings, and of a stream's first report.
+    All,
+    /// With new / ongoing / resolved findings only (a process that keeps state).
+    WithState,
+    /// Without state only.
+    WithoutState,
+    None,
+}
+
 /// `check`: renders sample data of every report template with `sink` (each without state, with
 /// new, ongoing and resolved findings, and as a stream's first report); one error per template
 /// that fails (template errors carry file:line:column).
 pub fn check_sink(sink: &dyn Sink) -> Vec<(ReportTemplate, SinkError)> {
+    check_sink_shapes(sink, SampleShapes::All)
+}
+
+/// [`check_sink`] with only the digests of `shapes`.
+pub fn check_sink_shapes(
+    sink: &dyn Sink,
+    shapes: SampleShapes,
+) -> Vec<(ReportTemplate, SinkError)> {
     let ctx = RenderContext::now();
     let mut errors = Vec::new();
-    for d in sample_digests(sink.name()) {
+    let digests: Vec<Digest> = match shapes {
+        SampleShapes::All => sample_digests(sink.name()),
+        SampleShapes::WithState => ReportTemplate::ALL
+            .iter()
+            .map(|r| sample_digest_with_changes(*r, sink.name()))
+            .collect(),
+        SampleShapes::WithoutState => ReportTemplate::ALL
+            .iter()
+            .map(|r| sample_digest(*r, sink.name()))
+            .collect(),
+        SampleShapes::None => Vec::new(),
+    };
+    for d in digests {
         // Each template is rendered with and without state; its first failure says enough.
         if errors.iter().any(|(r, _)| *r == d.report) {
             continue;

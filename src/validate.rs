@@ -14,7 +14,13 @@ use crate::rules::{Diagnostic, LoadOptions, Rules, RulesError, Severity};
 /// build the sinks (`dry-run` and `send`, which render the real digests anyway).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Samples {
+    /// Every shape a digest can have: without state, with new / ongoing / resolved findings,
+    /// and of a stream's first report (`check`).
     Render,
+    /// Only the shape this process will send: with state or without (the Lambda's cold start:
+    /// one sample digest per report template, as before there was state; `check` in CI covers
+    /// the rest).
+    RenderAs { state: bool },
     Skip,
 }
 
@@ -75,7 +81,7 @@ fn not_loaded(file: &str, e: &RulesError) -> Invalid {
     Invalid { lines }
 }
 
-/// Builds every sink and, with [`Samples::Render`], renders every template against sample data.
+/// Builds every sink and, unless [`Samples::Skip`], renders every template against sample data.
 fn finish(
     rules: Rules,
     warnings: Vec<Diagnostic>,
@@ -97,10 +103,16 @@ fn finish(
         Invalid { lines }
     };
     let engine = Engine::new(rules, aws).map_err(|e| invalid(e.diagnostics, "sink"))?;
-    if samples == Samples::Render {
+    let shapes = match samples {
+        Samples::Render => crate::sinks::SampleShapes::All,
+        Samples::RenderAs { state: true } => crate::sinks::SampleShapes::WithState,
+        Samples::RenderAs { state: false } => crate::sinks::SampleShapes::WithoutState,
+        Samples::Skip => crate::sinks::SampleShapes::None,
+    };
+    if shapes != crate::sinks::SampleShapes::None {
         let mut problems = Vec::new();
         for (sink, decl) in engine.sinks.iter().zip(engine.rules.sinks()) {
-            for (report, err) in crate::sinks::check_sink(sink.as_ref()) {
+            for (report, err) in crate::sinks::check_sink_shapes(sink.as_ref(), shapes) {
                 let (line, column) = decl.position_of(Some("template"));
                 problems.push(Diagnostic {
                     severity: Severity::Error,

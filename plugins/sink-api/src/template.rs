@@ -157,9 +157,20 @@ impl TemplateEngine {
         source: &str,
         origin: &str,
     ) -> Result<(), TemplateError> {
-        if let Ok(compiled) = handlebars::template::Template::compile(source)
-            && let Some((line, column, what)) = find_partial(&compiled)
-        {
+        // Compiled once: checked for partials, then registered as it is (the registry's
+        // `register_template_string` would parse the source a second time; the parse is most
+        // of a cold start's sink set-up). The engine keeps Handlebars' default indentation, as
+        // `Template::compile` does.
+        let mut compiled = handlebars::template::Template::compile(source).map_err(|e| {
+            let (line, column) = e.pos().map_or((None, None), |(l, c)| (Some(l), Some(c)));
+            TemplateError {
+                origin: origin.to_string(),
+                line,
+                column,
+                message: e.reason().to_string(),
+            }
+        })?;
+        if let Some((line, column, what)) = find_partial(&compiled) {
             return Err(TemplateError {
                 origin: origin.to_string(),
                 line: Some(line),
@@ -170,17 +181,8 @@ impl TemplateEngine {
                 ),
             });
         }
-        self.hb
-            .register_template_string(name, source)
-            .map_err(|e| {
-                let (line, column) = e.pos().map_or((None, None), |(l, c)| (Some(l), Some(c)));
-                TemplateError {
-                    origin: origin.to_string(),
-                    line,
-                    column,
-                    message: e.reason().to_string(),
-                }
-            })?;
+        compiled.name = Some(name.to_owned());
+        self.hb.register_template(name, compiled);
         self.origins.insert(name.to_string(), origin.to_string());
         Ok(())
     }
