@@ -20,7 +20,9 @@ pub enum Samples {
     /// Only the shape this process will send: with state or without (the Lambda's cold start:
     /// one sample digest per report template, as before there was state; `check` in CI covers
     /// the rest).
-    RenderAs { state: bool },
+    RenderAs {
+        state: bool,
+    },
     Skip,
 }
 

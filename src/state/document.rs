@@ -102,13 +102,36 @@ struct EntryLine<'a>(
 /// An entry as the reader hands it on.
 #[derive(Debug)]
 pub struct Entry<'a> {
+    /// Its line in the document (1-based): [`Reader::lines`] reads it again.
+    pub line: u32,
     pub sink: &'a str,
     pub first_seen: NaiveDate,
-    /// The last date a message listed it (this report's own listing applied).
+    /// The last date a message listed it before that report.
     pub last_listed: Option<NaiveDate>,
+    /// Whether that report's digest listed it (it then was listed on the report's date if the
+    /// trailer says the sink's digest was sent: [`Trailer::listed_on`]).
+    pub listed: bool,
     pub rule: &'a str,
     pub status: Option<&'a str>,
     pub identity: Identity<'a>,
+}
+
+impl Trailer {
+    /// The date a message last listed an entry of `sink` read as (`last_listed`, `listed`) in
+    /// the document of the report of `date`: that date if it listed it and the digest was sent.
+    pub fn listed_on(
+        &self,
+        sink: &str,
+        date: NaiveDate,
+        last_listed: Option<NaiveDate>,
+        listed: bool,
+    ) -> Option<NaiveDate> {
+        if listed && self.sinks.get(sink).is_some_and(|s| s.sent) {
+            Some(date)
+        } else {
+            last_listed
+        }
+    }
 }
 
 /// Writes a state document as the report streams by (see the module docs).
@@ -211,20 +234,19 @@ fn write_json_line(out: &mut impl Write, value: &impl Serialize) -> std::io::Res
     out.write_all(b"\n")
 }
 
-/// A state document read: its header and trailer, with the entries read by [`Reader::entries`]
-/// (as often as needed: the compressed bytes are kept, not the entries).
+/// A state document: its header, read at once, and its entries and trailer, read by
+/// [`Reader::entries`] (the compressed bytes are kept, not the entries; [`Reader::lines`] reads
+/// chosen entries again).
 #[derive(Debug)]
 pub struct Reader {
     /// Where it came from, for errors (`s3://…`).
     pub name: String,
     pub header: Header,
-    pub trailer: Trailer,
     bytes: Vec<u8>,
 }
 
 impl Reader {
-    /// Checks the document: version, header, trailer (a document without one was cut short).
-    /// Reads it through once.
+    /// Reads the header: a state document of this build's version.
     pub fn open(name: &str, bytes: Vec<u8>) -> Result<Reader, StateError> {
         let corrupt = |line: usize, why: String| StateError::Corrupt {
             name: name.to_owned(),
@@ -254,77 +276,100 @@ impl Reader {
         }
         let header: Header =
             serde_json::from_slice(first).map_err(|e| corrupt(1, format!("header: {e}")))?;
-        let mut trailer = None;
-        let mut n = 1;
-        while let Some(line) = lines.next().map_err(|e| corrupt(n + 1, e))? {
-            n += 1;
-            if trailer.is_some() {
-                return Err(corrupt(n, "a line after the trailer".into()));
-            }
-            match line.first() {
-                Some(b'[') => {}
-                Some(b'{') => {
-                    let t: Trailer = serde_json::from_slice(line)
-                        .map_err(|e| corrupt(n, format!("trailer: {e}")))?;
-                    trailer = Some(t);
-                }
-                _ => return Err(corrupt(n, "expected an entry or the trailer".into())),
-            }
-        }
-        let trailer = trailer
-            .filter(|t| t.end)
-            .ok_or_else(|| corrupt(n, "no trailer: the document was cut short".into()))?;
         Ok(Reader {
             name: name.to_owned(),
             header,
-            trailer,
             bytes,
         })
     }
 
-    /// Calls `each` for every entry, in the document's order; `last_listed` has this report's
-    /// own listing applied.
-    pub fn entries(&self, mut each: impl FnMut(Entry<'_>)) -> Result<(), StateError> {
-        let corrupt = |line: usize, why: String| StateError::Corrupt {
+    fn corrupt(&self, line: usize, why: String) -> StateError {
+        StateError::Corrupt {
             name: self.name.clone(),
             line,
             why,
-        };
+        }
+    }
+
+    /// Calls `each` for every entry, in the document's order, and returns the trailer: a
+    /// document without one was cut short (an error, as is any line that does not read).
+    pub fn entries(&self, mut each: impl FnMut(Entry<'_>)) -> Result<Trailer, StateError> {
         let mut lines = LineReader::new(&self.bytes);
-        let mut n = 0;
-        while let Some(line) = lines.next().map_err(|e| corrupt(n + 1, e))? {
+        let mut n = 0u32;
+        let mut trailer = None;
+        while let Some(line) = lines.next().map_err(|e| self.corrupt(n as usize + 1, e))? {
             n += 1;
-            if line.first() != Some(&b'[') {
+            if n == 1 {
                 continue;
             }
-            let e: EntryLine<'_> =
-                serde_json::from_slice(line).map_err(|e| corrupt(n, format!("entry: {e}")))?;
-            let sent = self.trailer.sinks.get(e.0.as_ref()).is_some_and(|s| s.sent);
-            let last_listed = if e.3 && sent {
-                Some(self.header.date)
-            } else {
-                e.2
-            };
-            fn d<'s>(c: &'s Option<std::borrow::Cow<'_, str>>) -> Option<&'s str> {
-                c.as_deref()
+            if trailer.is_some() {
+                return Err(self.corrupt(n as usize, "a line after the trailer".into()));
             }
-            each(Entry {
-                sink: &e.0,
-                first_seen: e.1,
-                last_listed,
-                rule: &e.4,
-                status: d(&e.5),
-                identity: Identity {
-                    report: self.header.template,
-                    framework: d(&e.6),
-                    control: d(&e.7),
-                    account: d(&e.8),
-                    region: d(&e.9),
-                    resource_type: d(&e.10),
-                    resource: d(&e.11),
-                },
-            });
+            match line.first() {
+                Some(b'[') => self.entry(n, line, &mut each)?,
+                Some(b'{') => {
+                    let t: Trailer = serde_json::from_slice(line)
+                        .map_err(|e| self.corrupt(n as usize, format!("trailer: {e}")))?;
+                    trailer = Some(t);
+                }
+                _ => {
+                    return Err(self.corrupt(n as usize, "expected an entry or the trailer".into()));
+                }
+            }
         }
+        trailer.filter(|t| t.end).ok_or_else(|| {
+            self.corrupt(n as usize, "no trailer: the document was cut short".into())
+        })
+    }
+
+    /// Calls `each` for the entries on `wanted` lines (ascending), reading only those.
+    pub fn lines(&self, wanted: &[u32], mut each: impl FnMut(Entry<'_>)) -> Result<(), StateError> {
+        let mut lines = LineReader::new(&self.bytes);
+        let mut n = 0u32;
+        let mut next = wanted.iter().peekable();
+        while let Some(&&want) = next.peek() {
+            let Some(line) = lines.next().map_err(|e| self.corrupt(n as usize + 1, e))? else {
+                return Err(self.corrupt(n as usize, format!("no line {want}")));
+            };
+            n += 1;
+            if n == want {
+                self.entry(n, line, &mut each)?;
+                next.next();
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads entry line `n` and hands it to `each`.
+    fn entry(
+        &self,
+        n: u32,
+        line: &[u8],
+        each: &mut impl FnMut(Entry<'_>),
+    ) -> Result<(), StateError> {
+        let e: EntryLine<'_> = serde_json::from_slice(line)
+            .map_err(|e| self.corrupt(n as usize, format!("entry: {e}")))?;
+        fn d<'s>(c: &'s Option<std::borrow::Cow<'_, str>>) -> Option<&'s str> {
+            c.as_deref()
+        }
+        each(Entry {
+            line: n,
+            sink: &e.0,
+            first_seen: e.1,
+            last_listed: e.2,
+            listed: e.3,
+            rule: &e.4,
+            status: d(&e.5),
+            identity: Identity {
+                report: self.header.template,
+                framework: d(&e.6),
+                control: d(&e.7),
+                account: d(&e.8),
+                region: d(&e.9),
+                resource_type: d(&e.10),
+                resource: d(&e.11),
+            },
+        });
         Ok(())
     }
 
@@ -443,45 +488,64 @@ mod tests {
         let r = Reader::open("s3://state/x.json.gz", bytes).unwrap();
         assert_eq!(r.header, header());
         let mut got = Vec::new();
-        r.entries(|e| {
-            got.push((
-                e.sink.to_owned(),
-                e.first_seen,
-                e.last_listed,
-                e.identity.resource.map(str::to_owned),
-                e.identity.control.map(str::to_owned),
-            ))
-        })
-        .unwrap();
+        let trailer = r
+            .entries(|e| {
+                got.push((
+                    e.line,
+                    e.sink.to_owned(),
+                    e.first_seen,
+                    e.last_listed,
+                    e.listed,
+                    e.identity.resource.map(str::to_owned),
+                    e.identity.control.map(str::to_owned),
+                ))
+            })
+            .unwrap();
+        assert_eq!(trailer, t);
+        let ctl = Some("ctl \"quoted\"".to_owned());
         assert_eq!(
             got,
             vec![
-                // Listed and sent: listed on the report's date.
                 (
+                    2,
                     "a".into(),
                     d(20),
-                    Some(d(26)),
+                    Some(d(25)),
+                    true,
                     Some("x".into()),
-                    Some("ctl \"quoted\"".into())
+                    ctl.clone()
                 ),
-                // Not listed: never listed.
                 (
+                    3,
                     "a".into(),
                     d(26),
                     None,
+                    false,
                     Some("y".into()),
-                    Some("ctl \"quoted\"".into())
+                    ctl.clone()
                 ),
-                // Listed but the digest was not sent: the old date stays.
                 (
+                    4,
                     "b".into(),
                     d(21),
                     Some(d(21)),
+                    true,
                     Some("x".into()),
-                    Some("ctl \"quoted\"".into())
+                    ctl.clone()
                 ),
             ]
         );
+        // Listed and sent: listed on the report's date; not listed: the old date; listed but the
+        // digest was not sent: the old date too.
+        let date = header().date;
+        assert_eq!(trailer.listed_on("a", date, Some(d(25)), true), Some(d(26)));
+        assert_eq!(trailer.listed_on("a", date, None, false), None);
+        assert_eq!(trailer.listed_on("b", date, Some(d(21)), true), Some(d(21)));
+        // Chosen lines only.
+        let mut picked = Vec::new();
+        r.lines(&[2, 4], |e| picked.push((e.line, e.sink.to_owned())))
+            .unwrap();
+        assert_eq!(picked, [(2, "a".to_owned()), (4, "b".to_owned())]);
     }
 
     #[test]
@@ -510,7 +574,11 @@ mod tests {
         };
         let lines: Vec<&str> = text.lines().collect();
         let cut = gz(&format!("{}\n{}\n", lines[0], lines[1]));
-        let err = Reader::open("s3://st/k", cut).unwrap_err().to_string();
+        let err = Reader::open("s3://st/k", cut)
+            .unwrap()
+            .entries(|_| {})
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("s3://st/k") && err.contains("cut short"),
             "{err}"
