@@ -1,5 +1,6 @@
 //! What an S3 error is, for every S3 call the router makes (the report's GetObject, the
-//! receipts' GetObject/PutObject): one classification — transient or permanent, a lost
+//! receipts' and the state's GetObject/PutObject, the state's ListObjectsV2; [`get_whole`]
+//! reads their small objects): one classification — transient or permanent, a lost
 //! conditional-write race, a missing key — and one readable line that says which bucket, key
 //! and, for access errors, which permission is missing. Never the SDK's Debug dump.
 
@@ -203,4 +204,51 @@ mod tests {
                 .ends_with("(no bucket \"gone\", or it is in another account or region)")
         );
     }
+}
+
+/// A small object read whole (a receipt, a state document).
+#[derive(Debug)]
+pub struct Whole {
+    pub bytes: Vec<u8>,
+    pub etag: Option<String>,
+}
+
+/// Why [`get_whole`] failed.
+#[derive(Debug)]
+pub enum GetWholeError {
+    /// S3 answered an error (or none) to the GetObject.
+    S3(S3Error),
+    /// The body broke off while read (transient): what failed and its causes.
+    Body(String),
+}
+
+/// GetObject of `bucket`/`key`, its body read whole; `None` only for `NoSuchKey` (a 404
+/// `NoSuchBucket` is a setup error and must not look like "nothing written yet").
+pub async fn get_whole(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Whole>, GetWholeError> {
+    let out = match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => out,
+        Err(err) => {
+            let e = S3Error::from_sdk("GetObject", &err);
+            if e.kind == S3ErrorKind::NoSuchKey {
+                return Ok(None);
+            }
+            return Err(GetWholeError::S3(e));
+        }
+    };
+    let etag = out.e_tag().map(str::to_owned);
+    let body = out.body.collect().await.map_err(|e| {
+        let mut detail = format!("reading the body: {e}");
+        if let Some(cause) = aws_error::cause_chain(&e) {
+            detail = format!("{detail}: {cause}");
+        }
+        GetWholeError::Body(detail)
+    })?;
+    Ok(Some(Whole {
+        bytes: body.into_bytes().to_vec(),
+        etag,
+    }))
 }

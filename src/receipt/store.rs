@@ -12,7 +12,7 @@ use sha2::Digest as _;
 use super::ReceiptError;
 use super::document::{self, Receipt};
 use crate::location::{ReportLocation, S3Prefix};
-use crate::s3_error::{S3Error, S3ErrorKind};
+use crate::s3_error::{GetWholeError, S3Error, S3ErrorKind, get_whole};
 
 /// S3's limit on an object key, in UTF-8 bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -165,44 +165,20 @@ impl ReceiptStore {
         key: &str,
         report: &str,
     ) -> Result<Option<(Receipt, String)>, ReceiptError> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.at.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(err) => {
-                let e = S3Error::from_sdk("GetObject", &err);
-                // NoSuchKey only: a 404 NoSuchBucket is a setup error and must not look like
-                // "no receipt yet" (which would send, then fail to record).
-                if e.kind == S3ErrorKind::NoSuchKey {
-                    return Ok(None);
-                }
-                return Err(self.s3_error(key, &e, false));
-            }
+        let whole = match get_whole(&self.client, &self.at.bucket, key).await {
+            Ok(Some(whole)) => whole,
+            Ok(None) => return Ok(None),
+            Err(GetWholeError::S3(e)) => return Err(self.s3_error(key, &e, false)),
+            Err(GetWholeError::Body(detail)) => return Err(self.read_error(key, detail, false)),
         };
-        let etag = out.e_tag().map(str::to_owned).ok_or_else(|| {
+        let etag = whole.etag.ok_or_else(|| {
             self.read_error(
                 key,
                 "S3 returned the receipt without an ETag; conditional updates need it".into(),
                 true,
             )
         })?;
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| {
-                let mut detail = format!("reading the body: {e}");
-                if let Some(cause) = audit_router_sink_api::aws_error::cause_chain(&e) {
-                    detail = format!("{detail}: {cause}");
-                }
-                self.read_error(key, detail, false)
-            })?
-            .into_bytes();
+        let body = whole.bytes;
         let receipt = document::decode(&self.at.bucket, key, &body)?;
         if receipt.report != report {
             return Err(ReceiptError::WrongReport {

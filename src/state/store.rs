@@ -11,7 +11,7 @@ use sha2::Digest as _;
 use super::stream::{ReportTime, Stream};
 use crate::location::{ReportLocation, S3Prefix};
 use crate::receipt::{MAX_KEY_BYTES, ReceiptStore};
-use crate::s3_error::{S3Error, S3ErrorKind};
+use crate::s3_error::{GetWholeError, S3Error, S3ErrorKind, get_whole};
 
 /// The folder under the receipts prefix that holds the state when `AUDIT_ROUTER_STATE` /
 /// `--state` is not given.
@@ -246,35 +246,15 @@ impl StateStore {
 
     /// The object at `key`; `None` when there is none.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.at.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(err) => {
-                let e = S3Error::from_sdk("GetObject", &err);
-                if e.kind == S3ErrorKind::NoSuchKey {
-                    return Ok(None);
-                }
-                return Err(self.s3_error(key, e));
-            }
-        };
-        let body = out.body.collect().await.map_err(|e| {
-            let mut detail = format!("reading the body: {e}");
-            if let Some(cause) = audit_router_sink_api::aws_error::cause_chain(&e) {
-                detail = format!("{detail}: {cause}");
-            }
-            StoreError::Body {
+        match get_whole(&self.client, &self.at.bucket, key).await {
+            Ok(found) => Ok(found.map(|w| w.bytes)),
+            Err(GetWholeError::S3(e)) => Err(self.s3_error(key, e)),
+            Err(GetWholeError::Body(detail)) => Err(StoreError::Body {
                 bucket: self.at.bucket.clone(),
                 key: key.to_owned(),
                 detail,
-            }
-        })?;
-        Ok(Some(body.into_bytes().to_vec()))
+            }),
+        }
     }
 
     /// Writes `bytes` at `key` unless an object is there: `true` when this call wrote it,
