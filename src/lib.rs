@@ -2,11 +2,13 @@
 //!
 //! Data flows one way, one module per stage:
 //! event ([`event`]) → report location ([`location`]) → byte stream ([`fetch`]) → report reader
-//! ([`report`], streaming) → findings → rules ([`rules`]) → groups ([`group`]) → render and
-//! deliver ([`deliver`], sinks in `plugins/`, built by [`sinks`]) → receipt ([`receipt`]).
-//! [`pipeline`] is the first half (open, read, route, group: a report's digests); [`run`] is the
-//! one run of a report end to end (claim, route, deliver, record, release), which `send`,
-//! `dry-run` (with recording sinks), the Lambda handler ([`lambda`]) and the tests all call.
+//! ([`report`], streaming) → findings → rules ([`rules`]) → groups ([`group`]) → what changed
+//! since the stream's previous report ([`state`]) → render and deliver ([`deliver`], sinks in
+//! `plugins/`, built by [`sinks`]) → receipt ([`receipt`]).
+//! [`pipeline`] is the first half (open, read, route, group, compare: a report's digests);
+//! [`run`] is the one run of a report end to end (claim, route, keep the state, deliver, record,
+//! release), which `send`, `dry-run` (with recording sinks), the Lambda handler ([`lambda`]) and
+//! the tests all call.
 //! [`validate`] is `check` and the Lambda's cold start; [`output`] every printed shape;
 //! [`s3_error`] what an S3 error is, for every S3 call.
 //!

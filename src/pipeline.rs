@@ -1,6 +1,8 @@
-//! Drives the stages for one report: open → read (streaming) → route → group. Delivery and
-//! receipts come after, on the digests this returns. The CLI's `dry-run` and `send`, the Lambda
-//! handler and the tests all go through [`route_report`] / [`route_location`].
+//! Drives the stages for one report: open → read (streaming) → route → group → (with state)
+//! compare with the stream's previous report. Delivery and receipts come after, on the digests
+//! this returns. The CLI's `dry-run` and `send` and the Lambda handler go through
+//! [`Engine::route_opened_with_state`] (from `crate::run`); the benchmark and tests call
+//! [`route_report`] / [`route_report_with_state`] directly.
 
 use crate::group::Grouper;
 use crate::location::ReportLocation;

@@ -53,7 +53,7 @@ impl SinkState {
     }
 }
 
-/// What a delivery attempt reports to [`ReceiptStore::record`].
+/// What a delivery attempt reports to [`ReceiptStore::record`](super::ReceiptStore::record).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SinkOutcome {
     Delivered {
