@@ -55,12 +55,12 @@ pub struct StatusTally {
     counts: Vec<(String, String, u64)>,
     /// The entry of the previous finding: reports may list findings of one status together.
     last: Option<usize>,
-    /// Where recently seen (environment, status as read) pairs are counted, direct-mapped by a
-    /// hash of the two texts ([`TALLY_CACHE_SLOTS`] slots, statuses of at most
-    /// `MAX_STATUS_CHARS` bytes): a report repeats a handful of pairs in any order, so a
-    /// finding costs one short hash and two short compares, and the status check and the
-    /// search of `counts` run once per pair and slot. A pair's entry never changes once found,
-    /// so a cached index stays right.
+    /// Where recently seen (environment, status as read) pairs are counted, by a hash of the
+    /// two texts ([`TALLY_CACHE_SLOTS`] slots, a pair in one of [`TALLY_CACHE_PROBES`] from
+    /// its own; statuses of at most `MAX_STATUS_CHARS` bytes): a report repeats a handful of
+    /// pairs in any order, so a finding costs one short hash and a few short compares, and the
+    /// status check and the search of `counts` run once per pair. A pair's entry never changes
+    /// once found, so a cached index stays right.
     cache: Vec<Option<CachedPair>>,
 }
 
@@ -69,6 +69,9 @@ type CachedPair = (Box<str>, Box<str>, usize);
 
 /// Slots of [`StatusTally`]'s pair cache.
 const TALLY_CACHE_SLOTS: usize = 64;
+
+/// Slots a pair may take, from the one its hash names on (linear probing).
+const TALLY_CACHE_PROBES: usize = 4;
 
 /// Tallies are equal when they counted the same pairs the same number of times in the same
 /// order (the caches are how, not what).
@@ -112,22 +115,32 @@ impl StatusTally {
         if self.cache.is_empty() {
             self.cache = vec![None; TALLY_CACHE_SLOTS];
         }
-        let slot =
+        let home =
             (FixedState::default().hash_one((environment, text)) as usize) % TALLY_CACHE_SLOTS;
-        if let Some((e, s, i)) = &self.cache[slot]
-            && **e == *environment
-            && **s == *text
-        {
-            let i = *i;
-            self.counts[i].2 += 1;
-            self.last = Some(i);
-            return;
+        // Open addressing over a few slots: two pairs hashing to one slot must not evict each
+        // other on every finding (each eviction allocated the pair's copy again).
+        let mut free = None;
+        for probe in 0..TALLY_CACHE_PROBES {
+            let slot = (home + probe) % TALLY_CACHE_SLOTS;
+            match &self.cache[slot] {
+                Some((e, s, i)) if **e == *environment && **s == *text => {
+                    let i = *i;
+                    self.counts[i].2 += 1;
+                    self.last = Some(i);
+                    return;
+                }
+                Some(_) => {}
+                None => {
+                    free = Some(slot);
+                    break;
+                }
+            }
         }
         let i = self.entry(environment, status);
         self.counts[i].2 += 1;
         self.last = Some(i);
         if text.len() <= MAX_STATUS_CHARS {
-            self.cache[slot] = Some((environment.into(), text.into(), i));
+            self.cache[free.unwrap_or(home)] = Some((environment.into(), text.into(), i));
         }
     }
 
