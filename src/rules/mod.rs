@@ -483,7 +483,11 @@ impl Rules {
         out: &mut Routing,
         memo: &mut RouteMemo,
     ) {
-        finding.environment = self.environment_of(finding.account);
+        let env = memo.environment(finding.account, &self.account_env);
+        finding.environment = self
+            .environments
+            .get(env as usize)
+            .map_or(&self.fallback_env, |e| &e.name);
         if self.silence(finding, out) {
             return;
         }

@@ -349,7 +349,33 @@ pub struct RouteMemo {
     /// The candidate and allowed bit sets, reused from finding to finding.
     candidates: Vec<u64>,
     allowed: Vec<u64>,
+    /// Per account value: its environment and, once the one-word path has looked them up,
+    /// the account and environment fields' memo entries (the environment follows from the
+    /// account, so one lookup per finding serves the environment and both fields).
+    accounts: StrMap<AccountEntry>,
+    /// The entry of the finding being routed ([`RouteMemo::environment`] sets it), and what
+    /// the one-word path learned for it.
+    current: AccountEntry,
 }
+
+/// What the memo keeps per account value (see [`RouteMemo::accounts`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct AccountEntry {
+    /// Index into the rules' environments; `u32::MAX` for the fallback environment.
+    env: u32,
+    /// The `account` field's memo id and one-word bits, once known.
+    account: Option<(u32, u64)>,
+    /// The `environment` field's memo id and one-word bits, once known.
+    environment: Option<(u32, u64)>,
+}
+
+/// Match field numbers (indexes into [`MATCH_FIELDS`]) the account cache serves.
+const ACCOUNT: usize = 4;
+const ENVIRONMENT: usize = 6;
+const _: () = assert!(
+    matches!(MATCH_FIELDS[ACCOUNT].as_bytes(), b"account")
+        && matches!(MATCH_FIELDS[ENVIRONMENT].as_bytes(), b"environment")
+);
 
 impl RouteMemo {
     /// Values kept across all fields (each one key and one bit set: well under 10 MB in all).
@@ -359,7 +385,7 @@ impl RouteMemo {
         Self::default()
     }
 
-    /// Values kept so far.
+    /// Values kept so far (the fields' values and the accounts' environments).
     pub fn len(&self) -> usize {
         self.values
     }
@@ -382,6 +408,48 @@ impl RouteMemo {
     pub fn is_empty(&self) -> bool {
         self.values == 0
     }
+
+    /// The environment index of `account` (`u32::MAX`: the fallback environment), looked up
+    /// in `account_env` once per account value and kept (within [`RouteMemo::MAX_VALUES`]).
+    /// Remembers the account's entry for the [`route_rules_memo`] call that follows.
+    pub(super) fn environment(
+        &mut self,
+        account: Option<&str>,
+        account_env: &StrMap<usize>,
+    ) -> u32 {
+        let Some(a) = account else {
+            self.current = AccountEntry {
+                env: u32::MAX,
+                ..AccountEntry::default()
+            };
+            return u32::MAX;
+        };
+        if let Some(e) = self.accounts.get(a) {
+            self.current = *e;
+            return e.env;
+        }
+        let env = account_env
+            .get(a)
+            .and_then(|&i| u32::try_from(i).ok())
+            .unwrap_or(u32::MAX);
+        self.current = AccountEntry {
+            env,
+            ..AccountEntry::default()
+        };
+        self.learn(account, self.current);
+        env
+    }
+
+    /// Keeps `entry` for `account` (replacing what was kept; a new account only within
+    /// [`RouteMemo::MAX_VALUES`]).
+    fn learn(&mut self, account: Option<&str>, entry: AccountEntry) {
+        let Some(a) = account else { return };
+        if (self.values < Self::MAX_VALUES || self.accounts.get(a).is_some())
+            && self.accounts.insert(a, entry).is_none()
+        {
+            self.values += 1;
+        }
+    }
 }
 
 /// As [`route_rules`], the repeating fields' verdicts taken from (or added to) `memo`.
@@ -394,86 +462,32 @@ pub fn route_rules_memo(
 ) {
     if memo.tables.len() != index.fields.len() || memo.candidates.len() != index.words {
         memo.tables = index.fields.iter().map(|_| StrMap::new()).collect();
+        memo.accounts = StrMap::new();
+        memo.current.account = None;
+        memo.current.environment = None;
         memo.values = 0;
         memo.candidates = vec![0; index.words];
         memo.allowed = vec![0; index.words];
     }
-    let (candidates, allowed) = (&mut memo.candidates[..], &mut memo.allowed[..]);
     memo.ids = [None; MATCH_FIELDS.len()];
-    if let [only] = candidates {
+    if index.words == 1 {
         // Up to 64 rules (most rule files): the sets are single words, ANDed in a register,
         // and the finding's fields read from an array (no per-field dispatch).
-        let values: [Option<&str>; MATCH_FIELDS.len()] = [
-            Some(finding.report.name()),
-            finding.framework,
-            finding.control,
-            finding.status,
-            finding.account,
-            finding.region,
-            Some(finding.environment),
-            finding.resource_type,
-            finding.resource,
-            finding.job_id,
-        ];
-        let mut left = index.mask(0);
-        for (ix, table) in index.fields.iter().zip(memo.tables.iter_mut()) {
-            let field = ix.field;
-            if !is_repeating(field) {
-                continue;
-            }
-            if field == 0
-                && let Some((template, id, bits)) = memo.report
-                && template == finding.report
-            {
-                memo.ids[0] = Some(id);
-                left &= bits;
-                if left == 0 {
-                    return;
-                }
-                continue;
-            }
-            let bits = match values.get(field).copied().flatten() {
-                Some(v) => match table.get(v) {
-                    Some((id, bits)) => {
-                        memo.ids[field] = Some(*id);
-                        bits.first().copied().unwrap_or(0)
-                    }
-                    None => {
-                        ix.allowed(Some(v), allowed);
-                        if let Some(p) = &ix.patterns {
-                            p.allow_matches(v, allowed);
-                        }
-                        if memo.values < RouteMemo::MAX_VALUES
-                            && let Ok(id) = u32::try_from(table.len())
-                        {
-                            table.insert(v, (id, allowed.to_vec().into_boxed_slice()));
-                            memo.values += 1;
-                            memo.ids[field] = Some(id);
-                        }
-                        allowed.first().copied().unwrap_or(0)
-                    }
-                },
-                None => {
-                    ix.allowed(None, allowed);
-                    allowed.first().copied().unwrap_or(0)
-                }
-            };
-            if field == 0
-                && let Some(id) = memo.ids[0]
-            {
-                memo.report = Some((finding.report, id, bits));
-            }
-            left &= bits;
-            if left == 0 {
-                return;
-            }
+        let mut cur = memo.current;
+        let known = (cur.account.is_some(), cur.environment.is_some());
+        let left = one_word(index, finding, memo, &mut cur);
+        if (cur.account.is_some(), cur.environment.is_some()) != known {
+            memo.learn(finding.account, cur);
         }
-        *only = left;
+        let Some(left) = left else { return };
+        let (candidates, allowed) = (&mut memo.candidates[..], &mut memo.allowed[..]);
+        candidates.fill(left);
         if narrow_by(index, finding, |f| !is_repeating(f), candidates, allowed) {
             finish(index, rules, finding, candidates, allowed, out, REPEATING);
         }
         return;
     }
+    let (candidates, allowed) = (&mut memo.candidates[..], &mut memo.allowed[..]);
     index.all_candidates(candidates);
     for (ix, table) in index.fields.iter().zip(memo.tables.iter_mut()) {
         if !is_repeating(ix.field) {
@@ -514,6 +528,102 @@ pub fn route_rules_memo(
     if narrow_by(index, finding, |f| !is_repeating(f), candidates, allowed) {
         finish(index, rules, finding, candidates, allowed, out, REPEATING);
     }
+}
+
+/// The one-word path of [`route_rules_memo`] (up to 64 rules): the rules the finding's
+/// repeating fields let through, `None` as soon as none is left. The account and environment
+/// fields' entries come from (and are added to) `cur`, the finding's account entry.
+#[inline]
+fn one_word(
+    index: &Index,
+    finding: &FindingView<'_>,
+    memo: &mut RouteMemo,
+    cur: &mut AccountEntry,
+) -> Option<u64> {
+    let allowed = &mut memo.allowed[..];
+    let values: [Option<&str>; MATCH_FIELDS.len()] = [
+        Some(finding.report.name()),
+        finding.framework,
+        finding.control,
+        finding.status,
+        finding.account,
+        finding.region,
+        Some(finding.environment),
+        finding.resource_type,
+        finding.resource,
+        finding.job_id,
+    ];
+    let mut left = index.mask(0);
+    for (ix, table) in index.fields.iter().zip(memo.tables.iter_mut()) {
+        let field = ix.field;
+        if !is_repeating(field) {
+            continue;
+        }
+        if field == 0
+            && let Some((template, id, bits)) = memo.report
+            && template == finding.report
+        {
+            memo.ids[0] = Some(id);
+            left &= bits;
+            if left == 0 {
+                return None;
+            }
+            continue;
+        }
+        // The account's entry: the account and environment fields without a lookup.
+        let cached = match field {
+            ACCOUNT if finding.account.is_some() => cur.account,
+            ENVIRONMENT if finding.account.is_some() => cur.environment,
+            _ => None,
+        };
+        if let Some((id, bits)) = cached {
+            memo.ids[field] = Some(id);
+            left &= bits;
+            if left == 0 {
+                return None;
+            }
+            continue;
+        }
+        let bits = match values.get(field).copied().flatten() {
+            Some(v) => match table.get(v) {
+                Some((id, bits)) => {
+                    memo.ids[field] = Some(*id);
+                    bits.first().copied().unwrap_or(0)
+                }
+                None => {
+                    ix.allowed(Some(v), allowed);
+                    if let Some(p) = &ix.patterns {
+                        p.allow_matches(v, allowed);
+                    }
+                    if memo.values < RouteMemo::MAX_VALUES
+                        && let Ok(id) = u32::try_from(table.len())
+                    {
+                        table.insert(v, (id, allowed.to_vec().into_boxed_slice()));
+                        memo.values += 1;
+                        memo.ids[field] = Some(id);
+                    }
+                    allowed.first().copied().unwrap_or(0)
+                }
+            },
+            None => {
+                ix.allowed(None, allowed);
+                allowed.first().copied().unwrap_or(0)
+            }
+        };
+        if let Some(id) = memo.ids[field] {
+            match field {
+                0 => memo.report = Some((finding.report, id, bits)),
+                ACCOUNT if finding.account.is_some() => cur.account = Some((id, bits)),
+                ENVIRONMENT if finding.account.is_some() => cur.environment = Some((id, bits)),
+                _ => {}
+            }
+        }
+        left &= bits;
+        if left == 0 {
+            return None;
+        }
+    }
+    Some(left)
 }
 
 /// The repeating match fields as a bit mask (`1 << field`): what the memo decides exactly.
@@ -826,7 +936,8 @@ status = "!COMPLIANT"
         // Silenced, unrouted, and each rule's sinks all occurred.
         assert!(seen.len() >= 5, "{seen:?}");
         // One entry per value of each indexed repeating field: 4 controls, 2 statuses, 2
-        // regions, 1 report, 3 environments... (the resource is not memoised).
+        // regions, 1 report, 3 environments..., and per account its environment (the resource
+        // is not memoised).
         let kept = memo.len();
         assert!((8..=20).contains(&kept), "{kept}");
 
@@ -845,7 +956,7 @@ status = "!COMPLIANT"
                 assert_eq!(out, fresh, "round {round}: {f:?}");
             }
         }
-        // C1…C4 were seen already.
-        assert_eq!(memo.len(), kept + 2996);
+        // C1…C4 were seen already; each new account is kept with its environment too.
+        assert_eq!(memo.len(), kept + 2996 + 3000);
     }
 }
