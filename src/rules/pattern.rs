@@ -174,7 +174,38 @@ struct PatternList {
     suffixes: Vec<Box<str>>,
     regexes: Vec<Regex>,
     regex_set: Option<RegexSet>,
+    /// Texts every match of `regexes` starts with, when the regexes say so (see
+    /// [`anchored_prefixes`]): a value starting with none of them is no match, decided
+    /// without running a regex (a call costs hundreds of instructions, a prefix compare a few).
+    regex_prefixes: Option<Vec<Box<[u8]>>>,
     len: usize,
+}
+
+/// Most literal prefixes kept for a list's regexes; past that the regexes run alone.
+const MAX_REGEX_PREFIXES: usize = 16;
+
+/// The literals one of which begins every match of `source`, when every match starts at the
+/// start of the value (`^`, as [`PatternSpec::regex_source`] anchors it) and the regex's
+/// prefixes form a short finite list of non-empty literals; `None` otherwise (nothing can be
+/// decided without the regex).
+fn anchored_prefixes(source: &str) -> Option<Vec<Box<[u8]>>> {
+    use regex_syntax::hir::Look;
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::parse(source).ok()?;
+    if !hir.properties().look_set_prefix().contains(Look::Start) {
+        return None;
+    }
+    let mut extractor = Extractor::new();
+    extractor.kind(ExtractKind::Prefix);
+    let seq = extractor.extract(&hir);
+    let literals = seq.literals()?;
+    if literals.is_empty()
+        || literals.len() > MAX_REGEX_PREFIXES
+        || literals.iter().any(|l| l.as_bytes().is_empty())
+    {
+        return None;
+    }
+    Some(literals.iter().map(|l| l.as_bytes().into()).collect())
 }
 
 /// Above this many literals a hash set beats comparing one by one.
@@ -201,6 +232,17 @@ impl PatternList {
                 .map_err(|e| regex_message(&e))?;
             self.regex_set = Some(set);
         }
+        self.regex_prefixes = None;
+        if !self.regexes.is_empty() {
+            let mut all = Vec::new();
+            for r in &self.regexes {
+                match anchored_prefixes(r.as_str()) {
+                    Some(p) if all.len() + p.len() <= MAX_REGEX_PREFIXES => all.extend(p),
+                    _ => return Ok(()),
+                }
+            }
+            self.regex_prefixes = Some(all);
+        }
         Ok(())
     }
 
@@ -222,6 +264,11 @@ impl PatternList {
             || self.suffixes.iter().any(|s| value.ends_with(&**s))
         {
             return true;
+        }
+        if let Some(prefixes) = &self.regex_prefixes
+            && !prefixes.iter().any(|p| value.as_bytes().starts_with(p))
+        {
+            return false;
         }
         match (&self.regex_set, self.regexes.first()) {
             (Some(set), _) => set.is_match(value),
@@ -460,6 +507,84 @@ mod tests {
         assert!(!m.is_match(Some("abb")));
         assert!(m.is_match(Some("x1y2z")));
         assert!(m.positive_literals().is_none());
+    }
+
+    /// The literal-prefix check in front of the regexes never changes a verdict: every
+    /// pattern list below matches exactly the values its regexes match, run one by one on the
+    /// anchored sources — alternations, optional and repeated starts, classes, case-insensitive
+    /// and Unicode text, `(?m)`, and a source that escapes its anchoring group.
+    #[test]
+    fn regex_prefixes_decide_as_the_regexes_do() {
+        let lists: &[&[&str]] = &[
+            &["re:^AWS::EC2::Instance/i-91[0-9a-f]+$"],
+            &["re:AWS::(EC2|RDS)::.*"],
+            &["re:arn:aws:backup:us-.*", "re:arn:aws:rds:.*"],
+            &["re:(?i)prod-[a-z]+"],
+            &["re:(?i)ÉTÉ.*"],
+            &["re:x?abc"],
+            &["re:(ab)*c"],
+            &["re:[a-c]x.*"],
+            &["re:.*-prod"],
+            &["re:a)|(?m:^b)|(?:c"],
+            &["re:(?m)^b.*"],
+            &["re:prod-*", "re:.*"],
+            &["acct?-*", "x*y", "exact"],
+        ];
+        let values = [
+            "",
+            "AWS::EC2::Instance/i-91ab",
+            "AWS::EC2::Instance/i-92ab",
+            "AWS::RDS::DBInstance/db-1",
+            "arn:aws:backup:us-east-1:1:x",
+            "arn:aws:rds:eu-west-1:1:db",
+            "PROD-abc",
+            "prod-abc",
+            "Prod-",
+            "étéx",
+            "ÉTÉ",
+            "été",
+            "abc",
+            "xabc",
+            "xxabc",
+            "c",
+            "ababc",
+            "bx",
+            "dx",
+            "a-prod",
+            "a",
+            "b",
+            "q\nb",
+            "zz\nbq",
+            "acct1-x",
+            "xzy",
+        ];
+        for list in lists {
+            let specs: Vec<PatternSpec> = list
+                .iter()
+                .filter_map(|p| PatternSpec::parse(p).ok())
+                .collect();
+            let regexes: Vec<Option<Regex>> = specs
+                .iter()
+                .map(|s| s.regex_source().map(|src| compile_regex(&src).unwrap()))
+                .collect();
+            let m = matcher(list);
+            for v in values {
+                let expected = specs.iter().zip(&regexes).any(|(s, r)| match (&s.kind, r) {
+                    (PatternKind::Literal(l), _) => l == v,
+                    (_, r) => r.as_ref().is_some_and(|r| r.is_match(v)),
+                });
+                assert_eq!(m.is_match(Some(v)), expected, "{list:?} on {v:?}");
+            }
+        }
+        // The check is there for the shapes it serves, and absent where it cannot decide.
+        let prefixes = |list: &[&str]| matcher(list).pos.regex_prefixes.clone();
+        assert_eq!(
+            prefixes(&["re:^AWS::EC2::Instance/i-91[0-9a-f]+$"]),
+            Some(vec![b"AWS::EC2::Instance/i-91".to_vec().into_boxed_slice()])
+        );
+        assert_eq!(prefixes(&["re:.*-prod"]), None);
+        assert_eq!(prefixes(&["re:a)|(?m:^b)|(?:c"]), None);
+        assert_eq!(prefixes(&["re:x?abc"]).map(|p| p.len()), Some(2));
     }
 
     #[test]
