@@ -174,9 +174,10 @@ struct PatternList {
     suffixes: Vec<Box<str>>,
     regexes: Vec<Regex>,
     regex_set: Option<RegexSet>,
-    /// Texts every match of `regexes` starts with, when the regexes say so (see
-    /// [`anchored_prefixes`]): a value starting with none of them is no match, decided
-    /// without running a regex (a call costs hundreds of instructions, a prefix compare a few).
+    /// Texts every match of `regexes` starts with, when the regexes say so (a glob's text
+    /// before its first wildcard; for `re:` see [`anchored_prefixes`]): a value starting with
+    /// none of them is no match, decided without running a regex (a call costs hundreds of
+    /// instructions, a prefix compare a few).
     regex_prefixes: Option<Vec<Box<[u8]>>>,
     len: usize,
 }
@@ -212,14 +213,34 @@ fn anchored_prefixes(source: &str) -> Option<Vec<Box<[u8]>>> {
 const LITERAL_SET_MIN: usize = 8;
 
 impl PatternList {
-    fn push(&mut self, single: &Single) {
+    fn push(&mut self, spec: &PatternSpec, single: &Single) {
         self.len += 1;
         match single {
             Single::Any => self.any = true,
             Single::Literal(l) => self.literals.push(l.clone()),
             Single::Prefix(p) => self.prefixes.push(p.clone()),
             Single::Suffix(s) => self.suffixes.push(s.clone()),
-            Single::Regex(r) => self.regexes.push(r.clone()),
+            Single::Regex(r) => {
+                // The texts this regex's matches start with, added to the list's (the first
+                // regex starts it; one without any ends it for good).
+                let mine = match &spec.kind {
+                    // A glob's text before its first wildcard: no regex parse needed.
+                    PatternKind::Glob(g) => {
+                        let head = &g[..g.find(['*', '?']).unwrap_or(g.len())];
+                        (!head.is_empty()).then(|| vec![head.as_bytes().into()])
+                    }
+                    _ => anchored_prefixes(r.as_str()),
+                };
+                self.regex_prefixes = match (self.regexes.is_empty(), self.regex_prefixes.take()) {
+                    (true, _) => mine,
+                    (false, Some(mut all)) => mine.and_then(|m| {
+                        all.extend(m);
+                        (all.len() <= MAX_REGEX_PREFIXES).then_some(all)
+                    }),
+                    (false, None) => None,
+                };
+                self.regexes.push(r.clone());
+            }
         }
     }
 
@@ -231,17 +252,6 @@ impl PatternList {
             let set = RegexSet::new(self.regexes.iter().map(|r| r.as_str()))
                 .map_err(|e| regex_message(&e))?;
             self.regex_set = Some(set);
-        }
-        self.regex_prefixes = None;
-        if !self.regexes.is_empty() {
-            let mut all = Vec::new();
-            for r in &self.regexes {
-                match anchored_prefixes(r.as_str()) {
-                    Some(p) if all.len() + p.len() <= MAX_REGEX_PREFIXES => all.extend(p),
-                    _ => return Ok(()),
-                }
-            }
-            self.regex_prefixes = Some(all);
         }
         Ok(())
     }
@@ -313,9 +323,9 @@ impl FieldMatcher {
         let mut neg = PatternList::default();
         for (spec, single) in &specs {
             if spec.negative {
-                neg.push(single);
+                neg.push(spec, single);
             } else {
-                pos.push(single);
+                pos.push(spec, single);
             }
         }
         pos.finish()?;
@@ -585,6 +595,12 @@ mod tests {
         assert_eq!(prefixes(&["re:.*-prod"]), None);
         assert_eq!(prefixes(&["re:a)|(?m:^b)|(?:c"]), None);
         assert_eq!(prefixes(&["re:x?abc"]).map(|p| p.len()), Some(2));
+        assert_eq!(
+            prefixes(&["acct?-*", "x*y"]),
+            Some(vec![b"acct".to_vec().into(), b"x".to_vec().into()])
+        );
+        assert_eq!(prefixes(&["acct?-*", "*y?"]), None);
+        assert_eq!(prefixes(&["acct?-*", "re:.*y"]), None);
     }
 
     #[test]
