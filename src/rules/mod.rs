@@ -483,11 +483,15 @@ impl Rules {
         out: &mut Routing,
         memo: &mut RouteMemo,
     ) {
-        let env = memo.environment(finding.account, &self.account_env);
-        finding.environment = self
-            .environments
-            .get(env as usize)
-            .map_or(&self.fallback_env, |e| &e.name);
+        finding.environment = if self.index.one_word() {
+            // The account's memo entry: its environment, and its fields' bits for the router.
+            let env = memo.environment(finding.account, &self.account_env);
+            self.environments
+                .get(env as usize)
+                .map_or(&self.fallback_env, |e| &e.name)
+        } else {
+            self.environment_of(finding.account)
+        };
         if self.silence(finding, out) {
             return;
         }

@@ -171,6 +171,11 @@ fn or_into(acc: &mut [u64], bits: &[u64]) {
 }
 
 impl Index {
+    /// Whether candidate sets are one word (up to 64 rules): the memo's fast path.
+    pub fn one_word(&self) -> bool {
+        self.words == 1
+    }
+
     pub fn build(rules: &[CompiledRule]) -> Index {
         let words = rules.len().div_ceil(64);
         let mut fields = Vec::new();
@@ -410,8 +415,9 @@ impl RouteMemo {
     }
 
     /// The environment index of `account` (`u32::MAX`: the fallback environment), looked up
-    /// in `account_env` once per account value and kept (within [`RouteMemo::MAX_VALUES`]).
-    /// Remembers the account's entry for the [`route_rules_memo`] call that follows.
+    /// in `account_env` once per account value and kept (within [`RouteMemo::MAX_VALUES`]);
+    /// the account's entry is remembered for the [`route_rules_memo`] call that follows. Only
+    /// the one-word path ([`Index::one_word`]) reads the entries.
     pub(super) fn environment(
         &mut self,
         account: Option<&str>,
