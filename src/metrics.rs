@@ -31,6 +31,8 @@ use std::sync::{Arc, Mutex};
 use std::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
+
+use crate::sink_api::host::same_bytes;
 use serde_json::{Map, Value, json};
 
 use crate::deliver::{Outcome, Status};
@@ -53,8 +55,12 @@ const MAX_STATUS_CHARS: usize = 48;
 pub struct StatusTally {
     /// (environment, status, findings), in order of first appearance.
     counts: Vec<(String, String, u64)>,
-    /// The entry of the previous finding: reports may list findings of one status together.
-    last: Option<usize>,
+    /// Up to [`TALLY_RECENT`] entries of `counts` found last (indexes below 256; later
+    /// entries are found through the cache), searched before the cache.
+    recent: [u8; TALLY_RECENT],
+    recent_len: usize,
+    /// Where the next entry goes once `recent` is full (round robin).
+    recent_next: usize,
     /// Where recently seen (environment, status as read) pairs are counted, by a hash of the
     /// two texts ([`TALLY_CACHE_SLOTS`] slots, a pair in one of [`TALLY_CACHE_PROBES`] from
     /// its own; statuses of at most `MAX_STATUS_CHARS` bytes): a report repeats a handful of
@@ -66,6 +72,10 @@ pub struct StatusTally {
 
 /// A [`StatusTally`] cache slot: environment, status as read, index in `counts`.
 type CachedPair = (Box<str>, Box<str>, usize);
+
+/// Entries [`StatusTally`] compares before hashing: a report's pairs are a handful (three
+/// environments × two statuses in the benchmark).
+const TALLY_RECENT: usize = 8;
 
 /// Slots of [`StatusTally`]'s pair cache.
 const TALLY_CACHE_SLOTS: usize = 64;
@@ -103,15 +113,21 @@ pub fn status_key(status: Option<&str>) -> &str {
 impl StatusTally {
     /// Counts one finding.
     pub fn add(&mut self, environment: &str, status: Option<&str>) {
-        // Findings listed by status: the previous one's environment and (valid) status.
-        if let Some(i) = self.last {
-            let e = &mut self.counts[i];
-            if e.0 == environment && status == Some(e.1.as_str()) {
+        let text = status.unwrap_or("");
+        // The last few pairs found, by their entries: a report's handful of valid statuses
+        // per environment are counted here (an entry whose status equals the text as read is
+        // that text's entry: `status_key` keeps a valid status as it is). Compared a word at
+        // a time, no hash; a status that is normalised (or missing) goes on to the cache.
+        for k in 0..self.recent_len {
+            let i = self.recent[k] as usize;
+            if let Some(e) = self.counts.get_mut(i)
+                && same_bytes(e.0.as_bytes(), environment.as_bytes())
+                && same_bytes(e.1.as_bytes(), text.as_bytes())
+            {
                 e.2 += 1;
                 return;
             }
         }
-        let text = status.unwrap_or("");
         if self.cache.is_empty() {
             self.cache = vec![None; TALLY_CACHE_SLOTS];
         }
@@ -126,7 +142,7 @@ impl StatusTally {
                 Some((e, s, i)) if **e == *environment && **s == *text => {
                     let i = *i;
                     self.counts[i].2 += 1;
-                    self.last = Some(i);
+                    self.remember(i);
                     return;
                 }
                 Some(_) => {}
@@ -138,9 +154,24 @@ impl StatusTally {
         }
         let i = self.entry(environment, status);
         self.counts[i].2 += 1;
-        self.last = Some(i);
+        self.remember(i);
         if text.len() <= MAX_STATUS_CHARS {
             self.cache[free.unwrap_or(home)] = Some((environment.into(), text.into(), i));
+        }
+    }
+
+    /// Puts entry `i` among the recent ones (replacing the oldest when they are all taken).
+    fn remember(&mut self, i: usize) {
+        let Ok(i) = u8::try_from(i) else { return };
+        if self.recent[..self.recent_len].contains(&i) {
+            return;
+        }
+        if self.recent_len < TALLY_RECENT {
+            self.recent[self.recent_len] = i;
+            self.recent_len += 1;
+        } else {
+            self.recent[self.recent_next] = i;
+            self.recent_next = (self.recent_next + 1) % TALLY_RECENT;
         }
     }
 
@@ -496,6 +527,9 @@ mod tests {
             Some(String::new()),
             None,
             Some("A".repeat(60)),
+            // The texts of the entries that normalising makes: found as themselves.
+            Some("NONE".into()),
+            Some("OTHER".into()),
         ];
         statuses.extend((0..30).map(|i| Some(format!("S{i}"))));
         let (mut cached, mut plain) = (StatusTally::default(), StatusTally::default());
@@ -513,6 +547,16 @@ mod tests {
         assert_eq!(cached.counts, plain.counts);
         assert_eq!(cached.total(), 20_000);
         assert!(cached.iter().any(|(_, s, _)| s == "OTHER"));
+        // And a report's usual handful of pairs, through the recent entries alone.
+        let (mut cached, mut plain) = (StatusTally::default(), StatusTally::default());
+        for n in 0..1_000usize {
+            let e = envs[n % 3];
+            let s = [Some("COMPLIANT"), Some("NON_COMPLIANT"), None][n % 7 % 3];
+            cached.add(e, s);
+            let i = plain.entry(e, s);
+            plain.counts[i].2 += 1;
+        }
+        assert_eq!(cached.counts, plain.counts);
     }
 
     #[test]
