@@ -14,7 +14,8 @@
 # start-up
 # time of a dry run on a tiny report, the release binary's size, the seed's job (a 57 MB control
 # compliance report through the Python seed's parse + loop, scripts/seed_parse_loop.py, and
-# through audit-router) and the Lambda wall time those CPU times give at 128 MB and 1 769 MB.
+# through audit-router, each of ours the mean of SEED_LOOPS runs) and the Lambda wall time those
+# CPU times give at 128 MB and 1 769 MB.
 # With --before, an older route_file binary runs on the same files in the same run. Prints one
 # markdown table per section.
 #
