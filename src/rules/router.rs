@@ -507,18 +507,7 @@ pub fn route_rules_memo(
                     bits
                 }
                 None => {
-                    ix.allowed(Some(v), allowed);
-                    if let Some(p) = &ix.patterns {
-                        // Phase 1 and 2 at once: the set runs once per distinct value.
-                        p.allow_matches(v, allowed);
-                    }
-                    if memo.values < RouteMemo::MAX_VALUES
-                        && let Ok(id) = u32::try_from(table.len())
-                    {
-                        table.insert(v, (id, allowed.to_vec().into_boxed_slice()));
-                        memo.values += 1;
-                        memo.ids[ix.field] = Some(id);
-                    }
+                    memo.ids[ix.field] = first_sight(ix, table, &mut memo.values, v, allowed);
                     allowed
                 }
             },
@@ -534,6 +523,31 @@ pub fn route_rules_memo(
     if narrow_by(index, finding, |f| !is_repeating(f), candidates, allowed) {
         finish(index, rules, finding, candidates, allowed, out, REPEATING);
     }
+}
+
+/// A value of field `ix` the memo has not seen: the rules it lets through, into `allowed`
+/// (the index's lookups and the field's set at once: the set runs once per distinct value),
+/// kept in `table` under a new number while the memo has room (`values` counts what it keeps).
+/// Returns that number.
+fn first_sight(
+    ix: &IndexedField,
+    table: &mut StrMap<(u32, Box<[u64]>)>,
+    values: &mut usize,
+    v: &str,
+    allowed: &mut [u64],
+) -> Option<u32> {
+    ix.allowed(Some(v), allowed);
+    if let Some(p) = &ix.patterns {
+        p.allow_matches(v, allowed);
+    }
+    if *values < RouteMemo::MAX_VALUES
+        && let Ok(id) = u32::try_from(table.len())
+    {
+        table.insert(v, (id, allowed.to_vec().into_boxed_slice()));
+        *values += 1;
+        return Some(id);
+    }
+    None
 }
 
 /// The one-word path of [`route_rules_memo`] (up to 64 rules): the rules the finding's
@@ -597,17 +611,7 @@ fn one_word(
                     bits.first().copied().unwrap_or(0)
                 }
                 None => {
-                    ix.allowed(Some(v), allowed);
-                    if let Some(p) = &ix.patterns {
-                        p.allow_matches(v, allowed);
-                    }
-                    if memo.values < RouteMemo::MAX_VALUES
-                        && let Ok(id) = u32::try_from(table.len())
-                    {
-                        table.insert(v, (id, allowed.to_vec().into_boxed_slice()));
-                        memo.values += 1;
-                        memo.ids[field] = Some(id);
-                    }
+                    memo.ids[field] = first_sight(ix, table, &mut memo.values, v, allowed);
                     allowed.first().copied().unwrap_or(0)
                 }
             },
