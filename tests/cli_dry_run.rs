@@ -1,6 +1,9 @@
 //! The `audit-router` binary end to end on local reports: `check` and `dry-run` (text and JSON).
 //! Expected counts were computed from the fixture reports independently (Python's json/csv).
 
+mod common;
+
+use common::delivery;
 use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
@@ -49,14 +52,6 @@ fn dry_run_json(extra: &[&str]) -> Value {
         stdout(&out)
     );
     serde_json::from_slice(&out.stdout).expect("dry-run --format json prints JSON")
-}
-
-fn delivery<'a>(doc: &'a Value, sink: &str) -> Option<&'a Value> {
-    doc["deliveries"]
-        .as_array()
-        .expect("deliveries array")
-        .iter()
-        .find(|d| d["sink"] == sink)
 }
 
 #[test]

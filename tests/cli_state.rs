@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::moto::Moto;
+use common::output_text;
 use serde_json::{Value, json};
 use support::*;
 
@@ -78,15 +79,6 @@ fn run(moto: Option<&Moto>, args: &[&str]) -> Output {
     cmd.output().expect("run audit-router")
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 #[test]
 fn dry_run_previous_compares_two_local_reports() {
     let dir = tempfile::tempdir().unwrap();
@@ -118,14 +110,9 @@ fn dry_run_previous_compares_two_local_reports() {
             d2,
         ],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ops = v["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["sink"] == "ops")
-        .unwrap();
+    let ops = common::delivery(&v, "ops").expect("ops delivery");
     assert_eq!(
         (
             ops["new"].as_u64(),
@@ -188,12 +175,7 @@ fn dry_run_previous_compares_two_local_reports() {
         ],
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ops = v["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["sink"] == "ops")
-        .unwrap();
+    let ops = common::delivery(&v, "ops").expect("ops delivery");
     assert!(
         ops["not_sent"]
             .as_str()
@@ -214,11 +196,11 @@ fn dry_run_previous_compares_two_local_reports() {
 
     // One report is compared with one earlier report.
     let out = run(None, &["dry-run", "--rules", r, "--previous", d1, d1, d2]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     assert!(
-        text(&out).contains("give exactly one SOURCE (2 given)"),
+        output_text(&out).contains("give exactly one SOURCE (2 given)"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
 }
 
@@ -260,7 +242,7 @@ async fn send_keeps_the_state_and_dry_run_state_reads_it_without_writing() {
     })
     .await
     .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(drain(&moto, &queue).await.len(), 1);
     let s3 = moto.s3_client().await;
     let count = || async {
@@ -292,7 +274,7 @@ async fn send_keeps_the_state_and_dry_run_state_reads_it_without_writing() {
     })
     .await
     .unwrap();
-    let t = text(&out);
+    let t = output_text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
         t.contains("not sent: nothing new since 2026-11-26: 2 still open, none resolved"),
@@ -311,7 +293,7 @@ async fn send_keeps_the_state_and_dry_run_state_reads_it_without_writing() {
     })
     .await
     .unwrap();
-    let t = text(&out);
+    let t = output_text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
         t.contains("skipped: sink ops: nothing new since 2026-11-26"),

@@ -9,6 +9,7 @@ mod support;
 use std::process::{Command, Output};
 
 use common::moto::Moto;
+use common::output_text;
 use serde_json::Value;
 use support::*;
 
@@ -62,15 +63,6 @@ async fn send(env: &Env, extra: &[&str]) -> Output {
         .expect("join")
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn state(receipt: &Value, sink: &str) -> String {
     receipt["sinks"][sink]["state"]
         .as_str()
@@ -83,12 +75,12 @@ async fn send_records_receipts_and_a_second_send_sends_nothing() {
     let env = setup("cli-dup").await;
     let uri = format!("s3://{BUCKET}/{REPORT_KEY}");
     let out = send(&env, &[&uri]).await;
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("delivered: sink ops-sns") && stdout.contains("delivered: sink ops-slack"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     let sns = drain(&env.moto, &env.queue).await;
     assert_eq!(sns.len(), 1);
@@ -101,7 +93,7 @@ async fn send_records_receipts_and_a_second_send_sends_nothing() {
 
     // Again, with JSON output: a duplicate, nothing sent.
     let out = send(&env, &["--format", "json", &uri]).await;
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON output");
     assert_eq!(doc["sources"][0]["status"], "duplicate", "{doc}");
     assert_eq!(doc["outcomes"], serde_json::json!([]));
@@ -119,12 +111,12 @@ async fn a_replay_after_a_slack_outage_sends_slack_only() {
     let uri = format!("s3://{BUCKET}/{REPORT_KEY}");
     slack_status(&env.slack, 503);
     let out = send(&env, &[&uri]).await;
-    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!out.status.success(), "{}", output_text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("FAILED: sink ops-slack") && stdout.contains("delivered: sink ops-sns"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     assert_eq!(drain(&env.moto, &env.queue).await.len(), 1);
     let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
@@ -132,13 +124,13 @@ async fn a_replay_after_a_slack_outage_sends_slack_only() {
 
     slack_status(&env.slack, 200);
     let out = send(&env, &[&uri]).await;
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("skipped: sink ops-sns: already delivered")
             && stdout.contains("delivered: sink ops-slack"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     assert!(
         drain(&env.moto, &env.queue).await.is_empty(),
@@ -162,7 +154,7 @@ async fn receipts_need_s3_reports_and_a_valid_location() {
         stderr.contains("receipts are kept for S3 reports only")
             && stderr.contains("RESOURCE_COMPLIANCE_REPORT.json"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
 
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_audit-router"));
@@ -180,7 +172,7 @@ async fn receipts_need_s3_reports_and_a_valid_location() {
     assert!(
         stderr.contains("--receipts") && stderr.contains("reports/receipts"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     assert!(drain(&env.moto, &env.queue).await.is_empty());
     assert!(posts(&env.slack).is_empty());
@@ -197,12 +189,12 @@ async fn send_metrics_writes_emf_lines_to_a_file_or_stderr() {
 
     let bad = dir.path().join("no/such/dir/metrics.jsonl");
     let out = send(&env, &["--metrics", bad.to_str().expect("utf-8"), &uri]).await;
-    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!out.status.success(), "{}", output_text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("--metrics") && stderr.contains(bad.to_str().expect("utf-8")),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     assert!(posts(&env.slack).is_empty(), "nothing sent");
 
@@ -220,7 +212,7 @@ async fn send_metrics_writes_emf_lines_to_a_file_or_stderr() {
         ],
     )
     .await;
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("stdout is the JSON output only");
     assert_eq!(doc["sources"][0]["status"], "delivered", "{doc}");
     let lines: Vec<Value> = std::fs::read_to_string(&file)
@@ -266,7 +258,7 @@ async fn send_metrics_writes_emf_lines_to_a_file_or_stderr() {
         .await;
     let uri2 = format!("s3://{BUCKET}/{key2}");
     let out = send(&env, &["--quiet", "--metrics", "-", &uri, &uri2]).await;
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let emf: Vec<Value> = stderr
         .lines()
@@ -306,24 +298,32 @@ async fn a_missing_ssm_parameter_is_one_readable_line_everywhere() {
     ];
 
     let out = send(&env, &[&uri]).await;
-    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!out.status.success(), "{}", output_text(&out));
     for needle in debug_dump {
-        assert!(!text(&out).contains(needle), "{needle:?} in {}", text(&out));
+        assert!(
+            !output_text(&out).contains(needle),
+            "{needle:?} in {}",
+            output_text(&out)
+        );
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let failed: Vec<&str> = stdout
         .lines()
         .filter(|l| l.contains("SSM GetParameter"))
         .collect();
-    assert_eq!(failed.len(), 1, "one line says why: {}", text(&out));
+    assert_eq!(failed.len(), 1, "one line says why: {}", output_text(&out));
     assert!(
         failed[0].contains("FAILED: sink ops-slack")
             && failed[0].contains("${ssm:/missing/param}")
             && failed[0].contains("SSM GetParameter: ParameterNotFound"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
-    assert!(stdout.contains("delivered: sink ops-sns"), "{}", text(&out));
+    assert!(
+        stdout.contains("delivered: sink ops-sns"),
+        "{}",
+        output_text(&out)
+    );
     assert!(posts(&env.slack).is_empty());
 
     let receipt = read_receipt(&env.moto, BUCKET, REPORT_KEY).await;
@@ -343,9 +343,13 @@ async fn a_missing_ssm_parameter_is_one_readable_line_everywhere() {
 
     // The replay (Slack only: SNS is delivered) says the same in JSON.
     let out = send(&env, &["--format", "json", &uri]).await;
-    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!out.status.success(), "{}", output_text(&out));
     for needle in debug_dump {
-        assert!(!text(&out).contains(needle), "{needle:?} in {}", text(&out));
+        assert!(
+            !output_text(&out).contains(needle),
+            "{needle:?} in {}",
+            output_text(&out)
+        );
     }
     let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON output");
     let outcomes = doc["outcomes"].as_array().expect("outcomes");
