@@ -459,6 +459,9 @@ impl RouteMemo {
 }
 
 /// As [`route_rules`], the repeating fields' verdicts taken from (or added to) `memo`.
+/// [`RouteMemo::environment`] must have been called for this finding's account just before
+/// (as [`Rules::route_view_memo`](super::Rules::route_view_memo) does): the one-word path reads
+/// the account's entry it leaves.
 pub fn route_rules_memo(
     index: &Index,
     rules: &[CompiledRule],
@@ -476,7 +479,7 @@ pub fn route_rules_memo(
         memo.allowed = vec![0; index.words];
     }
     memo.ids = [None; MATCH_FIELDS.len()];
-    if index.words == 1 {
+    if index.one_word() {
         // Up to 64 rules (most rule files): the sets are single words, ANDed in a register,
         // and the finding's fields read from an array (no per-field dispatch).
         let mut cur = memo.current;
