@@ -31,13 +31,12 @@ use std::sync::{Arc, Mutex};
 use std::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
-
-use crate::sink_api::host::same_bytes;
 use serde_json::{Map, Value, json};
 
 use crate::deliver::{Outcome, Status};
 use crate::pipeline::ReportRun;
 use crate::run::Processed;
+use crate::sink_api::host::same_bytes;
 
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "AuditRouter";
