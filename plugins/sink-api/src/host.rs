@@ -3,4 +3,4 @@
 //! router's indexes use. Tests that need a digest of their own build it here too.
 
 pub use crate::digest::{DigestBuilder, ValueIds};
-pub use crate::strmap::{StrMap, hash, same_bytes};
+pub use crate::strmap::{StrMap, hash, head_tail, same_bytes};

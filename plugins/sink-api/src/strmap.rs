@@ -103,6 +103,37 @@ impl<K: AsRef<str>, V> FromIterator<(K, V)> for StrMap<V> {
     }
 }
 
+/// The first and the last 8 bytes of `b` as words, zero-padded below 8 bytes: with the
+/// length, all of a text of up to 16 bytes (a cheap key for a cache in front of a table; a
+/// longer text still needs [`same_bytes`] to be told apart).
+#[inline]
+pub fn head_tail(b: &[u8]) -> (u64, u64) {
+    let n = b.len();
+    let word = |i: usize| -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    let half = |i: usize| -> u64 {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&b[i..i + 4]);
+        u64::from(u32::from_le_bytes(w))
+    };
+    if n >= 8 {
+        return (word(0), word(n - 8));
+    }
+    // Fixed-size loads, no copy of a variable length (a call to `memcpy`): 4 to 7 bytes are
+    // two overlapping halves (the bytes they share are equal, so OR keeps them).
+    let x = if n >= 4 {
+        half(0) | half(n - 4) << (8 * (n - 4))
+    } else {
+        b.iter()
+            .enumerate()
+            .fold(0, |x, (i, &c)| x | u64::from(c) << (8 * i))
+    };
+    (x, x)
+}
+
 /// `a == b`, a word at a time.
 #[inline]
 pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
@@ -131,6 +162,40 @@ pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two texts of up to 16 bytes with equal lengths are equal exactly when their heads and
+    /// tails are (a difference at every position, every length, zero bytes included).
+    #[test]
+    fn head_and_tail_tell_short_texts_apart() {
+        for n in 0..=16usize {
+            let a: Vec<u8> = (0..n as u8)
+                .map(|i| i.wrapping_mul(37).wrapping_add(1))
+                .collect();
+            assert_eq!(head_tail(&a), head_tail(&a.clone()), "{n}");
+            // The words are the bytes, little-endian, zero-padded.
+            let mut head = [0u8; 8];
+            let mut tail = [0u8; 8];
+            head[..n.min(8)].copy_from_slice(&a[..n.min(8)]);
+            tail[..n.min(8)].copy_from_slice(&a[n - n.min(8)..]);
+            assert_eq!(
+                head_tail(&a),
+                (u64::from_le_bytes(head), u64::from_le_bytes(tail)),
+                "{n}"
+            );
+            for at in 0..n {
+                for flip in [1u8, 0x80] {
+                    let mut b = a.clone();
+                    b[at] ^= flip;
+                    assert_ne!(head_tail(&a), head_tail(&b), "{n} at {at}");
+                }
+            }
+        }
+        // Longer texts: only their ends are seen.
+        assert_eq!(
+            head_tail(b"AAAAAAAA-x-BBBBBBBB"),
+            head_tail(b"AAAAAAAA-y-BBBBBBBB")
+        );
+    }
 
     /// The word-at-a-time comparison equals `==` for every length around the word size and a
     /// difference at every position (first, inside, in the overlapping last word).
