@@ -14,7 +14,7 @@
 use super::pattern::{FastBuild, FieldMatcher};
 use super::{Delivery, Routing, RuleTrace};
 use crate::sink_api::MATCH_FIELDS;
-use crate::sink_api::host::StrMap;
+use crate::sink_api::host::{StrMap, head_tail, same_bytes};
 use crate::{Finding, FindingView};
 use regex::RegexSet;
 use std::collections::HashMap;
@@ -361,6 +361,94 @@ pub struct RouteMemo {
     /// The entry of the finding being routed ([`RouteMemo::environment`] sets it), and what
     /// the one-word path learned for it.
     current: AccountEntry,
+    /// In front of `tables` (one-word path: each value's number and bits) and of `accounts`:
+    /// a value seen lately is found without hashing its whole text.
+    front: Vec<FrontCache<(u32, u64)>>,
+    account_front: FrontCache<AccountEntry>,
+}
+
+/// Slots of a [`FrontCache`].
+const FRONT_SLOTS: usize = 64;
+
+/// A direct-mapped cache in front of a memo table, keyed by a value's length and its first and
+/// last 8 bytes (all of a value of up to 16 bytes; a longer one is also compared in full on a
+/// hit). A slot holds the last value that mapped to it: a miss goes to the table, which
+/// decides, and the slot takes the value. A report's fields repeat a handful of values in any
+/// order; foldhash over the whole text (a control name is ~45 bytes) and the table's probe cost
+/// more than the few compares here. Inputs crafted to collide only fall back to the table.
+#[derive(Debug)]
+struct FrontCache<T> {
+    slots: Vec<Option<FrontSlot<T>>>,
+}
+
+#[derive(Debug)]
+struct FrontSlot<T> {
+    head: u64,
+    tail: u64,
+    /// The whole value (its buffer reused when the slot takes another).
+    key: String,
+    value: T,
+}
+
+impl<T> Default for FrontCache<T> {
+    fn default() -> Self {
+        FrontCache { slots: Vec::new() }
+    }
+}
+
+impl<T: Copy> FrontCache<T> {
+    #[inline]
+    fn slot(head: u64, tail: u64, len: usize) -> usize {
+        let mixed = (head ^ tail.rotate_left(29) ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (mixed >> 58) as usize % FRONT_SLOTS
+    }
+
+    /// The value kept for `key`, if its slot holds `key`.
+    #[inline]
+    fn get(&self, key: &str) -> Option<T> {
+        let b = key.as_bytes();
+        let (head, tail) = head_tail(b);
+        match self.slots.get(Self::slot(head, tail, b.len())) {
+            Some(Some(s))
+                if s.head == head
+                    && s.tail == tail
+                    && s.key.len() == b.len()
+                    && (b.len() <= 16 || same_bytes(s.key.as_bytes(), b)) =>
+            {
+                Some(s.value)
+            }
+            _ => None,
+        }
+    }
+
+    /// Keeps `value` for `key` in `key`'s slot (replacing what it held).
+    fn put(&mut self, key: &str, value: T) {
+        if self.slots.is_empty() {
+            self.slots = (0..FRONT_SLOTS).map(|_| None).collect();
+        }
+        let b = key.as_bytes();
+        let (head, tail) = head_tail(b);
+        let Some(slot) = self.slots.get_mut(Self::slot(head, tail, b.len())) else {
+            return;
+        };
+        match slot {
+            Some(s) => {
+                s.head = head;
+                s.tail = tail;
+                s.key.clear();
+                s.key.push_str(key);
+                s.value = value;
+            }
+            None => {
+                *slot = Some(FrontSlot {
+                    head,
+                    tail,
+                    key: key.to_owned(),
+                    value,
+                })
+            }
+        }
+    }
 }
 
 /// What the memo keeps per account value (see [`RouteMemo::accounts`]).
@@ -430,8 +518,13 @@ impl RouteMemo {
             };
             return u32::MAX;
         };
-        if let Some(e) = self.accounts.get(a) {
-            self.current = *e;
+        if let Some(e) = self.account_front.get(a) {
+            self.current = e;
+            return e.env;
+        }
+        if let Some(&e) = self.accounts.get(a) {
+            self.account_front.put(a, e);
+            self.current = e;
             return e.env;
         }
         let env = account_env
@@ -450,10 +543,12 @@ impl RouteMemo {
     /// [`RouteMemo::MAX_VALUES`]).
     fn learn(&mut self, account: Option<&str>, entry: AccountEntry) {
         let Some(a) = account else { return };
-        if (self.values < Self::MAX_VALUES || self.accounts.get(a).is_some())
-            && self.accounts.insert(a, entry).is_none()
-        {
-            self.values += 1;
+        if self.values < Self::MAX_VALUES || self.accounts.get(a).is_some() {
+            if self.accounts.insert(a, entry).is_none() {
+                self.values += 1;
+            }
+            // The front holds what the table holds (an entry it may hold already).
+            self.account_front.put(a, entry);
         }
     }
 }
@@ -471,7 +566,9 @@ pub fn route_rules_memo(
 ) {
     if memo.tables.len() != index.fields.len() || memo.candidates.len() != index.words {
         memo.tables = index.fields.iter().map(|_| StrMap::new()).collect();
+        memo.front = index.fields.iter().map(|_| FrontCache::default()).collect();
         memo.accounts = StrMap::new();
+        memo.account_front = FrontCache::default();
         memo.current.account = None;
         memo.current.environment = None;
         memo.values = 0;
@@ -577,7 +674,12 @@ fn one_word(
         finding.job_id,
     ];
     let mut left = index.mask(0);
-    for (ix, table) in index.fields.iter().zip(memo.tables.iter_mut()) {
+    for ((ix, table), front) in index
+        .fields
+        .iter()
+        .zip(memo.tables.iter_mut())
+        .zip(memo.front.iter_mut())
+    {
         let field = ix.field;
         if !is_repeating(field) {
             continue;
@@ -608,16 +710,25 @@ fn one_word(
             continue;
         }
         let bits = match values.get(field).copied().flatten() {
-            Some(v) => match table.get(v) {
-                Some((id, bits)) => {
-                    memo.ids[field] = Some(*id);
-                    bits.first().copied().unwrap_or(0)
+            Some(v) => {
+                if let Some((id, bits)) = front.get(v) {
+                    memo.ids[field] = Some(id);
+                    bits
+                } else {
+                    let (id, bits) = match table.get(v) {
+                        Some((id, bits)) => (Some(*id), bits.first().copied().unwrap_or(0)),
+                        None => (
+                            first_sight(ix, table, &mut memo.values, v, allowed),
+                            allowed.first().copied().unwrap_or(0),
+                        ),
+                    };
+                    if let Some(id) = id {
+                        front.put(v, (id, bits));
+                    }
+                    memo.ids[field] = id;
+                    bits
                 }
-                None => {
-                    memo.ids[field] = first_sight(ix, table, &mut memo.values, v, allowed);
-                    allowed.first().copied().unwrap_or(0)
-                }
-            },
+            }
             None => {
                 ix.allowed(None, allowed);
                 allowed.first().copied().unwrap_or(0)
@@ -801,6 +912,7 @@ pub fn explain_rules(rules: &[CompiledRule], finding: &Finding) -> Vec<RuleTrace
 
 #[cfg(test)]
 mod tests {
+    use super::{FrontCache, head_tail};
     use crate::rules::{Delivery, LoadOptions, Rules};
     use crate::{Finding, ReportTemplate};
 
@@ -869,6 +981,72 @@ mod tests {
         }
         assert!(routed > 10, "{routed}");
         assert!(!memo.is_empty());
+    }
+
+    /// The front cache keys a value by its length and first and last 8 bytes: longer values
+    /// equal there (they share a slot) are still told apart, and a slot taken by another value
+    /// is a miss, never its value.
+    #[test]
+    fn front_cache_tells_values_with_equal_ends_apart() {
+        let (a, b) = (
+            "BACKUP_PLAN_A_MIN_FREQUENCY_CHECK",
+            "BACKUP_PLAN_B_MIN_FREQUENCY_CHECK",
+        );
+        assert_eq!(head_tail(a.as_bytes()), head_tail(b.as_bytes()));
+        let mut front = FrontCache::default();
+        assert_eq!(front.get(a), None);
+        front.put(a, 1u32);
+        assert_eq!(front.get(a), Some(1));
+        assert_eq!(front.get(b), None);
+        front.put(b, 2);
+        assert_eq!((front.get(a), front.get(b)), (None, Some(2)));
+        // Short values are whole in the key: one differing byte is another key.
+        front.put("us-east-1", 3);
+        assert_eq!(
+            (front.get("us-east-1"), front.get("us-east-2")),
+            (Some(3), None)
+        );
+
+        // Through the router: two rules on those controls, findings alternating between them
+        // (each takes the other's slot), routed as afresh.
+        let text = format!(
+            r#"
+[sinks.a]
+type = "log"
+[sinks.b]
+type = "log"
+[[rules]]
+name = "a"
+sinks = ["a"]
+[rules.match]
+control = "{a}"
+[[rules]]
+name = "b"
+sinks = ["b"]
+[rules.match]
+control = "{b}"
+"#
+        );
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let (rules, _) =
+            Rules::parse(&text, "t.toml", ".".into(), &LoadOptions::new(today)).unwrap();
+        let mut memo = crate::rules::RouteMemo::new();
+        let mut sinks = Vec::new();
+        for n in 0..200 {
+            let mut f = Finding::new(ReportTemplate::ResourceCompliance);
+            f.control = Some([a, b][n % 3 % 2].into());
+            f.account = Some(format!("{:012}", n % 5));
+            let fresh = rules.route(&mut f);
+            let mut view = f.view();
+            let mut out = crate::rules::Routing::default();
+            rules.route_view_memo(&mut view, &mut out, &mut memo);
+            assert_eq!(out, fresh, "{n}: {f:?}");
+            sinks.push(out.deliveries.first().map(|d| d.sink));
+        }
+        assert!(
+            sinks.contains(&Some(0)) && sinks.contains(&Some(1)),
+            "{sinks:?}"
+        );
     }
 
     /// Rules and silences on repeating fields only: the memo reuses whole decisions, which must
