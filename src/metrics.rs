@@ -36,7 +36,7 @@ use serde_json::{Map, Value, json};
 use crate::deliver::{Outcome, Status};
 use crate::pipeline::ReportRun;
 use crate::run::Processed;
-use crate::sink_api::host::same_bytes;
+use crate::sink_api::host::{head_tail, same_bytes};
 
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "AuditRouter";
@@ -57,6 +57,8 @@ pub struct StatusTally {
     /// Up to [`TALLY_RECENT`] entries of `counts` found last (indexes below 256; later
     /// entries are found through the cache), searched before the cache.
     recent: [u8; TALLY_RECENT],
+    /// The recent entries' texts as first compared ([`PairKey`]).
+    recent_keys: [PairKey; TALLY_RECENT],
     recent_len: usize,
     /// Where the next entry goes once `recent` is full (round robin).
     recent_next: usize,
@@ -67,6 +69,32 @@ pub struct StatusTally {
     /// status check and the search of `counts` run once per pair. A pair's entry never changes
     /// once found, so a cached index stays right.
     cache: Vec<Option<CachedPair>>,
+}
+
+/// A pair's texts as [`StatusTally`]'s recent entries compare them first: both lengths, the
+/// environment's first 8 bytes and the status's first and last 8 ([`head_tail`]). Equal keys
+/// are equal pairs when the environment has at most 8 bytes and the status at most 16; longer
+/// texts are compared in full after the key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct PairKey {
+    lens: u64,
+    environment: u64,
+    head: u64,
+    tail: u64,
+}
+
+impl PairKey {
+    #[inline]
+    fn of(environment: &str, status: &str) -> PairKey {
+        let (env, _) = head_tail(environment.as_bytes());
+        let (head, tail) = head_tail(status.as_bytes());
+        PairKey {
+            lens: (environment.len() as u64) << 32 ^ status.len() as u64,
+            environment: env,
+            head,
+            tail,
+        }
+    }
 }
 
 /// A [`StatusTally`] cache slot: environment, status as read, index in `counts`.
@@ -115,13 +143,18 @@ impl StatusTally {
         let text = status.unwrap_or("");
         // The last few pairs found, by their entries: a report's handful of valid statuses
         // per environment are counted here (an entry whose status equals the text as read is
-        // that text's entry: `status_key` keeps a valid status as it is). Compared a word at
-        // a time, no hash; a status that is normalised (or missing) goes on to the cache.
+        // that text's entry: `status_key` keeps a valid status as it is). Compared by their
+        // keys (lengths and end words, no hash; the texts too where the key does not hold
+        // them whole); a status that is normalised (or missing) goes on to the cache.
+        let key = PairKey::of(environment, text);
         for k in 0..self.recent_len {
+            if self.recent_keys[k] != key {
+                continue;
+            }
             let i = self.recent[k] as usize;
             if let Some(e) = self.counts.get_mut(i)
-                && same_bytes(e.0.as_bytes(), environment.as_bytes())
-                && same_bytes(e.1.as_bytes(), text.as_bytes())
+                && (environment.len() <= 8 || same_bytes(e.0.as_bytes(), environment.as_bytes()))
+                && (text.len() <= 16 || same_bytes(e.1.as_bytes(), text.as_bytes()))
             {
                 e.2 += 1;
                 return;
@@ -161,17 +194,22 @@ impl StatusTally {
 
     /// Puts entry `i` among the recent ones (replacing the oldest when they are all taken).
     fn remember(&mut self, i: usize) {
+        let Some(key) = self.counts.get(i).map(|(e, s, _)| PairKey::of(e, s)) else {
+            return;
+        };
         let Ok(i) = u8::try_from(i) else { return };
         if self.recent[..self.recent_len].contains(&i) {
             return;
         }
-        if self.recent_len < TALLY_RECENT {
-            self.recent[self.recent_len] = i;
+        let k = if self.recent_len < TALLY_RECENT {
             self.recent_len += 1;
+            self.recent_len - 1
         } else {
-            self.recent[self.recent_next] = i;
             self.recent_next = (self.recent_next + 1) % TALLY_RECENT;
-        }
+            (self.recent_next + TALLY_RECENT - 1) % TALLY_RECENT
+        };
+        self.recent[k] = i;
+        self.recent_keys[k] = key;
     }
 
     /// The index in `counts` of the pair's entry, added if new (or the environment's `OTHER`
