@@ -1049,6 +1049,44 @@ control = "{b}"
         );
     }
 
+    proptest::proptest! {
+        /// The front cache answers a key with the value last put for that exact key, or not at
+        /// all: never with another key's value. Keys are drawn to collide: equal lengths with
+        /// equal first and last 8 bytes, short keys with zero bytes, many keys per slot.
+        #[test]
+        fn front_cache_answers_only_for_its_own_key(
+            ops in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![
+                        "AAAAAAAA[xy]{0,3}BBBBBBBB",
+                        "[ab\x00]{0,9}",
+                        proptest::sample::select(vec![
+                            "us-east-1".to_string(),
+                            "us-east-2".to_string(),
+                            "COMPLIANT".to_string(),
+                            "NON_COMPLIANT".to_string(),
+                            "111111111111".to_string(),
+                        ]),
+                    ],
+                    proptest::prelude::any::<bool>(),
+                    proptest::prelude::any::<u32>(),
+                ),
+                1..400,
+            )
+        ) {
+            let mut front = FrontCache::default();
+            let mut model = std::collections::HashMap::new();
+            for (key, put, value) in ops {
+                if put {
+                    front.put(&key, value);
+                    model.insert(key, value);
+                } else if let Some(got) = front.get(&key) {
+                    proptest::prop_assert_eq!(Some(&got), model.get(&key), "{:?}", key);
+                }
+            }
+        }
+    }
+
     /// Rules and silences on repeating fields only: the memo reuses whole decisions, which must
     /// equal routing each finding afresh — for every combination, in any order, hit or miss.
     #[test]
