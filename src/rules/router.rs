@@ -367,8 +367,9 @@ pub struct RouteMemo {
     account_front: FrontCache<AccountEntry>,
 }
 
-/// Slots of a [`FrontCache`].
+/// Slots of a [`FrontCache`] (a power of two: the slot is the top bits of a mixed key).
 const FRONT_SLOTS: usize = 64;
+const _: () = assert!(FRONT_SLOTS.is_power_of_two() && FRONT_SLOTS > 1);
 
 /// A direct-mapped cache in front of a memo table, keyed by a value's length and its first and
 /// last 8 bytes (all of a value of up to 16 bytes; a longer one is also compared in full on a
@@ -400,7 +401,7 @@ impl<T: Copy> FrontCache<T> {
     #[inline]
     fn slot(head: u64, tail: u64, len: usize) -> usize {
         let mixed = (head ^ tail.rotate_left(29) ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        (mixed >> 58) as usize % FRONT_SLOTS
+        (mixed >> (64 - FRONT_SLOTS.trailing_zeros())) as usize
     }
 
     /// The value kept for `key`, if its slot holds `key`.
