@@ -205,8 +205,9 @@ impl StatusTally {
             self.recent_len += 1;
             self.recent_len - 1
         } else {
-            self.recent_next = (self.recent_next + 1) % TALLY_RECENT;
-            (self.recent_next + TALLY_RECENT - 1) % TALLY_RECENT
+            let k = self.recent_next;
+            self.recent_next = (k + 1) % TALLY_RECENT;
+            k
         };
         self.recent[k] = i;
         self.recent_keys[k] = key;
