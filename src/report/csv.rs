@@ -293,15 +293,13 @@ fn fast_row(
     // record: `get` never fails, and costs no panic if it did).
     let content = |i: usize| -> Option<(&str, bool)> {
         let (s, e, doubled) = spans.field(i)?;
-        let range = s.wrapping_sub(start)..e.wrapping_sub(start);
-        let bytes = all.as_bytes().get(range.clone())?;
-        debug_assert!(all.is_char_boundary(range.start) && all.is_char_boundary(range.end));
-        // SAFETY: `all` is valid UTF-8 and `bytes` is a run of it whose ends are character
-        // boundaries: a field's content starts at the record's first byte or right after an
-        // ASCII `"`, `,`, CR or LF, and ends at the record's end or right before one (the
-        // splitter's spans, `csv_records::Records::read_in_place`); a byte next to an ASCII
-        // byte on that side is never inside a character.
-        Some((unsafe { std::str::from_utf8_unchecked(bytes) }, doubled))
+        // SAFETY: a field's content starts at the record's first byte or right after an ASCII
+        // `"`, `,`, CR or LF, and ends at the record's end or right before one (the splitter's
+        // spans, `csv_records::Records::read_in_place`); `all` is the record.
+        let text = unsafe {
+            super::scan::ascii_bounded(all, s.wrapping_sub(start)..e.wrapping_sub(start))
+        }?;
+        Some((text, doubled))
     };
     let mut slots: [Option<&str>; 8] = [None; 8];
     let mut doubled = false;

@@ -959,16 +959,13 @@ fn fast_item(
     }
     let decoded = &fast.decoded;
     let mut fields: [Option<&str>; 8] = [None; 8];
-    // A string value without escapes, as text: `get` never fails (the value lies in the item).
+    // A string value without escapes, as text: `None` never happens (the value lies in the
+    // item).
     let unescaped = |s: usize, e: usize| -> Option<&str> {
         let range = s.checked_sub(start)?..e.checked_sub(start)?;
-        let bytes = text.as_bytes().get(range.clone())?;
-        debug_assert!(text.is_char_boundary(range.start) && text.is_char_boundary(range.end));
-        // SAFETY: `text` is valid UTF-8 and `bytes` is a run of it whose ends are character
-        // boundaries: a string's content starts right after its opening `"` and ends at its
-        // closing `"` (the scan's `Val::Text`), and a byte next to an ASCII byte on that side
-        // is never inside a character.
-        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+        // SAFETY: a string's content starts right after its opening `"` and ends right before
+        // its closing `"` (the scan's `Val::Text`); `text` is the item.
+        unsafe { scan::ascii_bounded(text, range) }
     };
     for ((field, value), range) in fields.iter_mut().zip(slots).zip(&ranges) {
         *field = match *value {

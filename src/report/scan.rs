@@ -85,6 +85,22 @@ impl Utf8Prefix {
     }
 }
 
+/// `text[range]`, with no character-boundary check: `None` only if `range` is out of bounds.
+///
+/// # Safety
+/// Each end of `range` must be `0`, `text.len()`, or next to an ASCII byte of `text` on the
+/// range's side (right after one at the start, right before one at the end): in valid UTF-8
+/// such a position is a character boundary, so the slice is a whole run of characters. The
+/// readers' field spans are bounded by quotes, delimiters and line ends this way.
+#[inline]
+pub(super) unsafe fn ascii_bounded(text: &str, range: std::ops::Range<usize>) -> Option<&str> {
+    let bytes = text.as_bytes().get(range.clone())?;
+    debug_assert!(text.is_char_boundary(range.start) && text.is_char_boundary(range.end));
+    // SAFETY: `bytes` is a run of `text`, which is valid UTF-8, and both its ends are
+    // character boundaries (the caller's contract above).
+    Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+}
+
 /// A byte string to compare the input against, kept padded with zeros to whole 16-byte
 /// chunks so the comparison loads both sides a chunk at a time.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
