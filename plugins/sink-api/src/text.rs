@@ -137,6 +137,14 @@ impl Digest {
         d
     }
 
+    /// A copy with every group and count but no finding listed (and none counted as omitted
+    /// for it): data for a template that names counts only, without the findings' cost.
+    pub fn without_listed(&self) -> Digest {
+        let mut d = self.empty_like();
+        d.groups = self.groups.iter().map(group_without_findings).collect();
+        d
+    }
+
     /// Splits the listed findings into digests of at most `per_part` findings each (groups
     /// follow their findings; a group whose findings span parts appears in each). Counts
     /// (`total`, group `count`) stay those of the whole digest; `omitted` stays on the last part.

@@ -94,6 +94,7 @@ impl SinkFactory for LogFactory {
         let stream = s.opt_choice("stream", STREAMS)?.unwrap_or("stdout");
         let include_fields = s.opt_bool("include_fields")?.unwrap_or(false);
         let mut engine = TemplateEngine::new(Escape::None);
+        let builtin_message = s.template_path(ctx)?.is_none();
         s.load_template(ctx, &mut engine, "message", DEFAULT_TEMPLATE)?;
         s.finish()?;
         let writer: SharedWriter = match (&self.writer, stream) {
@@ -106,6 +107,7 @@ impl SinkFactory for LogFactory {
             stream,
             include_fields,
             engine,
+            builtin_message,
             writer,
             limits: Limits::default(),
         }))
@@ -117,60 +119,83 @@ pub struct LogSink {
     stream: &'static str,
     include_fields: bool,
     engine: TemplateEngine,
+    /// The message is the built-in template's, which names counts only: its data is built
+    /// without the findings (each finding has its own line).
+    builtin_message: bool,
     writer: SharedWriter,
     limits: Limits,
 }
 
+/// One finding's JSON line, serialized straight to text (a `serde_json::Value` per line cost
+/// more to build and drop than to print). The fields are declared in sorted key order, the
+/// order `serde_json`'s map (a `BTreeMap`) printed them in: the lines read as before.
+#[derive(serde::Serialize)]
+struct FindingLine<'a> {
+    account: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change: Option<&'static str>,
+    control: Option<&'a str>,
+    /// Present (maybe `null`) with `change`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    days_open: Option<Option<u32>>,
+    environment: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<Value>,
+    /// Present (maybe `null`) with `change`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_seen: Option<Option<String>>,
+    framework: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<u64>,
+    job_id: Option<&'a str>,
+    message: Option<&'a str>,
+    region: Option<&'a str>,
+    report: &'static str,
+    resource: Option<&'a str>,
+    resource_type: Option<&'a str>,
+    sink: &'a str,
+    source: &'a str,
+    status: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
 impl LogSink {
-    fn finding_line(&self, digest: &Digest, f: &audit_router_sink_api::Finding) -> Value {
+    /// A kept finding's line (`type = "finding"`), or with `resolved` a resolved finding's
+    /// (`type = "resolved"`, without `index` and `fields`).
+    fn finding_line(
+        &self,
+        digest: &Digest,
+        f: &audit_router_sink_api::Finding,
+        resolved: bool,
+    ) -> String {
         let message = ["statusMessage", "message", "scanResultStatus"]
             .iter()
             .find_map(|k| f.fields.get_text(k));
-        let mut v = json!({
-            "type": "finding",
-            "sink": self.name,
-            "report": f.report.name(),
-            "index": f.index,
-            "framework": f.framework,
-            "control": f.control,
-            "status": f.status,
-            "account": f.account,
-            "region": f.region,
-            "environment": f.environment,
-            "resource_type": f.resource_type,
-            "resource": f.resource,
-            "job_id": f.job_id,
-            "message": message,
-            "source": digest.source.uri,
-        });
-        if let (Some(change), Value::Object(m)) = (f.change, &mut v) {
-            m.insert("change".into(), change.as_str().into());
-            m.insert(
-                "first_seen".into(),
-                f.first_seen.map(|d| d.to_string()).into(),
-            );
-            m.insert("days_open".into(), f.days_open.into());
-        }
-        if self.include_fields
-            && let Value::Object(m) = &mut v
-        {
-            m.insert(
-                "fields".into(),
-                serde_json::to_value(&f.fields).unwrap_or(Value::Null),
-            );
-        }
-        v
-    }
-
-    /// A resolved finding (with state): the finding's line with `type = "resolved"`.
-    fn resolved_line(&self, digest: &Digest, f: &audit_router_sink_api::Finding) -> Value {
-        let mut v = self.finding_line(digest, f);
-        if let Value::Object(m) = &mut v {
-            m.insert("type".into(), "resolved".into());
-            m.remove("index");
-            m.remove("fields");
-        }
-        v
+        let line = FindingLine {
+            account: f.account.as_deref(),
+            change: f.change.map(|c| c.as_str()),
+            control: f.control.as_deref(),
+            days_open: f.change.map(|_| f.days_open),
+            environment: &f.environment,
+            fields: (self.include_fields && !resolved)
+                .then(|| serde_json::to_value(&f.fields).unwrap_or(Value::Null)),
+            first_seen: f.change.map(|_| f.first_seen.map(|d| d.to_string())),
+            framework: f.framework.as_deref(),
+            index: (!resolved).then_some(f.index),
+            job_id: f.job_id.as_deref(),
+            message: message.as_deref(),
+            region: f.region.as_deref(),
+            report: f.report.name(),
+            resource: f.resource.as_deref(),
+            resource_type: f.resource_type.as_deref(),
+            sink: &self.name,
+            source: &digest.source.uri,
+            status: f.status.as_deref(),
+            kind: if resolved { "resolved" } else { "finding" },
+        };
+        // Borrowed strings, numbers and a `Value`: serializing cannot fail.
+        serde_json::to_string(&line).unwrap_or_default()
     }
 }
 
@@ -192,7 +217,14 @@ impl Sink for LogSink {
     }
 
     fn render(&self, digest: &Digest, ctx: &RenderContext) -> Result<Vec<Payload>, SinkError> {
-        let data = TemplateData::new(render_data(digest, ctx));
+        // A user's template may list findings; the built-in one names counts only, and turning
+        // up to thousands of findings into template data for it was most of this sink's time.
+        let data = if self.builtin_message {
+            render_data(&digest.without_listed(), ctx)
+        } else {
+            render_data(digest, ctx)
+        };
+        let data = TemplateData::new(data);
         let message = self.engine.render_with("message", &data)?;
         let groups: Vec<Value> = digest
             .groups
@@ -238,7 +270,7 @@ impl Sink for LogSink {
             for f in &g.findings {
                 out.push(Payload::new(
                     None,
-                    self.finding_line(digest, f).to_string(),
+                    self.finding_line(digest, f, false),
                     "application/json",
                 ));
             }
@@ -246,7 +278,7 @@ impl Sink for LogSink {
         for f in digest.changes.iter().flat_map(|c| &c.resolved_findings) {
             out.push(Payload::new(
                 None,
-                self.resolved_line(digest, f).to_string(),
+                self.finding_line(digest, f, true),
                 "application/json",
             ));
         }
@@ -324,6 +356,90 @@ mod tests {
             let v: Value = serde_json::from_str(&line.body).unwrap();
             assert_eq!(v["type"], "finding");
             assert!(v.get("fields").is_none());
+        }
+    }
+
+    /// Every sample digest: of each template, with state, first report and findings omitted.
+    fn digests() -> Vec<Digest> {
+        let mut all = audit_router_sink_api::samples::sample_digests("audit-log");
+        for r in ReportTemplate::ALL {
+            let d = audit_router_sink_api::samples::sample_digest_with_changes(r, "audit-log");
+            all.push(d.limited(1));
+            all.push(d);
+            all.push(audit_router_sink_api::samples::sample_digest_first_report(
+                r,
+                "audit-log",
+            ));
+        }
+        all
+    }
+
+    #[test]
+    fn the_builtin_message_reads_the_same_without_the_findings() {
+        // The sink builds the built-in message's data without the findings: it must not use them.
+        let mut engine = TemplateEngine::new(Escape::None);
+        engine
+            .register("message", DEFAULT_TEMPLATE, "built-in")
+            .unwrap();
+        let ctx = RenderContext::now();
+        for d in digests() {
+            let full = engine
+                .render_with("message", &TemplateData::new(render_data(&d, &ctx)))
+                .unwrap();
+            let light = engine
+                .render_with(
+                    "message",
+                    &TemplateData::new(render_data(&d.without_listed(), &ctx)),
+                )
+                .unwrap();
+            assert_eq!(full, light);
+            assert!(
+                d.kept() > 0 || d.groups.is_empty(),
+                "a sample lists findings"
+            );
+        }
+    }
+
+    #[test]
+    fn finding_lines_are_sorted_json_objects_with_every_field() {
+        for table in ["", "include_fields = true"] {
+            let sink = build(table).unwrap();
+            for d in digests() {
+                let p = sink.render(&d, &RenderContext::now()).unwrap();
+                let listed: Vec<&audit_router_sink_api::Finding> =
+                    d.groups.iter().flat_map(|g| &g.findings).collect();
+                let resolved: Vec<&audit_router_sink_api::Finding> = d
+                    .changes
+                    .iter()
+                    .flat_map(|c| &c.resolved_findings)
+                    .collect();
+                assert_eq!(p.len(), 1 + listed.len() + resolved.len());
+                let lines = p[1..].iter().map(|l| l.body.as_str());
+                let findings = listed.iter().map(|f| (*f, false));
+                let findings = findings.chain(resolved.iter().map(|f| (*f, true)));
+                for (line, (f, is_resolved)) in lines.zip(findings) {
+                    let v: Value = serde_json::from_str(line).unwrap();
+                    // Keys in sorted order, formatted as serde_json prints a map.
+                    assert_eq!(v.to_string(), line);
+                    assert_eq!(v["type"], if is_resolved { "resolved" } else { "finding" });
+                    assert_eq!(v["control"], json!(f.control));
+                    assert_eq!(v["account"], json!(f.account));
+                    assert_eq!(v["environment"], json!(f.environment));
+                    assert_eq!(v["resource"], json!(f.resource));
+                    assert_eq!(v["source"], json!(d.source.uri));
+                    assert_eq!(v.get("index").is_some(), !is_resolved);
+                    assert_eq!(v.get("change").is_some(), f.change.is_some());
+                    assert_eq!(v.get("first_seen").is_some(), f.change.is_some());
+                    assert_eq!(v.get("days_open").is_some(), f.change.is_some());
+                    if f.change.is_some() {
+                        assert_eq!(v["first_seen"], json!(f.first_seen.map(|d| d.to_string())));
+                        assert_eq!(v["days_open"], json!(f.days_open));
+                    }
+                    let fields = (!table.is_empty() && !is_resolved)
+                        .then(|| serde_json::to_value(&f.fields).unwrap());
+                    assert_eq!(v.get("fields"), fields.as_ref());
+                }
+            }
         }
     }
 
