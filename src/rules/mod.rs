@@ -483,15 +483,13 @@ impl Rules {
         out: &mut Routing,
         memo: &mut RouteMemo,
     ) {
-        finding.environment = if self.index.one_word() {
-            // The account's memo entry: its environment, and its fields' bits for the router.
-            let env = memo.environment(finding.account, &self.account_env);
-            self.environments
-                .get(env as usize)
-                .map_or(&self.fallback_env, |e| &e.name)
-        } else {
-            self.environment_of(finding.account)
-        };
+        // The account's memo entry: its environment, and (one-word path) its fields' bits for
+        // the router.
+        let env = memo.environment(finding.account, &self.account_env);
+        finding.environment = self
+            .environments
+            .get(env as usize)
+            .map_or(&self.fallback_env, |e| &e.name);
         if self.silence(finding, out) {
             return;
         }

@@ -342,8 +342,11 @@ pub const fn is_repeating(field: usize) -> bool {
 #[derive(Debug, Default)]
 pub struct RouteMemo {
     /// Indexed like [`Index::fields`] (empty tables for the other fields): per value, its
-    /// number (in order of first sight) and the rules it lets through.
-    tables: Vec<StrMap<(u32, Box<[u64]>)>>,
+    /// number (in order of first sight, per field).
+    tables: Vec<StrMap<u32>>,
+    /// Indexed like `tables`: the rules each value lets through, [`Index::words`] words per
+    /// value number, end to end.
+    sets: Vec<Vec<u64>>,
     values: usize,
     /// Per match field, the number of the last routed finding's value, where the memo looked
     /// it up (see [`RouteMemo::value_ids`]).
@@ -361,9 +364,10 @@ pub struct RouteMemo {
     /// The entry of the finding being routed ([`RouteMemo::environment`] sets it), and what
     /// the one-word path learned for it.
     current: AccountEntry,
-    /// In front of `tables` (one-word path: each value's number and bits) and of `accounts`:
-    /// a value seen lately is found without hashing its whole text.
+    /// In front of `tables` (one-word path: each value's number and bits; past 64 rules, its
+    /// number) and of `accounts`: a value seen lately is found without hashing its whole text.
     front: Vec<FrontCache<(u32, u64)>>,
+    wide_front: Vec<FrontCache<u32>>,
     account_front: FrontCache<AccountEntry>,
 }
 
@@ -567,7 +571,9 @@ pub fn route_rules_memo(
 ) {
     if memo.tables.len() != index.fields.len() || memo.candidates.len() != index.words {
         memo.tables = index.fields.iter().map(|_| StrMap::new()).collect();
+        memo.sets = index.fields.iter().map(|_| Vec::new()).collect();
         memo.front = index.fields.iter().map(|_| FrontCache::default()).collect();
+        memo.wide_front = index.fields.iter().map(|_| FrontCache::default()).collect();
         memo.accounts = StrMap::new();
         memo.account_front = FrontCache::default();
         memo.current.account = None;
@@ -596,26 +602,45 @@ pub fn route_rules_memo(
     }
     let (candidates, allowed) = (&mut memo.candidates[..], &mut memo.allowed[..]);
     index.all_candidates(candidates);
-    for (ix, table) in index.fields.iter().zip(memo.tables.iter_mut()) {
+    let words = index.words;
+    for (((ix, table), set), front) in index
+        .fields
+        .iter()
+        .zip(memo.tables.iter_mut())
+        .zip(memo.sets.iter_mut())
+        .zip(memo.wide_front.iter_mut())
+    {
         if !is_repeating(ix.field) {
             continue;
         }
-        let value = field_value(finding, ix.field);
-        let bits: &[u64] = match value {
-            Some(v) => match table.get(v) {
-                Some((id, bits)) => {
-                    memo.ids[ix.field] = Some(*id);
-                    bits
-                }
-                None => {
-                    memo.ids[ix.field] = first_sight(ix, table, &mut memo.values, v, allowed);
-                    allowed
-                }
-            },
+        let id = match field_value(finding, ix.field) {
+            Some(v) => {
+                let id = match front.get(v) {
+                    Some(id) => Some(id),
+                    None => {
+                        let id = match table.get(v) {
+                            Some(&id) => Some(id),
+                            None => first_sight(ix, table, set, &mut memo.values, v, allowed),
+                        };
+                        if let Some(id) = id {
+                            front.put(v, id);
+                        }
+                        id
+                    }
+                };
+                memo.ids[ix.field] = id;
+                id
+            }
             None => {
                 ix.allowed(None, allowed);
-                allowed
+                None
             }
+        };
+        // A value kept has its set in `set`; one not kept (the memo full) or no value, in
+        // `allowed`.
+        let bits: &[u64] = match id.map(|id| id as usize * words) {
+            Some(at) => set.get(at..at + words).unwrap_or(allowed),
+            None => allowed,
         };
         if !narrow(candidates, bits) {
             return;
@@ -628,11 +653,12 @@ pub fn route_rules_memo(
 
 /// A value of field `ix` the memo has not seen: the rules it lets through, into `allowed`
 /// (the index's lookups and the field's set at once: the set runs once per distinct value),
-/// kept in `table` under a new number while the memo has room (`values` counts what it keeps).
-/// Returns that number.
+/// kept in `table` under a new number, its rules appended to `set`, while the memo has room
+/// (`values` counts what it keeps). Returns that number.
 fn first_sight(
     ix: &IndexedField,
-    table: &mut StrMap<(u32, Box<[u64]>)>,
+    table: &mut StrMap<u32>,
+    set: &mut Vec<u64>,
     values: &mut usize,
     v: &str,
     allowed: &mut [u64],
@@ -644,7 +670,8 @@ fn first_sight(
     if *values < RouteMemo::MAX_VALUES
         && let Ok(id) = u32::try_from(table.len())
     {
-        table.insert(v, (id, allowed.to_vec().into_boxed_slice()));
+        table.insert(v, id);
+        set.extend_from_slice(allowed);
         *values += 1;
         return Some(id);
     }
@@ -675,10 +702,11 @@ fn one_word(
         finding.job_id,
     ];
     let mut left = index.mask(0);
-    for ((ix, table), front) in index
+    for (((ix, table), set), front) in index
         .fields
         .iter()
         .zip(memo.tables.iter_mut())
+        .zip(memo.sets.iter_mut())
         .zip(memo.front.iter_mut())
     {
         let field = ix.field;
@@ -716,10 +744,11 @@ fn one_word(
                     memo.ids[field] = Some(id);
                     bits
                 } else {
+                    // One word per value in `set`.
                     let (id, bits) = match table.get(v) {
-                        Some((id, bits)) => (Some(*id), bits.first().copied().unwrap_or(0)),
+                        Some(&id) => (Some(id), set.get(id as usize).copied().unwrap_or(0)),
                         None => (
-                            first_sight(ix, table, &mut memo.values, v, allowed),
+                            first_sight(ix, table, set, &mut memo.values, v, allowed),
                             allowed.first().copied().unwrap_or(0),
                         ),
                     };
