@@ -509,8 +509,9 @@ impl RouteMemo {
 
     /// The environment index of `account` (`u32::MAX`: the fallback environment), looked up
     /// in `account_env` once per account value and kept (within [`RouteMemo::MAX_VALUES`]);
-    /// the account's entry is remembered for the [`route_rules_memo`] call that follows. Only
-    /// the one-word path ([`Index::one_word`]) reads the entries.
+    /// the account's entry is remembered for the [`route_rules_memo`] call that follows. Both
+    /// paths take the environment from here; only the one-word path ([`Index::one_word`])
+    /// reads the entries' field bits.
     pub(super) fn environment(
         &mut self,
         account: Option<&str>,
