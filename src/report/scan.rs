@@ -107,15 +107,28 @@ pub(super) unsafe fn ascii_bounded(text: &str, range: std::ops::Range<usize>) ->
 pub(super) struct Pattern {
     padded: Vec<u8>,
     len: usize,
+    /// The index of the last chunk, and which of its bytes belong to the pattern (bit `k`
+    /// for byte `k`): worked out once here, not at each comparison (a gap is compared about
+    /// ten times an item).
+    last: usize,
+    want: u32,
 }
 
 impl Pattern {
     pub fn new(bytes: &[u8]) -> Self {
         let mut padded = bytes.to_vec();
         padded.resize(bytes.len().div_ceil(16) * 16, 0);
+        let last = bytes.len().saturating_sub(1) / 16;
+        let want = match bytes.len() {
+            0 => 0,
+            // 1 to 16 bytes in the last chunk.
+            n => (1u32 << (n - 16 * last)) - 1,
+        };
         Pattern {
             padded,
             len: bytes.len(),
+            last,
+            want,
         }
     }
 
@@ -130,26 +143,24 @@ impl Pattern {
     /// Whether `b[i..]` starts with the pattern.
     #[inline]
     pub fn is_at(&self, b: &[u8], i: usize) -> bool {
+        if self.len == 0 {
+            return i <= b.len();
+        }
         // Chunk-wise when the input has a whole number of chunks from `i` (it nearly always
         // has: the buffer holds 64 KiB), byte-wise near its end.
         match b.get(i..i + self.padded.len()) {
-            Some(window) => chunks_equal(window, &self.padded, self.len),
+            Some(window) => {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    sse2::chunks_equal_masked(window, &self.padded, self.last, self.want)
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    swar::chunks_equal(window, &self.padded, self.len)
+                }
+            }
             None => b.get(i..i + self.len) == Some(self.bytes()),
         }
-    }
-}
-
-/// Whether the first `len` bytes of `a` and `b` (both of the same length, a multiple of 16,
-/// at least `len`) are equal.
-#[inline]
-fn chunks_equal(a: &[u8], b: &[u8], len: usize) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        sse2::chunks_equal(a, b, len)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        swar::chunks_equal(a, b, len)
     }
 }
 
@@ -320,29 +331,27 @@ mod sse2 {
         })
     }
 
+    /// Whether chunks `0..last` of `a` and `b` are equal and chunk `last` is equal in the
+    /// bytes `want` marks (false if either is shorter than `last + 1` chunks).
     #[inline]
-    pub fn chunks_equal(a: &[u8], b: &[u8], len: usize) -> bool {
-        let chunks = a.len().min(b.len()) / 16;
-        if len == 0 || chunks * 16 < len {
-            return len == 0;
+    pub fn chunks_equal_masked(a: &[u8], b: &[u8], last: usize, want: u32) -> bool {
+        if a.len().min(b.len()) / 16 <= last {
+            return false;
         }
         let eq = |c: usize| -> u32 {
-            // SAFETY: `c < chunks`: both slices hold the 16 bytes at `16 * c`; SSE2 is part of
-            // the x86_64 baseline.
+            // SAFETY: `c <= last` and both slices hold `last + 1` chunks (checked above);
+            // SSE2 is part of the x86_64 baseline.
             unsafe {
                 let x = _mm_loadu_si128(a.as_ptr().add(16 * c).cast::<__m128i>());
                 let y = _mm_loadu_si128(b.as_ptr().add(16 * c).cast::<__m128i>());
                 _mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) as u32
             }
         };
-        // The chunks before the last must match in full, the last in its first bytes.
-        let last = (len - 1) / 16;
         for c in 0..last {
             if eq(c) != 0xffff {
                 return false;
             }
         }
-        let want = (1u32 << (len - 16 * last)) - 1;
         eq(last) & want == want
     }
 
