@@ -6,10 +6,13 @@
 //! the same order, the same whitespace — is read by comparing those bytes a chunk at a time
 //! ([`Layout`]), any other by a key-by-key scan (one comparison against the key the previous
 //! item had at the same position); the view's values are borrowed from the buffer and
-//! everything else is validated as JSON and skipped. The buffer's UTF-8 is checked once per
+//! everything else is validated as JSON and skipped. Within a layout, a string with escapes
+//! that a field held lately (a control's parameters as escaped JSON) is recognised by one
+//! comparison instead of a stop per escape, and a count by a digit loop. The buffer's UTF-8 is checked once per
 //! refill ([`scan::Utf8Prefix`]). An owned [`Finding`](crate::Finding) — only for the few
 //! findings a digest keeps — is built from the item's bytes by [`raw_item`], field for field
-//! as the serde reader's `fill_raw` builds it.
+//! as the serde reader's `fill_raw` builds it (escaped strings decoded by [`unescape`], counts
+//! read as the `u64` serde makes of them).
 //!
 //! What the scan accepts it validates completely, so it accepts exactly what the reference
 //! reader accepts: whitespace, strings (escapes, surrogate pairs, no raw control
@@ -599,15 +602,56 @@ impl Gap {
 /// one program and nearly all share a shape: an item that has it is read by comparing those
 /// bytes a chunk at a time and scanning its string values, nothing else.
 struct Layout {
-    /// Per field: the gap before its value (ending with the opening quote of a string) and
-    /// whether the value is a string.
-    fields: Vec<(Gap, bool, Option<usize>)>,
+    fields: Vec<LayoutField>,
     /// From the last value's end (a string's closing quote) to the item's `}`.
     tail: Gap,
 }
 
+/// One field of a [`Layout`].
+struct LayoutField {
+    /// The gap before its value (ending with the opening quote of a string).
+    gap: Gap,
+    /// Whether the value is a string.
+    string: bool,
+    slot: Option<usize>,
+    /// The last escaped strings this field held (at most [`REPEATS`], each of at most
+    /// [`REPEAT_BYTES`]), each with its closing quote: a value with escapes often repeats from
+    /// item to item (a control's parameters as escaped JSON, a framework's description), and
+    /// bytes equal to a string the scan accepted, up to and including its closing quote, are
+    /// that string again — one compare instead of a stop per escape.
+    repeats: Vec<scan::Pattern>,
+}
+
+/// Escaped values a [`LayoutField`] remembers, and the longest it remembers.
+const REPEATS: usize = 2;
+const REPEAT_BYTES: usize = 256;
+
 /// Shapes kept: a report mixing a few (an optional key) keeps finding one.
 const LAYOUTS: usize = 4;
+
+/// A non-negative integer of at most 17 digits at `i` (the common number of a report: a
+/// count), followed by something that is not part of a number: the index after it. `None`
+/// for anything else, the buffer's end included (the general scan decides then).
+#[inline]
+fn short_integer(b: &[u8], i: usize) -> Option<usize> {
+    let first = *b.get(i)?;
+    let mut k = i + 1;
+    if first != b'0' {
+        if !first.is_ascii_digit() {
+            return None;
+        }
+        while b.get(k)?.is_ascii_digit() {
+            k += 1;
+            if k - i > 17 {
+                return None;
+            }
+        }
+    }
+    match *b.get(k)? {
+        b'0'..=b'9' | b'.' | b'e' | b'E' => None,
+        _ => Some(k),
+    }
+}
 
 impl Layout {
     /// The shape of the item ending at `end` whose fields are at `fields` (`None` for an item
@@ -617,11 +661,12 @@ impl Layout {
         let fields = fields
             .iter()
             .map(|f| {
-                Some((
-                    Gap::new(b.get(f.sep_start..f.value_start)?),
-                    f.string,
-                    f.slot,
-                ))
+                Some(LayoutField {
+                    gap: Gap::new(b.get(f.sep_start..f.value_start)?),
+                    string: f.string,
+                    slot: f.slot,
+                    repeats: Vec::new(),
+                })
             })
             .collect::<Option<Vec<_>>>()?;
         Some(Layout {
@@ -633,18 +678,44 @@ impl Layout {
     /// Reads the item at `start` if it has this shape: the index after its `}`, the view's
     /// values in `slots`. `Ok(None)` if it has another shape.
     #[inline]
-    fn read(&self, s: &mut Scan<'_>, start: usize, slots: &mut [Val; 8]) -> Scanned<Option<usize>> {
+    fn read(
+        &mut self,
+        s: &mut Scan<'_>,
+        start: usize,
+        slots: &mut [Val; 8],
+    ) -> Scanned<Option<usize>> {
         *slots = [Val::Absent; 8];
         let saved = (s.lines, s.last_lf, s.slow);
         let mut i = start;
-        for (gap, string, slot) in &self.fields {
-            if !gap.is_at(s, i) {
+        for field in &mut self.fields {
+            if !field.gap.is_at(s, i) {
                 (s.lines, s.last_lf, s.slow) = saved;
                 return Ok(None);
             }
-            i += gap.bytes.len();
-            let value = if *string {
-                let (k, escaped) = s.string(i)?;
+            i += field.gap.bytes.len();
+            let value = if field.string {
+                // The first stop: a plain string ends there; an escaped one may be one the
+                // field held before.
+                let stop = scan::json_string_stop(s.b, i).ok_or(Stop::More)?;
+                let (k, escaped) = if s.b[stop] == b'"' {
+                    (stop, false)
+                } else if let Some(len) = field
+                    .repeats
+                    .iter()
+                    .find(|r| r.is_at(s.b, i))
+                    .map(scan::Pattern::len)
+                {
+                    (i + len - 1, true)
+                } else {
+                    let (k, escaped) = s.string_rest(stop)?;
+                    if escaped && k + 1 - i <= REPEAT_BYTES {
+                        if field.repeats.len() == REPEATS {
+                            field.repeats.remove(0);
+                        }
+                        field.repeats.push(scan::Pattern::new(&s.b[i..=k]));
+                    }
+                    (k, escaped)
+                };
                 let v = if escaped {
                     Val::Escaped(i - 1, k + 1)
                 } else {
@@ -652,13 +723,16 @@ impl Layout {
                 };
                 i = k;
                 v
+            } else if let Some(end) = short_integer(s.b, i) {
+                i = end;
+                Val::Other
             } else {
                 let (end, v) = s.value(i, 0)?;
                 i = end;
                 v
             };
-            if let Some(slot) = slot {
-                slots[*slot] = value;
+            if let Some(slot) = field.slot {
+                slots[slot] = value;
             }
         }
         if !self.tail.is_at(s, i) {
@@ -861,7 +935,7 @@ fn next_item(w: &Window, after: Handover, fast: &mut Fast, ctx: &mut Ctx<'_>) ->
     let (end, field_count) = match &fast.view {
         Some(view) => {
             let mut found = None;
-            for (n, layout) in fast.layouts.iter().enumerate() {
+            for (n, layout) in fast.layouts.iter_mut().enumerate() {
                 if let Some(end) = layout.read(&mut s, start, &mut slots)? {
                     found = Some((n, end, layout.fields.len()));
                     break;
@@ -1024,10 +1098,9 @@ fn raw_item(
         // A string is kept as text (as `FieldSeed::put_text`), anything else as its value.
         let (text, value): (Option<Cow<str>>, Option<Value>) = if f.string {
             let text = if f.escaped {
-                let token = &bytes[f.value_start - 1..f.value_end + 1];
                 Cow::Owned(
-                    serde_json::from_slice::<String>(token)
-                        .map_err(|_| "a string does not decode")?,
+                    unescape(&bytes[f.value_start..f.value_end])
+                        .ok_or("a string does not decode")?,
                 )
             } else {
                 Cow::Borrowed(
@@ -1037,8 +1110,22 @@ fn raw_item(
             };
             (Some(text), None)
         } else {
-            let v = serde_json::from_slice::<Value>(&bytes[f.value_start..f.value_end])
-                .map_err(|_| "a value does not parse")?;
+            let value = &bytes[f.value_start..f.value_end];
+            // A count (most numbers of a report) as serde reads it: a `u64`.
+            // (What follows the value is in the item: its `}` at least.)
+            let v = match short_integer(bytes, f.value_start) {
+                Some(end) if end == f.value_end => std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .map(Value::from),
+                _ => None,
+            };
+            let v = match v {
+                Some(v) => v,
+                None => {
+                    serde_json::from_slice::<Value>(value).map_err(|_| "a value does not parse")?
+                }
+            };
             (None, Some(v))
         };
         // The interned key, as the scan's cache found it for this position.
@@ -1068,6 +1155,54 @@ fn raw_item(
         }
     }
     Ok(())
+}
+
+/// The text of a string's content (between its quotes) that the scan accepted, its escapes
+/// decoded as serde decodes them (a surrogate pair into one character). A bad escape or a
+/// lone surrogate gives `None`; a raw control character is not looked for (the scan rejects
+/// it before).
+fn unescape(content: &[u8]) -> Option<String> {
+    let hex4 = |i: usize| -> Option<u32> {
+        let digits = std::str::from_utf8(content.get(i..i + 4)?).ok()?;
+        u32::from_str_radix(digits, 16).ok()
+    };
+    let mut out = Vec::with_capacity(content.len());
+    let mut i = 0;
+    while let Some(k) = content[i..].iter().position(|&c| c == b'\\').map(|k| i + k) {
+        out.extend_from_slice(&content[i..k]);
+        let c = *content.get(k + 1)?;
+        i = k + 2;
+        let simple = match c {
+            b'"' | b'\\' | b'/' => c,
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => {
+                let mut n = hex4(i)?;
+                i += 4;
+                if (0xD800..=0xDBFF).contains(&n) {
+                    if content.get(i..i + 2) != Some(b"\\u") {
+                        return None;
+                    }
+                    let low = hex4(i + 2)?;
+                    if !(0xDC00..=0xDFFF).contains(&low) {
+                        return None;
+                    }
+                    n = 0x10000 + ((n - 0xD800) << 10) + (low - 0xDC00);
+                    i += 6;
+                }
+                let ch = char::from_u32(n)?;
+                out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+                continue;
+            }
+            _ => return None,
+        };
+        out.push(simple);
+    }
+    out.extend_from_slice(&content[i..]);
+    String::from_utf8(out).ok()
 }
 
 /// Hands on an item read by the reference code from its bytes (`Bad` if it does not read:
@@ -1150,6 +1285,52 @@ mod tests {
         let mut s = Scan::new(b);
         let (end, v) = s.value(0, 0)?;
         Ok((end, v, s.slow))
+    }
+
+    #[test]
+    fn escaped_strings_decode_as_serde_decodes_them() {
+        for token in [
+            r#""a\"b""#,
+            r#""{\"requiredFrequencyValue\": \"1\", \"requiredRetentionDays\": \"35\"}""#,
+            r#""\\ \/ \b \f \n \r \t end""#,
+            r#""\u00e9t\u00C9 \u6771\u4eac \ud83d\ude00 \u0000 x""#,
+            r#""Zürich \"東京\" ✓""#,
+            r#""\\""#,
+        ] {
+            let want: String = serde_json::from_str(token).expect(token);
+            let content = &token.as_bytes()[1..token.len() - 1];
+            // The scan accepts it, as an escaped string.
+            let (end, value, _) = scan_value(token.as_bytes()).expect(token);
+            assert_eq!((end, value), (token.len(), Val::Escaped(0, token.len())));
+            assert_eq!(unescape(content).as_deref(), Some(want.as_str()), "{token}");
+        }
+        // What the scan rejects does not decode either.
+        for content in [&br"\x"[..], br"\u12", br"\ud83d", br"\ud83d\u0041", br"a\"] {
+            assert_eq!(unescape(content), None);
+        }
+    }
+
+    #[test]
+    fn short_integers_end_where_numbers_end_or_leave_it_to_the_scan() {
+        for (input, want) in [
+            (&b"216,"[..], Some(3)),
+            (b"0}", Some(1)),
+            (b"12345678901234567 ", Some(17)),
+            (b"123456789012345678 ", None),
+            (b"01,", None),
+            (b"1.5,", None),
+            (b"1e3,", None),
+            (b"-1,", None),
+            (b"12", None),
+            (b"x", None),
+        ] {
+            assert_eq!(
+                short_integer(input, 0),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
     }
 
     #[test]
