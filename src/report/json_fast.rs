@@ -8,8 +8,8 @@
 //! item had at the same position); the view's values are borrowed from the buffer and
 //! everything else is validated as JSON and skipped. Within a layout, a string with escapes
 //! that a field held lately (a control's parameters as escaped JSON) is recognised by one
-//! comparison instead of a stop per escape, and a count by a digit loop. The buffer's UTF-8 is checked once per
-//! refill ([`scan::Utf8Prefix`]). An owned [`Finding`](crate::Finding) — only for the few
+//! comparison instead of a stop per escape, and a count by a digit loop. The buffer's UTF-8
+//! is checked once per refill ([`scan::Utf8Prefix`]). An owned [`Finding`](crate::Finding) — only for the few
 //! findings a digest keeps — is built from the item's bytes by [`raw_item`], field for field
 //! as the serde reader's `fill_raw` builds it (escaped strings decoded by [`unescape`], counts
 //! read as the `u64` serde makes of them).
@@ -1111,20 +1111,16 @@ fn raw_item(
             (Some(text), None)
         } else {
             let value = &bytes[f.value_start..f.value_end];
-            // A count (most numbers of a report) as serde reads it: a `u64`.
-            // (What follows the value is in the item: its `}` at least.)
-            let v = match short_integer(bytes, f.value_start) {
-                Some(end) if end == f.value_end => std::str::from_utf8(value)
-                    .ok()
-                    .and_then(|t| t.parse::<u64>().ok())
-                    .map(Value::from),
-                _ => None,
-            };
-            let v = match v {
-                Some(v) => v,
-                None => {
-                    serde_json::from_slice::<Value>(value).map_err(|_| "a value does not parse")?
-                }
+            // A count (most numbers of a report) as serde reads it: a `u64` (at most 17
+            // digits: no overflow). What follows the value is in the item: its `}` at least.
+            let v = if short_integer(bytes, f.value_start) == Some(f.value_end) {
+                Value::from(
+                    value
+                        .iter()
+                        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')),
+                )
+            } else {
+                serde_json::from_slice::<Value>(value).map_err(|_| "a value does not parse")?
             };
             (None, Some(v))
         };
@@ -1162,10 +1158,8 @@ fn raw_item(
 /// lone surrogate gives `None`; a raw control character is not looked for (the scan rejects
 /// it before).
 fn unescape(content: &[u8]) -> Option<String> {
-    let hex4 = |i: usize| -> Option<u32> {
-        let digits = std::str::from_utf8(content.get(i..i + 4)?).ok()?;
-        u32::from_str_radix(digits, 16).ok()
-    };
+    // The scan's own hex check (exactly four hex digits).
+    let hex4 = |i: usize| Scan::new(content).hex4(i).ok().map(u32::from);
     let mut out = Vec::with_capacity(content.len());
     let mut i = 0;
     while let Some(k) = content[i..].iter().position(|&c| c == b'\\').map(|k| i + k) {
